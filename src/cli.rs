@@ -1,0 +1,258 @@
+//! The command line: `kestra-sync plan | apply | validate | ci`. Option names are the
+//! SyncFlows property names in kebab case; each also reads a documented environment
+//! variable (and, under `ci` on GitHub, the action input of the same name).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Plan and apply Kestra flows from a Git folder, like `terraform plan` / `apply`.
+#[derive(Debug, Parser)]
+#[command(name = "kestra-sync", version, about, long_about = None, max_term_width = 100)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show what apply would change on the server (never writes).
+    Plan(SyncArgs),
+    /// Make the server match Git: validate every flow on the server, write, then delete.
+    Apply(SyncArgs),
+    /// Check the flow files locally (and on the server when --kestra-url is given); writes nothing.
+    Validate(SyncArgs),
+    /// Run in CI (GitHub Actions or GitLab CI): plan on pull/merge requests and post the plan
+    /// as one comment, apply on the deployed branch, report drift on a schedule.
+    Ci(CiArgs),
+}
+
+/// Output formats of the plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum Format {
+    /// A coloured terminal plan (colour off with NO_COLOR or when not a terminal).
+    #[default]
+    Text,
+    /// The PR/MR comment body (GitHub-flavoured Markdown).
+    Markdown,
+    /// The JSON contract (see README, "JSON plan").
+    Json,
+}
+
+/// Where the flow files come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum SourceKind {
+    /// The checked-out workspace (--workspace).
+    #[default]
+    Workspace,
+    /// The GitHub API at the event's commit (no checkout needed).
+    Github,
+    /// A shallow clone of --git-url at --branch.
+    Git,
+}
+
+/// Options shared by every command.
+#[derive(Debug, Clone, Args)]
+pub struct SyncArgs {
+    /// Namespace the flows land in (SyncFlows `targetNamespace`). Required.
+    #[arg(long, env = "KESTRA_SYNC_TARGET_NAMESPACE", help_heading = "Sync")]
+    pub target_namespace: Option<String>,
+
+    /// Folder holding the flow files, relative to the workspace (SyncFlows `gitDirectory`).
+    #[arg(
+        long,
+        env = "KESTRA_SYNC_GIT_DIRECTORY",
+        default_value = "_flows",
+        help_heading = "Sync"
+    )]
+    pub git_directory: String,
+
+    /// Also sync subfolders, `a/b/` as `<target>.a.b` (SyncFlows `includeChildNamespaces`).
+    #[arg(long, env = "KESTRA_SYNC_INCLUDE_CHILD_NAMESPACES", num_args = 0..=1, default_missing_value = "true", default_value = "false", value_parser = parse_bool, help_heading = "Sync")]
+    pub include_child_namespaces: bool,
+
+    /// Delete flows that are on the server (in scope) but not in Git (SyncFlows `delete`).
+    #[arg(long, env = "KESTRA_SYNC_DELETE", num_args = 0..=1, default_missing_value = "true", default_value = "false", value_parser = parse_bool, help_heading = "Sync")]
+    pub delete: bool,
+
+    /// With `apply` (and `ci` on the deployed branch): only plan, write nothing (SyncFlows `dryRun`).
+    #[arg(long, env = "KESTRA_SYNC_DRY_RUN", num_args = 0..=1, default_missing_value = "true", default_value = "false", value_parser = parse_bool, help_heading = "Sync")]
+    pub dry_run: bool,
+
+    /// Refuse to apply a plan that deletes more flows than this (0 = no deletes allowed
+    /// without --allow-mass-delete).
+    #[arg(
+        long,
+        env = "KESTRA_SYNC_MAX_DELETES",
+        default_value_t = 10,
+        help_heading = "Safety"
+    )]
+    pub max_deletes: usize,
+
+    /// Apply even a plan that deletes every flow in scope or more than --max-deletes.
+    #[arg(long, env = "KESTRA_SYNC_ALLOW_MASS_DELETE", num_args = 0..=1, default_missing_value = "true", default_value = "false", value_parser = parse_bool, help_heading = "Safety")]
+    pub allow_mass_delete: bool,
+
+    /// Root of the checkout. Default: GITHUB_WORKSPACE, then CI_PROJECT_DIR, then the current directory.
+    #[arg(long, env = "KESTRA_SYNC_WORKSPACE", help_heading = "Source")]
+    pub workspace: Option<PathBuf>,
+
+    /// Where to read flows from.
+    #[arg(long, env = "KESTRA_SYNC_SOURCE", value_enum, default_value_t = SourceKind::Workspace, help_heading = "Source")]
+    pub source: SourceKind,
+
+    /// Git repository to clone (HTTPS), with --source git (SyncFlows `url`). Never put credentials in it.
+    #[arg(long, env = "KESTRA_SYNC_GIT_URL", help_heading = "Source")]
+    pub git_url: Option<String>,
+
+    /// Branch to clone with --git-url (SyncFlows `branch`, default `main`); under `ci`, the deployed branch.
+    #[arg(long, env = "KESTRA_SYNC_BRANCH", help_heading = "Source")]
+    pub branch: Option<String>,
+
+    /// User name for --git-url (SyncFlows `username`).
+    #[arg(long, env = "KESTRA_SYNC_GIT_USERNAME", help_heading = "Source")]
+    pub git_username: Option<String>,
+
+    /// Password or token for --git-url (SyncFlows `password`). Prefer the environment variable.
+    #[arg(
+        long,
+        env = "KESTRA_SYNC_GIT_PASSWORD",
+        hide_env_values = true,
+        help_heading = "Source"
+    )]
+    pub git_password: Option<String>,
+
+    /// Kestra base URL, e.g. https://kestra.example.com.
+    #[arg(long, env = "KESTRA_URL", help_heading = "Kestra server")]
+    pub kestra_url: Option<String>,
+
+    /// Tenant. Default: detected (`main` on Kestra ≥ 0.23, untenanted paths before).
+    #[arg(long, env = "KESTRA_TENANT", help_heading = "Kestra server")]
+    pub kestra_tenant: Option<String>,
+
+    /// User for HTTP Basic auth (OSS, or EE users).
+    #[arg(long, env = "KESTRA_USERNAME", help_heading = "Kestra server")]
+    pub kestra_username: Option<String>,
+
+    /// Password for HTTP Basic auth. Prefer the environment variable.
+    #[arg(
+        long,
+        env = "KESTRA_PASSWORD",
+        hide_env_values = true,
+        help_heading = "Kestra server"
+    )]
+    pub kestra_password: Option<String>,
+
+    /// API token (EE), sent as `Authorization: Bearer`. Prefer the environment variable.
+    #[arg(
+        long,
+        env = "KESTRA_API_TOKEN",
+        hide_env_values = true,
+        help_heading = "Kestra server"
+    )]
+    pub kestra_api_token: Option<String>,
+
+    /// Timeout of each HTTP request, in seconds.
+    #[arg(
+        long,
+        env = "KESTRA_SYNC_TIMEOUT",
+        default_value_t = 30,
+        help_heading = "Kestra server"
+    )]
+    pub timeout: u64,
+
+    /// How many times a transient failure (connection error, 429, 502/503/504) is retried.
+    #[arg(
+        long,
+        env = "KESTRA_SYNC_RETRIES",
+        default_value_t = 4,
+        help_heading = "Kestra server"
+    )]
+    pub retries: u32,
+
+    /// How many writes run at once during apply.
+    #[arg(
+        long,
+        env = "KESTRA_SYNC_CONCURRENCY",
+        default_value_t = 8,
+        help_heading = "Kestra server"
+    )]
+    pub concurrency: usize,
+
+    /// Output format on stdout.
+    #[arg(long, env = "KESTRA_SYNC_FORMAT", value_enum, default_value_t = Format::Text, help_heading = "Output")]
+    pub format: Format,
+
+    /// Exit 0 when there are no changes, 2 when there are, 1 on error (like terraform plan).
+    #[arg(long, env = "KESTRA_SYNC_DETAILED_EXITCODE", num_args = 0..=1, default_missing_value = "true", default_value = "false", value_parser = parse_bool, help_heading = "Output")]
+    pub detailed_exitcode: bool,
+
+    /// Also write the JSON plan to this file (for CI artifacts).
+    #[arg(long, env = "KESTRA_SYNC_PLAN_FILE", help_heading = "Output")]
+    pub plan_file: Option<PathBuf>,
+
+    /// Colour: auto (a terminal, and NO_COLOR unset), always, never.
+    #[arg(long, env = "KESTRA_SYNC_COLOR", default_value = "auto", value_parser = ["auto", "always", "never"], help_heading = "Output")]
+    pub color: String,
+}
+
+/// Options of `ci`: everything of the other commands, plus the CI-only ones.
+#[derive(Debug, Clone, Args)]
+pub struct CiArgs {
+    #[command(flatten)]
+    pub sync: SyncArgs,
+
+    /// Token used to post the plan comment (GitHub: `github.token`; GitLab: a project access
+    /// token with `api` scope, from GITLAB_TOKEN).
+    #[arg(
+        long,
+        env = "KESTRA_SYNC_GITHUB_TOKEN",
+        hide_env_values = true,
+        help_heading = "CI"
+    )]
+    pub github_token: Option<String>,
+
+    /// GitLab token for MR notes (project access token, scope `api`).
+    #[arg(
+        long,
+        env = "GITLAB_TOKEN",
+        hide_env_values = true,
+        help_heading = "CI"
+    )]
+    pub gitlab_token: Option<String>,
+
+    /// Post the plan as a PR/MR comment.
+    #[arg(long, env = "KESTRA_SYNC_COMMENT", num_args = 0..=1, default_missing_value = "true", default_value = "true", value_parser = parse_bool, help_heading = "CI")]
+    pub comment: bool,
+
+    /// On a schedule or manual run, fail the step when the server differs from Git.
+    #[arg(long, env = "KESTRA_SYNC_FAIL_ON_DRIFT", num_args = 0..=1, default_missing_value = "true", default_value = "false", value_parser = parse_bool, help_heading = "CI")]
+    pub fail_on_drift: bool,
+}
+
+/// Booleans as CI systems write them: `true/false`, `yes/no`, `1/0`, `on/off`; empty = false.
+pub fn parse_bool(s: &str) -> Result<bool, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "true" | "yes" | "1" | "on" => Ok(true),
+        "false" | "no" | "0" | "off" | "" => Ok(false),
+        other => Err(format!("`{other}` is not a boolean: use true or false")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn booleans_read_like_ci_writes_them() {
+        assert_eq!(parse_bool("TRUE"), Ok(true));
+        assert_eq!(parse_bool(""), Ok(false));
+        assert!(parse_bool("maybe").is_err());
+    }
+}

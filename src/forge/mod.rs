@@ -1,0 +1,1 @@
+//! Forges: the one sticky PR/MR comment on GitHub and GitLab.

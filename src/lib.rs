@@ -1,0 +1,21 @@
+//! kestra-sync: make the flows of a Kestra namespace match a folder of a Git repository,
+//! as a reviewed change (plan, then apply), from CI or a laptop.
+//!
+//! Data flows one way (see `CONTRIBUTING.md`):
+//! options -> [`settings::Settings`]; files -> [`source::SourceFile`];
+//! parse/check/rewrite -> [`flow::Flow`]; live server -> [`kestra::RemoteFlow`];
+//! desired vs live -> [`plan::Plan`] (pure); plan -> text/markdown/json ([`render`], pure);
+//! [`apply`] writes. Only `source`, `kestra`, `forge`, `ci` and `apply` do I/O.
+
+pub mod apply;
+pub mod ci;
+pub mod cli;
+pub mod flow;
+pub mod forge;
+pub mod http;
+pub mod kestra;
+pub mod plan;
+pub mod render;
+pub mod run;
+pub mod settings;
+pub mod source;

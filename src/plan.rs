@@ -1,0 +1,375 @@
+//! The plan: desired flows (from Git) against live flows (from the server), one
+//! [`FlowChange`] per flow. Pure: it compares sources exactly as the server does, so
+//! `UNCHANGED` means "writing this would not create a revision".
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::flow::Flow;
+use crate::kestra::{RemoteFlow, Scope, ServerInfo};
+
+/// The seed task's words for what happens to a flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum SyncState {
+    /// In Git, not on the server: will be created.
+    Added,
+    /// In both, sources differ: will be updated (a new revision).
+    Updated,
+    /// In both, sources equal as the server compares them.
+    Unchanged,
+    /// On the server in scope, not in Git, and `delete` is on: will be deleted.
+    Deleted,
+    /// On the server in scope, not in Git, `delete` is off: left alone (outside the counts).
+    Kept,
+}
+
+impl SyncState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SyncState::Added => "ADDED",
+            SyncState::Updated => "UPDATED",
+            SyncState::Unchanged => "UNCHANGED",
+            SyncState::Deleted => "DELETED",
+            SyncState::Kept => "KEPT",
+        }
+    }
+}
+
+/// One flow in the plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FlowChange {
+    /// Workspace-relative file, absent for flows only on the server.
+    pub git_path: Option<String>,
+    pub namespace: String,
+    pub flow_id: String,
+    pub sync_state: SyncState,
+    /// Revision on the server before the change, if it exists there.
+    pub revision: Option<u64>,
+    /// Unified diff live -> Git (`None` when unchanged).
+    pub diff: Option<String>,
+    /// Lines added / removed in the diff.
+    pub lines_added: usize,
+    pub lines_removed: usize,
+    /// Source to write (for ADDED / UPDATED); not part of the JSON contract.
+    #[serde(skip)]
+    pub desired_source: Option<String>,
+}
+
+/// Counts of the four states (KEPT is reported apart).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    pub added: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+    pub deleted: usize,
+    /// Flows only on the server, left in place because `delete` is off.
+    pub kept: usize,
+}
+
+impl Summary {
+    /// Whether applying would change anything on the server.
+    pub fn has_changes(&self) -> bool {
+        self.added + self.updated + self.deleted > 0
+    }
+}
+
+/// The whole plan for one target.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Plan {
+    pub target_namespace: String,
+    pub include_child_namespaces: bool,
+    pub delete: bool,
+    pub summary: Summary,
+    /// Sorted: namespace, then id.
+    pub flows: Vec<FlowChange>,
+    pub server: ServerInfo,
+}
+
+impl Plan {
+    pub fn changes(&self) -> impl Iterator<Item = &FlowChange> {
+        self.flows.iter().filter(|f| {
+            matches!(
+                f.sync_state,
+                SyncState::Added | SyncState::Updated | SyncState::Deleted
+            )
+        })
+    }
+}
+
+/// Remove the first `(?m)^revision: \d+\n?` line, as the server does before comparing.
+pub fn strip_revision(source: &str) -> std::borrow::Cow<'_, str> {
+    let mut offset = 0;
+    for line in source.split_inclusive('\n') {
+        let body = line.strip_suffix('\n').unwrap_or(line);
+        if let Some(rest) = body.strip_prefix("revision: ") {
+            if !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_digit()) {
+                let mut out = String::with_capacity(source.len());
+                out.push_str(&source[..offset]);
+                out.push_str(&source[offset + line.len()..]);
+                return std::borrow::Cow::Owned(out);
+            }
+        }
+        offset += line.len();
+    }
+    std::borrow::Cow::Borrowed(source)
+}
+
+/// Unified diff from `old` to `new` with 3 lines of context; `(diff, added, removed)`.
+pub fn unified_diff(
+    old: &str,
+    new: &str,
+    old_name: &str,
+    new_name: &str,
+) -> (String, usize, usize) {
+    let diff = similar::TextDiff::from_lines(old, new);
+    let (mut added, mut removed) = (0, 0);
+    for change in diff.iter_all_changes() {
+        match change.tag() {
+            similar::ChangeTag::Insert => added += 1,
+            similar::ChangeTag::Delete => removed += 1,
+            similar::ChangeTag::Equal => {}
+        }
+    }
+    let text = diff
+        .unified_diff()
+        .context_radius(3)
+        .missing_newline_hint(true)
+        .header(old_name, new_name)
+        .to_string();
+    (text, added, removed)
+}
+
+/// Compare desired against live. `live` may contain anything the server returned: flows
+/// outside `scope` are ignored here, whatever the server's filtering did.
+pub fn compute(
+    desired: &[Flow],
+    live: &[RemoteFlow],
+    scope: &Scope,
+    delete: bool,
+    server: ServerInfo,
+) -> Plan {
+    let live: BTreeMap<(&str, &str), &RemoteFlow> = live
+        .iter()
+        .filter(|r| scope.contains(&r.namespace))
+        .map(|r| ((r.namespace.as_str(), r.id.as_str()), r))
+        .collect();
+    let mut flows = Vec::with_capacity(desired.len() + live.len());
+    let mut seen = std::collections::BTreeSet::new();
+    for flow in desired {
+        let key = (flow.namespace.as_str(), flow.id.as_str());
+        seen.insert(key);
+        let change = match live.get(&key) {
+            None => {
+                let (diff, added, removed) =
+                    unified_diff("", &flow.source, "/dev/null", &flow.git_path);
+                FlowChange {
+                    git_path: Some(flow.git_path.clone()),
+                    namespace: flow.namespace.clone(),
+                    flow_id: flow.id.clone(),
+                    sync_state: SyncState::Added,
+                    revision: None,
+                    diff: Some(diff),
+                    lines_added: added,
+                    lines_removed: removed,
+                    desired_source: Some(flow.source.clone()),
+                }
+            }
+            Some(remote) => {
+                let stored = strip_revision(&remote.source);
+                let wanted = strip_revision(&flow.source);
+                if stored == wanted {
+                    FlowChange {
+                        git_path: Some(flow.git_path.clone()),
+                        namespace: flow.namespace.clone(),
+                        flow_id: flow.id.clone(),
+                        sync_state: SyncState::Unchanged,
+                        revision: remote.revision,
+                        diff: None,
+                        lines_added: 0,
+                        lines_removed: 0,
+                        desired_source: None,
+                    }
+                } else {
+                    let live_name = format!("kestra:{}/{}", remote.namespace, remote.id);
+                    let (diff, added, removed) =
+                        unified_diff(&stored, &wanted, &live_name, &flow.git_path);
+                    FlowChange {
+                        git_path: Some(flow.git_path.clone()),
+                        namespace: flow.namespace.clone(),
+                        flow_id: flow.id.clone(),
+                        sync_state: SyncState::Updated,
+                        revision: remote.revision,
+                        diff: Some(diff),
+                        lines_added: added,
+                        lines_removed: removed,
+                        desired_source: Some(flow.source.clone()),
+                    }
+                }
+            }
+        };
+        flows.push(change);
+    }
+    for (key, remote) in &live {
+        if seen.contains(key) {
+            continue;
+        }
+        let (state, diff, removed) = if delete {
+            let live_name = format!("kestra:{}/{}", remote.namespace, remote.id);
+            let stored = strip_revision(&remote.source);
+            let (d, _, r) = unified_diff(&stored, "", &live_name, "/dev/null");
+            (SyncState::Deleted, Some(d), r)
+        } else {
+            (SyncState::Kept, None, 0)
+        };
+        flows.push(FlowChange {
+            git_path: None,
+            namespace: remote.namespace.clone(),
+            flow_id: remote.id.clone(),
+            sync_state: state,
+            revision: remote.revision,
+            diff,
+            lines_added: 0,
+            lines_removed: removed,
+            desired_source: None,
+        });
+    }
+    flows.sort_by(|a, b| (&a.namespace, &a.flow_id).cmp(&(&b.namespace, &b.flow_id)));
+    let mut summary = Summary::default();
+    for f in &flows {
+        match f.sync_state {
+            SyncState::Added => summary.added += 1,
+            SyncState::Updated => summary.updated += 1,
+            SyncState::Unchanged => summary.unchanged += 1,
+            SyncState::Deleted => summary.deleted += 1,
+            SyncState::Kept => summary.kept += 1,
+        }
+    }
+    Plan {
+        target_namespace: scope.namespace.clone(),
+        include_child_namespaces: scope.include_children,
+        delete,
+        summary,
+        flows,
+        server,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flow(ns: &str, id: &str, src: &str) -> Flow {
+        Flow {
+            git_path: format!("_flows/{id}.yml"),
+            namespace: ns.into(),
+            id: id.into(),
+            source: src.into(),
+        }
+    }
+    fn remote(ns: &str, id: &str, src: &str) -> RemoteFlow {
+        RemoteFlow {
+            namespace: ns.into(),
+            id: id.into(),
+            source: src.into(),
+            revision: Some(3),
+        }
+    }
+    fn scope(children: bool) -> Scope {
+        Scope {
+            namespace: "prod".into(),
+            include_children: children,
+        }
+    }
+
+    #[test]
+    fn strip_revision_removes_only_the_first_revision_line() {
+        assert_eq!(
+            strip_revision("id: a\nrevision: 4\nnamespace: b\n"),
+            "id: a\nnamespace: b\n"
+        );
+        assert_eq!(strip_revision("revision: 4"), "");
+        assert_eq!(
+            strip_revision("id: a\n  revision: 4\n"),
+            "id: a\n  revision: 4\n"
+        );
+        assert_eq!(strip_revision("revision: x\n"), "revision: x\n");
+        assert_eq!(
+            strip_revision("revision: 1\nrevision: 2\n"),
+            "revision: 2\n"
+        );
+    }
+
+    #[test]
+    fn states_follow_the_server_comparison() {
+        let desired = vec![
+            flow("prod", "new", "id: new\n"),
+            flow("prod", "same", "id: same\n"),
+            flow("prod", "ws", "id: ws\n"),
+        ];
+        let live = vec![
+            remote("prod", "same", "id: same\nrevision: 3\n"),
+            remote("prod", "ws", "id: ws \n"),
+            remote("prod", "gone", "id: gone\n"),
+        ];
+        let plan = compute(&desired, &live, &scope(false), false, ServerInfo::default());
+        let states: Vec<_> = plan
+            .flows
+            .iter()
+            .map(|f| (f.flow_id.as_str(), f.sync_state))
+            .collect();
+        assert_eq!(
+            states,
+            vec![
+                ("gone", SyncState::Kept),
+                ("new", SyncState::Added),
+                ("same", SyncState::Unchanged),
+                ("ws", SyncState::Updated),
+            ]
+        );
+        assert_eq!(
+            plan.summary,
+            Summary {
+                added: 1,
+                updated: 1,
+                unchanged: 1,
+                deleted: 0,
+                kept: 1
+            }
+        );
+        assert!(plan.summary.has_changes());
+    }
+
+    #[test]
+    fn deletes_only_inside_scope_even_when_the_server_lists_siblings() {
+        let live = vec![
+            remote("prod", "a", "id: a\n"),
+            remote("prod.x", "b", "id: b\n"),
+            remote("prod2", "c", "id: c\n"),
+            remote("other", "d", "id: d\n"),
+        ];
+        let plan = compute(&[], &live, &scope(true), true, ServerInfo::default());
+        let deleted: Vec<_> = plan
+            .flows
+            .iter()
+            .map(|f| format!("{}/{}", f.namespace, f.flow_id))
+            .collect();
+        assert_eq!(deleted, vec!["prod/a", "prod.x/b"]);
+        assert!(plan
+            .flows
+            .iter()
+            .all(|f| f.sync_state == SyncState::Deleted));
+        let flat = compute(&[], &live, &scope(false), true, ServerInfo::default());
+        assert_eq!(flat.summary.deleted, 1);
+    }
+
+    #[test]
+    fn diff_counts_lines() {
+        let (d, a, r) = unified_diff("a\nb\n", "a\nc\n", "old", "new");
+        assert_eq!((a, r), (1, 1));
+        assert!(d.contains("-b\n+c\n"), "{d}");
+    }
+}

@@ -1,0 +1,1 @@
+//! The PR/MR comment and job summary.

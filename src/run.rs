@@ -1,0 +1,1 @@
+//! The commands, wired from the stages.
