@@ -1,1 +1,269 @@
-//! Apply a plan.
+//! Apply a plan, carefully: (1) refuse plans a wrong path would produce (deleting every
+//! flow in scope, or more than `--max-deletes`); (2) validate every flow to be written on
+//! the server *before the first write* and write nothing if any is invalid; (3) create and
+//! update with bounded concurrency; (4) only when every write succeeded, delete. Any write
+//! whose answer was lost (connection dropped, timeout) is checked with a read before it is
+//! called failed, so the report says what the server really holds; running again converges.
+
+use futures::stream::{self, StreamExt};
+use serde::Serialize;
+
+use crate::flow::Flow;
+use crate::kestra::{KestraClient, KestraError, Validation};
+use crate::plan::{strip_revision, FlowChange, Plan, SyncState};
+
+/// Knobs of one apply.
+#[derive(Debug, Clone)]
+pub struct ApplyOptions {
+    pub concurrency: usize,
+    pub max_deletes: usize,
+    pub allow_mass_delete: bool,
+}
+
+/// What happened to one flow.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Outcome {
+    /// Written or deleted as planned; `revision` is the server's new revision.
+    Applied { revision: Option<u64> },
+    /// Nothing to do.
+    Unchanged,
+    /// Left on the server because `delete` is off.
+    Kept,
+    /// The request failed; the server still holds the old state.
+    Failed { error: String },
+    /// Not tried because an earlier step failed (deletes wait for every write).
+    NotAttempted { reason: String },
+}
+
+/// One row of the apply report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FlowResult {
+    pub git_path: Option<String>,
+    pub namespace: String,
+    pub flow_id: String,
+    pub sync_state: SyncState,
+    /// Revision before the apply, when the flow existed.
+    pub previous_revision: Option<u64>,
+    #[serde(flatten)]
+    pub outcome: Outcome,
+}
+
+/// The apply report: one row per flow of the plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Report {
+    pub flows: Vec<FlowResult>,
+    pub applied: usize,
+    pub failed: usize,
+    pub not_attempted: usize,
+}
+
+impl Report {
+    /// True when every planned change reached the server.
+    pub fn is_complete(&self) -> bool {
+        self.failed == 0 && self.not_attempted == 0
+    }
+}
+
+/// Why an apply did not start or did not finish.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    /// The deletion guard refused the plan; nothing was written.
+    #[error("{0}")]
+    Guard(String),
+    /// The server refused some flows; nothing was written.
+    #[error("the server refused {} flow(s); nothing was written", .0.iter().filter(|v| !v.errors.is_empty()).count())]
+    Invalid(Vec<Validation>),
+    /// Validation itself failed (server unreachable, …); nothing was written.
+    #[error("could not validate the flows on the server; nothing was written: {0}")]
+    Validate(#[source] KestraError),
+    /// Some writes failed: the report says exactly what was and was not applied.
+    #[error("apply stopped part-way: {} applied, {} failed, {} not attempted", .0.applied, .0.failed, .0.not_attempted)]
+    Partial(Report),
+}
+
+/// Refuse plans that look like a wrong path or a wrong target, before any request.
+pub fn check_guard(plan: &Plan, opts: &ApplyOptions) -> Result<(), ApplyError> {
+    let s = &plan.summary;
+    if s.deleted == 0 || opts.allow_mass_delete {
+        return Ok(());
+    }
+    if s.added + s.updated + s.unchanged == 0 {
+        return Err(ApplyError::Guard(format!(
+            "refusing to delete every flow in `{}` ({} flows): Git has no flow for this target. \
+             Check --git-directory and --target-namespace; if this is really intended, pass --allow-mass-delete",
+            plan.target_namespace, s.deleted
+        )));
+    }
+    if s.deleted > opts.max_deletes {
+        return Err(ApplyError::Guard(format!(
+            "refusing to delete {} flows in `{}`: more than --max-deletes ({}). \
+             Review the plan; raise --max-deletes or pass --allow-mass-delete if this is intended",
+            s.deleted, plan.target_namespace, opts.max_deletes
+        )));
+    }
+    Ok(())
+}
+
+/// Apply `plan` (computed from `flows`) on the server behind `client`.
+pub async fn apply(
+    client: &KestraClient,
+    plan: &Plan,
+    flows: &[Flow],
+    opts: &ApplyOptions,
+) -> Result<Report, ApplyError> {
+    check_guard(plan, opts)?;
+
+    let writes: Vec<&FlowChange> = plan
+        .flows
+        .iter()
+        .filter(|f| matches!(f.sync_state, SyncState::Added | SyncState::Updated))
+        .collect();
+    let to_validate: Vec<&Flow> = flows
+        .iter()
+        .filter(|f| {
+            writes
+                .iter()
+                .any(|w| w.namespace == f.namespace && w.flow_id == f.id)
+        })
+        .collect();
+    if !to_validate.is_empty() {
+        let results = client
+            .validate(&to_validate)
+            .await
+            .map_err(ApplyError::Validate)?;
+        if results.iter().any(|v| !v.errors.is_empty()) {
+            return Err(ApplyError::Invalid(results));
+        }
+    }
+
+    let concurrency = opts.concurrency.max(1);
+    let written: Vec<FlowResult> = stream::iter(writes.iter().map(|c| write_one(client, c)))
+        .buffer_unordered(concurrency)
+        .collect()
+        .await;
+    let writes_ok = written
+        .iter()
+        .all(|r| matches!(r.outcome, Outcome::Applied { .. }));
+
+    let deletes: Vec<&FlowChange> = plan
+        .flows
+        .iter()
+        .filter(|f| f.sync_state == SyncState::Deleted)
+        .collect();
+    let deleted: Vec<FlowResult> = if writes_ok {
+        stream::iter(deletes.iter().map(|c| delete_one(client, c)))
+            .buffer_unordered(concurrency)
+            .collect()
+            .await
+    } else {
+        deletes
+            .iter()
+            .map(|c| {
+                result(
+                    c,
+                    Outcome::NotAttempted {
+                        reason: "deletes run only after every create and update succeeded".into(),
+                    },
+                )
+            })
+            .collect()
+    };
+
+    let mut rows: Vec<FlowResult> = written.into_iter().chain(deleted).collect();
+    for f in &plan.flows {
+        match f.sync_state {
+            SyncState::Unchanged => rows.push(result(f, Outcome::Unchanged)),
+            SyncState::Kept => rows.push(result(f, Outcome::Kept)),
+            _ => {}
+        }
+    }
+    rows.sort_by(|a, b| (&a.namespace, &a.flow_id).cmp(&(&b.namespace, &b.flow_id)));
+    let report = Report {
+        applied: rows
+            .iter()
+            .filter(|r| matches!(r.outcome, Outcome::Applied { .. }))
+            .count(),
+        failed: rows
+            .iter()
+            .filter(|r| matches!(r.outcome, Outcome::Failed { .. }))
+            .count(),
+        not_attempted: rows
+            .iter()
+            .filter(|r| matches!(r.outcome, Outcome::NotAttempted { .. }))
+            .count(),
+        flows: rows,
+    };
+    if report.is_complete() {
+        Ok(report)
+    } else {
+        Err(ApplyError::Partial(report))
+    }
+}
+
+fn result(c: &FlowChange, outcome: Outcome) -> FlowResult {
+    FlowResult {
+        git_path: c.git_path.clone(),
+        namespace: c.namespace.clone(),
+        flow_id: c.flow_id.clone(),
+        sync_state: c.sync_state,
+        previous_revision: c.revision,
+        outcome,
+    }
+}
+
+async fn write_one(client: &KestraClient, c: &FlowChange) -> FlowResult {
+    let Some(source) = c.desired_source.as_deref() else {
+        return result(
+            c,
+            Outcome::Failed {
+                error: "internal: no source in the plan".into(),
+            },
+        );
+    };
+    let sent = match c.sync_state {
+        SyncState::Added => client.create(source).await,
+        _ => client.update(&c.namespace, &c.flow_id, source).await,
+    };
+    match sent {
+        Ok(w) => result(
+            c,
+            Outcome::Applied {
+                revision: w.revision,
+            },
+        ),
+        // The answer may have been lost after the server wrote (a dropped connection, a
+        // timeout, or a retried create that now finds its own flow): read the truth.
+        Err(err) => match client.get_flow(&c.namespace, &c.flow_id).await {
+            Ok(Some(live)) if strip_revision(&live.source) == strip_revision(source) => result(
+                c,
+                Outcome::Applied {
+                    revision: live.revision,
+                },
+            ),
+            _ => result(
+                c,
+                Outcome::Failed {
+                    error: err.to_string(),
+                },
+            ),
+        },
+    }
+}
+
+async fn delete_one(client: &KestraClient, c: &FlowChange) -> FlowResult {
+    match client.delete(&c.namespace, &c.flow_id).await {
+        Ok(_) => result(c, Outcome::Applied { revision: None }),
+        Err(err) => match client.get_flow(&c.namespace, &c.flow_id).await {
+            Ok(None) => result(c, Outcome::Applied { revision: None }),
+            _ => result(
+                c,
+                Outcome::Failed {
+                    error: err.to_string(),
+                },
+            ),
+        },
+    }
+}

@@ -1,1 +1,119 @@
-//! The commands, wired from the stages.
+//! The pipeline every command shares, wired from the stages: read the source, prepare the
+//! flows (parse, check, rewrite), connect, read the live scope, compute the plan; and apply.
+//! The CI front-ends (`ci::github`, `ci::gitlab`) and `main` call these, so the CLI, the
+//! GitHub action and GitLab CI behave the same.
+
+use crate::apply::{self, ApplyError, ApplyOptions, Report};
+use crate::cli::SourceKind;
+use crate::flow::{self, Flow, Problem};
+use crate::kestra::{KestraClient, KestraError, Validation};
+use crate::plan::{self, Plan};
+use crate::settings::{Settings, SettingsError};
+use crate::source::{self, SourceError, SourceFile, SourceSpec};
+
+/// Everything that can stop a run, each with what the user needs to act.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    /// Local problems in flow files: all of them, each with file and line.
+    #[error("{} problem(s) in flow files; nothing was written", .0.len())]
+    Problems(Vec<Problem>),
+    #[error(transparent)]
+    Kestra(#[from] KestraError),
+    #[error(transparent)]
+    Apply(#[from] ApplyError),
+}
+
+impl RunError {
+    /// Server validation results when the server refused flows.
+    pub fn validations(&self) -> Option<&[Validation]> {
+        match self {
+            RunError::Apply(ApplyError::Invalid(v)) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+/// The flow files, and whatever must live as long as they are read (a clone's temp dir).
+pub struct Loaded {
+    pub files: Vec<SourceFile>,
+    /// Keeps a temporary checkout alive while the files are used.
+    pub _keep: Option<Box<dyn std::any::Any + Send>>,
+}
+
+fn spec_for(settings: &Settings, root: std::path::PathBuf) -> SourceSpec {
+    SourceSpec {
+        workspace: root,
+        git_directory: settings.git_directory.clone(),
+        include_child_namespaces: settings.scope.include_children,
+    }
+}
+
+/// Read the flow files from the configured source.
+pub async fn read_source(settings: &Settings) -> Result<Loaded, RunError> {
+    match settings.source {
+        SourceKind::Workspace => {
+            let files = source::workspace::read(&spec_for(settings, settings.workspace.clone()))?;
+            Ok(Loaded { files, _keep: None })
+        }
+        SourceKind::Git | SourceKind::Github => Err(RunError::Source(SourceError::Other(format!(
+            "--source {:?} is not available in this build",
+            settings.source
+        )))),
+    }
+}
+
+/// Parse, check and rewrite the files for the target.
+pub fn prepare(settings: &Settings, files: &[SourceFile]) -> Result<Vec<Flow>, RunError> {
+    flow::prepare(files, &settings.scope.namespace).map_err(RunError::Problems)
+}
+
+/// A computed plan, with what apply needs.
+pub struct Planned {
+    pub flows: Vec<Flow>,
+    pub client: KestraClient,
+    pub plan: Plan,
+}
+
+/// Connect, read the live scope, and compute the plan.
+pub async fn plan(settings: &Settings, flows: Vec<Flow>) -> Result<Planned, RunError> {
+    let Some(config) = settings.kestra.clone() else {
+        return Err(RunError::Settings(SettingsError(
+            "--kestra-url is required (env KESTRA_URL, action input `kestra-url`)".into(),
+        )));
+    };
+    let client = KestraClient::connect(config).await?;
+    let live = client.list_flows(&settings.scope).await?;
+    let plan = plan::compute(
+        &flows,
+        &live,
+        &settings.scope,
+        settings.delete,
+        client.server_info().clone(),
+    );
+    Ok(Planned {
+        flows,
+        client,
+        plan,
+    })
+}
+
+/// Read, prepare and plan in one go.
+pub async fn read_and_plan(settings: &Settings) -> Result<Planned, RunError> {
+    let loaded = read_source(settings).await?;
+    let flows = prepare(settings, &loaded.files)?;
+    plan(settings, flows).await
+}
+
+/// Apply a computed plan.
+pub async fn apply(settings: &Settings, planned: &Planned) -> Result<Report, RunError> {
+    let opts = ApplyOptions {
+        concurrency: settings.concurrency,
+        max_deletes: settings.max_deletes,
+        allow_mass_delete: settings.allow_mass_delete,
+    };
+    Ok(apply::apply(&planned.client, &planned.plan, &planned.flows, &opts).await?)
+}

@@ -1,2 +1,15 @@
 //! CI platforms: detect GitHub Actions / GitLab CI, read the event, and publish results
-//! (outputs, summary, annotations, masks).
+//! (outputs, summary, annotations, masks). `kestra-sync ci` starts here.
+
+use crate::cli::CiArgs;
+
+/// Map the platform's inputs onto the environment variables the options read. Runs before
+/// the command line is parsed (see `main`).
+pub fn apply_platform_inputs() {}
+
+/// `kestra-sync ci`: decide from the platform and the event what to do. Returns the exit code.
+pub async fn run(args: &CiArgs) -> u8 {
+    let _ = args;
+    eprintln!("error: no CI platform detected: `kestra-sync ci` runs in GitHub Actions (GITHUB_ACTIONS=true) or GitLab CI (GITLAB_CI=true); on a laptop use `kestra-sync plan` or `apply`");
+    1
+}

@@ -1,1 +1,228 @@
-//! The terminal plan.
+//! The terminal plan, in the shape people know from `terraform plan`: one line per change
+//! with a sign (`+` add, `~` update, `-` delete), the diffs, then the one-line verdict
+//! `Plan: 2 to add, 1 to update, 0 to delete.` Colour is a parameter: the caller decides
+//! (NO_COLOR, a terminal, or `--color`), so this stays pure and snapshot-testable.
+
+use std::fmt::Write as _;
+
+use anstyle::{AnsiColor, Style};
+
+use crate::plan::{FlowChange, Plan, SyncState};
+
+fn style(color: bool, c: AnsiColor, bold: bool) -> (String, String) {
+    if !color {
+        return (String::new(), String::new());
+    }
+    let mut s = Style::new().fg_color(Some(c.into()));
+    if bold {
+        s = s.bold();
+    }
+    (s.render().to_string(), s.render_reset().to_string())
+}
+
+fn sign(state: SyncState) -> (&'static str, AnsiColor, &'static str) {
+    match state {
+        SyncState::Added => ("+", AnsiColor::Green, "will be created"),
+        SyncState::Updated => ("~", AnsiColor::Yellow, "will be updated"),
+        SyncState::Deleted => ("-", AnsiColor::Red, "will be deleted"),
+        SyncState::Unchanged => (" ", AnsiColor::White, "unchanged"),
+        SyncState::Kept => ("!", AnsiColor::Cyan, "is not in Git; kept (delete is off)"),
+    }
+}
+
+/// Where the plan was computed: `prod (and child namespaces) on http://host, Kestra 1.3.0, tenant main`.
+pub fn target_line(plan: &Plan) -> String {
+    let mut s = format!("`{}`", plan.target_namespace);
+    if plan.include_child_namespaces {
+        s.push_str(" and its child namespaces");
+    }
+    if !plan.server.url.is_empty() {
+        let _ = write!(s, " on {}", plan.server.url);
+    }
+    let mut details = Vec::new();
+    if let Some(v) = &plan.server.version {
+        details.push(format!("Kestra {v}"));
+    }
+    if let Some(t) = &plan.server.tenant {
+        details.push(format!("tenant {t}"));
+    }
+    if !details.is_empty() {
+        let _ = write!(s, " ({})", details.join(", "));
+    }
+    s
+}
+
+/// `Plan: 2 to add, 1 to update, 0 to delete.` or `No changes. …`.
+pub fn summary_line(plan: &Plan) -> String {
+    let s = &plan.summary;
+    if !s.has_changes() {
+        let n = s.unchanged;
+        let flows = if n == 1 { "flow" } else { "flows" };
+        return format!(
+            "No changes. {n} {flows} in `{}` match Git.",
+            plan.target_namespace
+        );
+    }
+    format!(
+        "Plan: {} to add, {} to update, {} to delete.",
+        s.added, s.updated, s.deleted
+    )
+}
+
+fn flow_line(out: &mut String, f: &FlowChange, color: bool) {
+    let (sym, c, what) = sign(f.sync_state);
+    let (on, off) = style(color, c, true);
+    let _ = write!(
+        out,
+        "  {on}{sym}{off} {on}{}/{}{off} {what}",
+        f.namespace, f.flow_id
+    );
+    match (&f.git_path, f.revision) {
+        (Some(p), Some(r)) => {
+            let _ = write!(out, " ({p}, revision {r})");
+        }
+        (Some(p), None) => {
+            let _ = write!(out, " ({p})");
+        }
+        (None, Some(r)) => {
+            let _ = write!(out, " (revision {r})");
+        }
+        (None, None) => {}
+    }
+    out.push('\n');
+}
+
+fn diff_block(out: &mut String, diff: &str, color: bool) {
+    for line in diff.lines() {
+        let (c, bold) = if line.starts_with("+++") || line.starts_with("---") {
+            (Some(AnsiColor::White), true)
+        } else if line.starts_with('+') {
+            (Some(AnsiColor::Green), false)
+        } else if line.starts_with('-') {
+            (Some(AnsiColor::Red), false)
+        } else if line.starts_with("@@") {
+            (Some(AnsiColor::Cyan), false)
+        } else {
+            (None, false)
+        };
+        match c {
+            Some(c) => {
+                let (on, off) = style(color, c, bold);
+                let _ = writeln!(out, "      {on}{line}{off}");
+            }
+            None => {
+                let _ = writeln!(out, "      {line}");
+            }
+        }
+    }
+}
+
+/// The whole terminal plan.
+pub fn render(plan: &Plan, color: bool) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "Kestra plan for {}", target_line(plan));
+    out.push('\n');
+    let changes: Vec<&FlowChange> = plan.changes().collect();
+    if !changes.is_empty() {
+        out.push_str("kestra-sync will perform the following actions:\n\n");
+        for f in &changes {
+            flow_line(&mut out, f, color);
+            if let Some(diff) = &f.diff {
+                diff_block(&mut out, diff, color);
+            }
+            out.push('\n');
+        }
+    }
+    let kept: Vec<&FlowChange> = plan
+        .flows
+        .iter()
+        .filter(|f| f.sync_state == SyncState::Kept)
+        .collect();
+    if !kept.is_empty() {
+        let _ = writeln!(
+            out,
+            "{} flow(s) on the server are not in Git and stay (pass --delete to delete them):",
+            kept.len()
+        );
+        for f in kept {
+            flow_line(&mut out, f, color);
+        }
+        out.push('\n');
+    }
+    let (on, off) = style(color, AnsiColor::White, true);
+    let _ = write!(out, "{on}{}{off}", summary_line(plan));
+    if plan.summary.has_changes() && plan.summary.unchanged > 0 {
+        let _ = write!(out, " ({} unchanged)", plan.summary.unchanged);
+    }
+    out.push('\n');
+    if plan.summary.deleted > 0 {
+        let (on, off) = style(color, AnsiColor::Red, true);
+        let _ = writeln!(
+            out,
+            "{on}Warning:{off} {} flow(s) will be deleted because `delete` is on.",
+            plan.summary.deleted
+        );
+    }
+    out
+}
+
+/// The apply report: one line per change with its outcome, then the totals.
+pub fn render_report(report: &crate::apply::Report, color: bool) -> String {
+    use crate::apply::Outcome;
+    let mut out = String::new();
+    for r in &report.flows {
+        let (sym, c, verb) = match (&r.outcome, r.sync_state) {
+            (Outcome::Unchanged | Outcome::Kept, _) => continue,
+            (Outcome::Applied { .. }, SyncState::Added) => ("+", AnsiColor::Green, "created"),
+            (Outcome::Applied { .. }, SyncState::Deleted) => ("-", AnsiColor::Red, "deleted"),
+            (Outcome::Applied { .. }, _) => ("~", AnsiColor::Yellow, "updated"),
+            (Outcome::Failed { .. }, _) => ("x", AnsiColor::Red, "FAILED"),
+            (Outcome::NotAttempted { .. }, _) => ("?", AnsiColor::Magenta, "not attempted"),
+        };
+        let (on, off) = style(color, c, true);
+        let _ = write!(
+            out,
+            "  {on}{sym}{off} {}/{}: {on}{verb}{off}",
+            r.namespace, r.flow_id
+        );
+        match &r.outcome {
+            Outcome::Applied {
+                revision: Some(rev),
+            } => match r.previous_revision {
+                Some(prev) => {
+                    let _ = write!(out, " (revision {prev} -> {rev})");
+                }
+                None => {
+                    let _ = write!(out, " (revision {rev})");
+                }
+            },
+            Outcome::Failed { error } => {
+                let _ = write!(out, ": {error}");
+            }
+            Outcome::NotAttempted { reason } => {
+                let _ = write!(out, ": {reason}");
+            }
+            _ => {}
+        }
+        out.push('\n');
+    }
+    let _ = writeln!(
+        out,
+        "Apply {}: {} applied, {} failed, {} not attempted.",
+        if report.is_complete() {
+            "complete"
+        } else {
+            "INCOMPLETE"
+        },
+        report.applied,
+        report.failed,
+        report.not_attempted
+    );
+    if !report.is_complete() {
+        let _ = writeln!(
+            out,
+            "The server holds every change marked applied above and none of the others. Fix the cause and run again: apply converges."
+        );
+    }
+    out
+}
