@@ -1,12 +1,535 @@
-//! The PR/MR comment and job summary.
+//! The plan as GitHub-flavoured Markdown: the PR/MR comment and the job summary.
+//!
+//! Reviewers read the first line (the verdict) and must not miss a deletion; details are one
+//! click away (`<details>`), and the footer says against what the plan was computed. Forges
+//! cap the body (GitHub: 65,536 characters), so [`render`] never exceeds its `limit`: it drops
+//! diffs from the largest down, then shortens the lists, and says what it left out and where
+//! to find it. Lengths are counted in UTF-8 bytes, which is never less than the characters or
+//! UTF-16 code units a forge may count, so a body within `limit` bytes is within any of them.
+//! Pure: data in, string out.
 
-use crate::plan::Plan;
+use std::fmt::Write as _;
 
-/// The plan as Markdown for `--format markdown` (no marker, no CI context).
+use crate::plan::{FlowChange, Plan, SyncState};
+
+/// GitHub's cap on an issue/PR comment body (422 "Body is too long" above it).
+pub const GITHUB_COMMENT_LIMIT: usize = 65_536;
+/// GitHub's cap on one step's job summary (1 MiB).
+pub const GITHUB_SUMMARY_LIMIT: usize = 1024 * 1024;
+/// GitLab's cap on a merge request note.
+pub const GITLAB_NOTE_LIMIT: usize = 1_000_000;
+
+/// Closes the kept list; the blank line ends the list before the HTML.
+const KEPT_END: &str = "\n</details>\n";
+
+/// How many deleted flows the warning block names before "and N more".
+const WARNING_NAMES: usize = 10;
+
+/// Everything the body says that is not in the plan itself.
+#[derive(Debug, Clone, Default)]
+pub struct MarkdownContext {
+    /// The hidden marker that finds this comment again ([`marker`]); `None` for the job
+    /// summary, which is never searched.
+    pub marker: Option<String>,
+    /// Commit the plan was computed at (shortened to 7 characters in the footer).
+    pub commit: Option<String>,
+    /// Link to the job that computed the plan.
+    pub job_url: Option<String>,
+    /// kestra-sync's version, e.g. `env!("CARGO_PKG_VERSION")`.
+    pub tool_version: String,
+    /// Where the whole plan can be read when something had to be left out, e.g.
+    /// "the job summary" (for a PR comment) or "the job log" (for the job summary).
+    pub full_plan_at: String,
+}
+
+/// The plan as Markdown for `--format markdown`: no marker, no CI context, no size limit.
 pub fn render_standalone(plan: &Plan) -> String {
+    let ctx = MarkdownContext {
+        tool_version: env!("CARGO_PKG_VERSION").into(),
+        ..MarkdownContext::default()
+    };
+    render(plan, &ctx, usize::MAX)
+}
+
+/// The hidden marker of the comment for one target: `<!-- kestra-sync:plan
+/// target=<namespace>@<host> -->`. Two targets in one PR keep two comments.
+pub fn marker(target_namespace: &str, server_url: &str) -> String {
+    let host = url::Url::parse(server_url)
+        .ok()
+        .and_then(|u| {
+            u.host_str().map(|h| match u.port() {
+                Some(p) => format!("{h}:{p}"),
+                None => h.to_string(),
+            })
+        })
+        .unwrap_or_else(|| server_url.to_string());
+    // Neither part may end the HTML comment early.
+    let clean = |s: &str| -> String {
+        s.chars()
+            .filter(|c| !c.is_whitespace() && !c.is_control() && !matches!(c, '<' | '>'))
+            .collect()
+    };
     format!(
-        "### Kestra plan for `{}`\n\n```\n{}```\n",
-        plan.target_namespace,
-        super::text::render(plan, false)
+        "<!-- kestra-sync:plan target={}@{} -->",
+        clean(target_namespace),
+        clean(&host)
     )
 }
+
+/// The plan as Markdown, never longer than `limit` bytes.
+pub fn render(plan: &Plan, ctx: &MarkdownContext, limit: usize) -> String {
+    render_within(&Parts::new(plan, ctx), limit)
+}
+
+/// The pieces of a body, rendered once; [`Budget`] chooses which go in.
+struct Parts {
+    head: String,
+    /// Table header; empty when nothing changes.
+    table_head: String,
+    rows: Vec<String>,
+    /// Opening of the kept list and its items; empty when nothing is kept.
+    kept_head: String,
+    kept_items: Vec<String>,
+    /// One `<details>` block per changed flow, in display order.
+    diffs: Vec<String>,
+    footer: String,
+    full_plan_at: String,
+}
+
+/// What goes in: how many table rows and kept items, and which diffs are dropped.
+struct Budget {
+    rows: usize,
+    kept: usize,
+    dropped: Vec<bool>,
+}
+
+impl Budget {
+    fn full(parts: &Parts) -> Budget {
+        Budget {
+            rows: parts.rows.len(),
+            kept: parts.kept_items.len(),
+            dropped: vec![false; parts.diffs.len()],
+        }
+    }
+}
+
+impl Parts {
+    fn new(plan: &Plan, ctx: &MarkdownContext) -> Parts {
+        let mut changes: Vec<&FlowChange> = plan.changes().collect();
+        changes.sort_by_key(|f| state_rank(f.sync_state));
+        let kept: Vec<&FlowChange> = plan
+            .flows
+            .iter()
+            .filter(|f| f.sync_state == SyncState::Kept)
+            .collect();
+
+        let mut head = String::new();
+        if let Some(m) = &ctx.marker {
+            head.push_str(m);
+            head.push('\n');
+        }
+        head.push_str(&verdict(plan));
+        head.push('\n');
+        let deleted: Vec<&&FlowChange> = changes
+            .iter()
+            .filter(|f| f.sync_state == SyncState::Deleted)
+            .collect();
+        if !deleted.is_empty() {
+            head.push('\n');
+            head.push_str(&deletion_warning(&deleted));
+        }
+
+        let (table_head, rows) = if changes.is_empty() {
+            (String::new(), Vec::new())
+        } else {
+            let rows = changes
+                .iter()
+                .map(|f| {
+                    let file = f.git_path.as_deref().map(cell).unwrap_or_default();
+                    format!(
+                        "| {} | {} | {} |\n",
+                        state_label(f.sync_state),
+                        cell(&flow_name(f)),
+                        file
+                    )
+                })
+                .collect();
+            ("\n| | flow | file |\n|---|---|---|\n".to_string(), rows)
+        };
+
+        let (kept_head, kept_items) = if kept.is_empty() {
+            (String::new(), Vec::new())
+        } else {
+            let n = kept.len();
+            let head = format!(
+                "\n<details><summary>{} kept on the server: not in Git, left in place because <code>delete</code> is off</summary>\n\n\
+                 These flows are in scope on the server but have no file in Git. Turn `delete` on (action input `delete: true`, or `--delete`) to remove them, or add their files to Git.\n\n",
+                flows(n)
+            );
+            let items = kept
+                .iter()
+                .map(|f| {
+                    format!(
+                        "- {}{}\n",
+                        code(&flow_name(f)),
+                        f.revision
+                            .map(|r| format!(" (revision {r})"))
+                            .unwrap_or_default()
+                    )
+                })
+                .collect();
+            (head, items)
+        };
+
+        let diffs = changes.iter().filter_map(|f| diff_block(f)).collect();
+
+        Parts {
+            head,
+            table_head,
+            rows,
+            kept_head,
+            kept_items,
+            diffs,
+            footer: footer(plan, ctx),
+            full_plan_at: if ctx.full_plan_at.is_empty() {
+                "the job log".into()
+            } else {
+                ctx.full_plan_at.clone()
+            },
+        }
+    }
+
+    fn rows_note(&self, budget: &Budget) -> String {
+        let left = self.rows.len() - budget.rows.min(self.rows.len());
+        if left == 0 {
+            return String::new();
+        }
+        format!(
+            "\n_…and {left} more not listed here to fit the comment size limit: see {}._\n",
+            self.full_plan_at
+        )
+    }
+
+    fn kept_note(&self, budget: &Budget) -> String {
+        let left = self.kept_items.len() - budget.kept.min(self.kept_items.len());
+        if left == 0 {
+            return String::new();
+        }
+        format!(
+            "- _…and {left} more: see {}_\n",
+            self.full_plan_at.replace('_', "\\_")
+        )
+    }
+
+    fn dropped_note(&self, budget: &Budget) -> String {
+        let n = budget.dropped.iter().filter(|d| **d).count();
+        if n == 0 {
+            return String::new();
+        }
+        format!(
+            "\n> [!NOTE]\n> {} omitted to fit the comment size limit; see {} for every diff.\n",
+            if n == 1 {
+                "1 diff".to_string()
+            } else {
+                format!("{n} diffs")
+            },
+            self.full_plan_at
+        )
+    }
+
+    /// Length of [`Parts::assemble`]'s output, without building it.
+    fn len(&self, b: &Budget) -> usize {
+        let rows: usize = self.rows.iter().take(b.rows).map(String::len).sum();
+        let kept: usize = self.kept_items.iter().take(b.kept).map(String::len).sum();
+        let diffs: usize = self
+            .diffs
+            .iter()
+            .zip(&b.dropped)
+            .filter(|(_, d)| !**d)
+            .map(|(s, _)| s.len())
+            .sum();
+        let kept_block = if self.kept_head.is_empty() {
+            0
+        } else {
+            self.kept_head.len() + kept + self.kept_note(b).len() + KEPT_END.len()
+        };
+        self.head.len()
+            + self.table_head.len()
+            + rows
+            + self.rows_note(b).len()
+            + kept_block
+            + diffs
+            + self.dropped_note(b).len()
+            + self.footer.len()
+    }
+
+    fn assemble(&self, b: &Budget) -> String {
+        let mut out = String::with_capacity(self.len(b));
+        out.push_str(&self.head);
+        out.push_str(&self.table_head);
+        for row in self.rows.iter().take(b.rows) {
+            out.push_str(row);
+        }
+        out.push_str(&self.rows_note(b));
+        if !self.kept_head.is_empty() {
+            out.push_str(&self.kept_head);
+            for item in self.kept_items.iter().take(b.kept) {
+                out.push_str(item);
+            }
+            out.push_str(&self.kept_note(b));
+            out.push_str(KEPT_END);
+        }
+        for (block, dropped) in self.diffs.iter().zip(&b.dropped) {
+            if !dropped {
+                out.push_str(block);
+            }
+        }
+        out.push_str(&self.dropped_note(b));
+        out.push_str(&self.footer);
+        out
+    }
+}
+
+/// Last resort, when `limit` cannot hold even the verdict and footer: cut the text at a
+/// character boundary.
+fn hard_cut(mut s: String, limit: usize) -> String {
+    const CUT: &str = "\n\n_(cut to fit the size limit)_\n";
+    if s.len() <= limit {
+        return s;
+    }
+    let keep = if limit > CUT.len() * 2 {
+        limit - CUT.len()
+    } else {
+        limit
+    };
+    let mut end = keep.min(s.len());
+    while end > 0 && !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s.truncate(end);
+    if s.len() + CUT.len() <= limit {
+        s.push_str(CUT);
+    }
+    s
+}
+
+/// Render within `limit`: drop diffs (largest first), then kept items, then table rows,
+/// each step saying what it left out; cut the text only if that is still not enough.
+fn render_within(parts: &Parts, limit: usize) -> String {
+    let mut b = Budget::full(parts);
+    if parts.len(&b) > limit {
+        // Diffs from the largest down.
+        let mut order: Vec<usize> = (0..parts.diffs.len()).collect();
+        order.sort_by_key(|&i| std::cmp::Reverse(parts.diffs.get(i).map_or(0, String::len)));
+        for i in order {
+            if parts.len(&b) <= limit {
+                break;
+            }
+            if let Some(d) = b.dropped.get_mut(i) {
+                *d = true;
+            }
+        }
+    }
+    // Then the kept list, then the table, from the end.
+    while parts.len(&b) > limit && b.kept > 0 {
+        b.kept = shrink(b.kept);
+    }
+    while parts.len(&b) > limit && b.rows > 0 {
+        b.rows = shrink(b.rows);
+    }
+    hard_cut(parts.assemble(&b), limit)
+}
+
+/// Next smaller count to try: by tenths while large, one by one when small.
+fn shrink(n: usize) -> usize {
+    if n > 20 {
+        n - n / 10
+    } else {
+        n - 1
+    }
+}
+
+fn state_rank(s: SyncState) -> u8 {
+    match s {
+        SyncState::Added => 0,
+        SyncState::Updated => 1,
+        SyncState::Deleted => 2,
+        SyncState::Unchanged => 3,
+        SyncState::Kept => 4,
+    }
+}
+
+fn state_label(s: SyncState) -> &'static str {
+    match s {
+        SyncState::Added => "➕ add",
+        SyncState::Updated => "✏️ update",
+        SyncState::Deleted => "🗑️ delete",
+        SyncState::Unchanged => "unchanged",
+        SyncState::Kept => "⏸️ kept",
+    }
+}
+
+fn flow_name(f: &FlowChange) -> String {
+    format!("{}/{}", f.namespace, f.flow_id)
+}
+
+/// "1 flow" / "3 flows".
+fn flows(n: usize) -> String {
+    if n == 1 {
+        "1 flow".into()
+    } else {
+        format!("{n} flows")
+    }
+}
+
+fn verdict(plan: &Plan) -> String {
+    let s = &plan.summary;
+    let target = code(&plan.target_namespace);
+    let scope = if plan.include_child_namespaces {
+        " and its child namespaces"
+    } else {
+        ""
+    };
+    if !s.has_changes() {
+        let verb = if s.unchanged == 1 { "matches" } else { "match" };
+        return format!(
+            "### No changes: {} in {target}{scope} {verb} Git",
+            flows(s.unchanged)
+        );
+    }
+    format!(
+        "### Kestra plan for {target}{scope}: {} to add, {} to update, {} to delete",
+        s.added, s.updated, s.deleted
+    )
+}
+
+fn deletion_warning(deleted: &[&&FlowChange]) -> String {
+    let n = deleted.len();
+    let mut names: Vec<String> = deleted
+        .iter()
+        .take(WARNING_NAMES)
+        .map(|f| code(&flow_name(f)))
+        .collect();
+    if n > WARNING_NAMES {
+        names.push(format!("and {} more", n - WARNING_NAMES));
+    }
+    format!(
+        "> [!WARNING]\n> **{} will be deleted** from the server: {} (not in Git; `delete` is on).\n",
+        flows(n),
+        names.join(", ")
+    )
+}
+
+fn diff_block(f: &FlowChange) -> Option<String> {
+    let diff = f.diff.as_deref()?;
+    let lines = match f.sync_state {
+        SyncState::Added => format!("+{}", f.lines_added),
+        SyncState::Deleted => format!("-{}", f.lines_removed),
+        _ => format!("+{} -{}", f.lines_added, f.lines_removed),
+    };
+    let label = match f.sync_state {
+        SyncState::Added => "➕",
+        SyncState::Updated => "✏️",
+        SyncState::Deleted => "🗑️",
+        _ => "",
+    };
+    let fence = "`".repeat(longest_run(diff, '`').max(2) + 1);
+    let mut out = String::with_capacity(diff.len() + 200);
+    let _ = write!(
+        out,
+        "\n<details><summary>{label} <code>{}</code> ({lines} lines)</summary>\n\n{fence}diff\n",
+        html(&flow_name(f))
+    );
+    out.push_str(diff);
+    if !diff.ends_with('\n') {
+        out.push('\n');
+    }
+    let _ = writeln!(out, "{fence}\n\n</details>");
+    Some(out)
+}
+
+fn footer(plan: &Plan, ctx: &MarkdownContext) -> String {
+    let mut bits = vec![format!("{} unchanged", flows(plan.summary.unchanged))];
+    let server = &plan.server;
+    let mut kestra = String::from("live state of Kestra");
+    if let Some(v) = &server.version {
+        let _ = write!(kestra, " {}", html(v));
+    }
+    if let Some(e) = &server.edition {
+        let _ = write!(kestra, " {}", html(e));
+    }
+    let host = url::Url::parse(&server.url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_string));
+    if let Some(h) = host {
+        let _ = write!(kestra, " at {}", html(&h));
+    }
+    if let Some(t) = &server.tenant {
+        let _ = write!(kestra, ", tenant {}", html(t));
+    }
+    bits.push(kestra);
+    if let Some(c) = ctx.commit.as_deref().filter(|c| !c.is_empty()) {
+        let short: String = c.chars().take(7).collect();
+        bits.push(format!("commit {}", html(&short)));
+    }
+    if let Some(u) = ctx.job_url.as_deref().and_then(|u| url::Url::parse(u).ok()) {
+        bits.push(format!("[job log](<{u}>)"));
+    }
+    bits.push(format!("kestra-sync {}", html(&ctx.tool_version)));
+    format!("\n<sub>{}</sub>\n", bits.join(" · "))
+}
+
+/// An inline code span in a table cell: as [`code`], with `|` escaped (GitHub unescapes it
+/// inside the span).
+fn cell(s: &str) -> String {
+    code(&s.replace('|', "\\|"))
+}
+
+/// An inline code span: no line breaks, and a backtick run longer than any inside.
+fn code(s: &str) -> String {
+    let clean: String = s
+        .chars()
+        .map(|c| if c.is_control() { '�' } else { c })
+        .collect();
+    let ticks = "`".repeat(longest_run(&clean, '`') + 1);
+    let pad = if clean.starts_with('`') || clean.ends_with('`') {
+        " "
+    } else {
+        ""
+    };
+    format!("{ticks}{pad}{clean}{pad}{ticks}")
+}
+
+/// Text safe inside HTML (`<summary>`, `<sub>`): escaped, on one line.
+fn html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            c if c.is_control() => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Longest run of `c` in `s`.
+fn longest_run(s: &str, c: char) -> usize {
+    let (mut best, mut cur) = (0, 0);
+    for ch in s.chars() {
+        if ch == c {
+            cur += 1;
+            best = best.max(cur);
+        } else {
+            cur = 0;
+        }
+    }
+    best
+}
+
+#[cfg(test)]
+#[path = "markdown_tests.rs"]
+mod tests;

@@ -1,0 +1,377 @@
+//! Snapshots of the PR comment, and the size-limit rules checked on plans too big to read.
+
+use super::*;
+use crate::flow::Flow;
+use crate::kestra::{RemoteFlow, Scope, ServerInfo};
+use crate::plan::compute;
+
+fn local(ns: &str, id: &str, path: &str, src: &str) -> Flow {
+    Flow {
+        git_path: path.into(),
+        namespace: ns.into(),
+        id: id.into(),
+        source: src.into(),
+    }
+}
+
+fn remote(ns: &str, id: &str, src: &str) -> RemoteFlow {
+    RemoteFlow {
+        namespace: ns.into(),
+        id: id.into(),
+        source: src.into(),
+        revision: Some(4),
+    }
+}
+
+fn server() -> ServerInfo {
+    ServerInfo {
+        url: "https://kestra.example.com".into(),
+        version: Some("1.3.0".into()),
+        edition: Some("OSS".into()),
+        tenant: Some("main".into()),
+    }
+}
+
+fn ctx() -> MarkdownContext {
+    MarkdownContext {
+        marker: Some(marker("prod", "https://kestra.example.com")),
+        commit: Some("abc1234def5678".into()),
+        job_url: Some("https://github.com/acme/flows/actions/runs/42".into()),
+        tool_version: "0.1.0".into(),
+        full_plan_at: "the job summary".into(),
+    }
+}
+
+fn log_flow(id: &str, message: &str) -> String {
+    format!(
+        "id: {id}\nnamespace: prod\ntasks:\n  - id: hello\n    type: io.kestra.plugin.core.log.Log\n    message: \"{message}\"\n"
+    )
+}
+
+fn plan(desired: &[Flow], live: &[RemoteFlow], children: bool, delete: bool) -> Plan {
+    let scope = Scope {
+        namespace: "prod".into(),
+        include_children: children,
+    };
+    compute(desired, live, &scope, delete, server())
+}
+
+/// The code blocks GitHub would render, by a CommonMark/GFM parser.
+fn code_blocks(md: &str) -> Vec<String> {
+    use pulldown_cmark::{CodeBlockKind, Event, Options, Parser, Tag, TagEnd};
+    let mut blocks = Vec::new();
+    let mut current: Option<String> = None;
+    for event in Parser::new_ext(md, Options::ENABLE_TABLES | Options::ENABLE_GFM) {
+        match event {
+            Event::Start(Tag::CodeBlock(CodeBlockKind::Fenced(_))) => current = Some(String::new()),
+            Event::Text(t) => {
+                if let Some(c) = current.as_mut() {
+                    c.push_str(&t);
+                }
+            }
+            Event::End(TagEnd::CodeBlock) => blocks.extend(current.take()),
+            _ => {}
+        }
+    }
+    blocks
+}
+
+#[test]
+fn no_changes_is_one_line_and_a_footer() {
+    let desired: Vec<Flow> = (0..14)
+        .map(|i| {
+            local(
+                "prod",
+                &format!("f{i:02}"),
+                &format!("_flows/f{i:02}.yml"),
+                &log_flow("x", "v1"),
+            )
+        })
+        .collect();
+    let live: Vec<RemoteFlow> = desired
+        .iter()
+        .map(|f| remote(&f.namespace, &f.id, &f.source))
+        .collect();
+    let md = render(
+        &plan(&desired, &live, false, false),
+        &ctx(),
+        GITHUB_COMMENT_LIMIT,
+    );
+    assert!(
+        md.contains("### No changes: 14 flows in `prod` match Git\n"),
+        "{md}"
+    );
+    insta::assert_snapshot!(md);
+}
+
+#[test]
+fn adds_updates_and_deletes_with_diffs_and_a_deletion_warning() {
+    let desired = vec![
+        local(
+            "prod",
+            "ingest_orders",
+            "_flows/ingest_orders.yml",
+            &log_flow("ingest_orders", "hi"),
+        ),
+        local(
+            "prod.finance",
+            "nightly_report",
+            "_flows/finance/nightly_report.yml",
+            &log_flow("nightly_report", "report"),
+        ),
+        local(
+            "prod",
+            "cleanup_tmp",
+            "_flows/cleanup_tmp.yml",
+            &log_flow("cleanup_tmp", "v2"),
+        ),
+        local(
+            "prod",
+            "steady",
+            "_flows/steady.yml",
+            &log_flow("steady", "same"),
+        ),
+    ];
+    let live = vec![
+        remote("prod", "cleanup_tmp", &log_flow("cleanup_tmp", "v1")),
+        remote(
+            "prod",
+            "steady",
+            &format!("{}revision: 4\n", log_flow("steady", "same")),
+        ),
+        remote(
+            "prod.marketing",
+            "old_campaign",
+            &log_flow("old_campaign", "bye"),
+        ),
+    ];
+    let p = plan(&desired, &live, true, true);
+    let md = render(&p, &ctx(), GITHUB_COMMENT_LIMIT);
+    let first = md.lines().nth(1).unwrap_or_default();
+    assert_eq!(
+        first,
+        "### Kestra plan for `prod` and its child namespaces: 2 to add, 1 to update, 1 to delete"
+    );
+    assert!(
+        md.contains("> [!WARNING]\n> **1 flow will be deleted**"),
+        "{md}"
+    );
+    // Every diff is inside its own fenced block, whole.
+    let blocks = code_blocks(&md);
+    let diffs: Vec<&str> = p.changes().filter_map(|f| f.diff.as_deref()).collect();
+    assert_eq!(blocks.len(), 4);
+    for d in diffs {
+        assert!(
+            blocks.iter().any(|b| b == d),
+            "diff not rendered whole: {d}"
+        );
+    }
+    insta::assert_snapshot!(md);
+}
+
+#[test]
+fn kept_flows_are_listed_collapsed_with_what_to_do() {
+    let desired = vec![local("prod", "a", "_flows/a.yml", &log_flow("a", "new"))];
+    let live = vec![
+        remote("prod", "a", &log_flow("a", "old")),
+        remote("prod", "legacy_one", &log_flow("legacy_one", "x")),
+        remote("prod", "legacy_two", &log_flow("legacy_two", "x")),
+    ];
+    let md = render(
+        &plan(&desired, &live, false, false),
+        &ctx(),
+        GITHUB_COMMENT_LIMIT,
+    );
+    assert!(!md.contains("[!WARNING]"), "nothing is deleted: {md}");
+    assert!(md.contains("2 flows kept on the server"), "{md}");
+    insta::assert_snapshot!(md);
+}
+
+#[test]
+fn kept_flows_alone_are_still_no_changes() {
+    let live = vec![remote("prod", "legacy", &log_flow("legacy", "x"))];
+    let md = render(
+        &plan(&[], &live, false, false),
+        &ctx(),
+        GITHUB_COMMENT_LIMIT,
+    );
+    assert!(
+        md.contains("### No changes: 0 flows in `prod` match Git"),
+        "{md}"
+    );
+    assert!(md.contains("1 flow kept on the server"), "{md}");
+}
+
+#[test]
+fn a_diff_holding_backtick_fences_cannot_close_its_block() {
+    let doc = "id: docs\nnamespace: prod\ndescription: |\n  ```yaml\n  nested: true\n  ```\n  ````\n  four\n  ````\n  </details>\ntasks: []\n";
+    let desired = vec![local("prod", "docs", "_flows/docs.yml", doc)];
+    let p = plan(&desired, &[], false, false);
+    let md = render(&p, &ctx(), GITHUB_COMMENT_LIMIT);
+    assert!(
+        md.contains("`````diff\n"),
+        "fence must be longer than ````: {md}"
+    );
+    let blocks = code_blocks(&md);
+    assert_eq!(blocks.len(), 1, "{md}");
+    assert_eq!(Some(blocks[0].as_str()), p.flows[0].diff.as_deref());
+    insta::assert_snapshot!(md);
+}
+
+#[test]
+fn odd_file_names_stay_inside_their_table_cell() {
+    let desired = vec![local("prod", "x", "_flows/a|b `c`.yml", "id: x\n")];
+    let md = render(
+        &plan(&desired, &[], false, false),
+        &ctx(),
+        GITHUB_COMMENT_LIMIT,
+    );
+    assert!(
+        md.contains("| ➕ add | `prod/x` | ``_flows/a\\|b `c`.yml`` |\n"),
+        "{md}"
+    );
+}
+
+/// 300 flows with ~2 KB diffs each: far over GitHub's limit.
+fn big_plan(n: usize, body_lines: usize) -> Plan {
+    let desired: Vec<Flow> = (0..n)
+        .map(|i| {
+            // Sizes differ, so "largest first" is observable.
+            let lines: String = (0..body_lines + i % 7)
+                .map(|l| format!("    - line {l} of flow {i}: ünïcödé ✓\n"))
+                .collect();
+            local(
+                "prod",
+                &format!("flow_{i:04}"),
+                &format!("_flows/flow_{i:04}.yml"),
+                &format!("id: flow_{i:04}\nnamespace: prod\nvalues:\n{lines}"),
+            )
+        })
+        .collect();
+    let live: Vec<RemoteFlow> = desired
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % 2 == 0)
+        .map(|(_, f)| {
+            remote(
+                &f.namespace,
+                &f.id,
+                &f.source.replace("line 0 ", "line zero "),
+            )
+        })
+        .collect();
+    plan(&desired, &live, false, false)
+}
+
+#[test]
+fn an_oversized_plan_drops_the_largest_diffs_and_says_so() {
+    let p = big_plan(300, 40);
+    let md = render(&p, &ctx(), GITHUB_COMMENT_LIMIT);
+    assert!(md.len() <= GITHUB_COMMENT_LIMIT, "{} bytes", md.len());
+    assert!(md.encode_utf16().count() <= GITHUB_COMMENT_LIMIT);
+    assert!(md.starts_with("<!-- kestra-sync:plan target=prod@kestra.example.com -->\n### Kestra plan for `prod`: 150 to add, 150 to update, 0 to delete\n"));
+    // Every flow still has its row.
+    assert_eq!(md.matches("| ➕ add |").count(), 150);
+    assert_eq!(md.matches("| ✏️ update |").count(), 150);
+    // Some diffs are shown, the rest are announced.
+    let shown = code_blocks(&md);
+    assert!(
+        !shown.is_empty() && shown.len() < 300,
+        "{} shown",
+        shown.len()
+    );
+    let omitted = 300 - shown.len();
+    assert!(
+        md.contains(&format!("> {omitted} diffs omitted to fit the comment size limit; see the job summary for every diff.")),
+        "{}",
+        &md[md.len().saturating_sub(800)..]
+    );
+    // The largest went first: every shown diff is no larger than any omitted one.
+    let all: Vec<&str> = p.changes().filter_map(|f| f.diff.as_deref()).collect();
+    let largest_shown = shown.iter().map(String::len).max().unwrap_or(0);
+    let smallest_dropped = all
+        .iter()
+        .filter(|d| !shown.iter().any(|s| s == *d))
+        .map(|d| d.len())
+        .min()
+        .unwrap_or(usize::MAX);
+    assert!(
+        largest_shown <= smallest_dropped,
+        "{largest_shown} > {smallest_dropped}"
+    );
+    assert!(md.ends_with("kestra-sync 0.1.0</sub>\n"));
+}
+
+#[test]
+fn a_plan_whose_table_alone_is_too_long_lists_what_fits() {
+    let p = big_plan(3000, 1);
+    let md = render(&p, &ctx(), GITHUB_COMMENT_LIMIT);
+    assert!(md.len() <= GITHUB_COMMENT_LIMIT, "{} bytes", md.len());
+    assert!(md.contains("### Kestra plan for `prod`: 1500 to add, 1500 to update, 0 to delete\n"));
+    assert!(code_blocks(&md).is_empty(), "no room for diffs");
+    let rows = md.matches("| ➕ add |").count() + md.matches("| ✏️ update |").count();
+    assert!(rows > 100 && rows < 3000, "{rows} rows");
+    assert!(
+        md.contains(&format!(
+            "_…and {} more not listed here to fit the comment size limit: see the job summary._",
+            3000 - rows
+        )),
+        "{}",
+        &md[md.len().saturating_sub(800)..]
+    );
+    assert!(md.contains("3000 diffs omitted"));
+    assert!(md.ends_with("kestra-sync 0.1.0</sub>\n"));
+}
+
+#[test]
+fn never_over_the_limit_whatever_the_limit() {
+    let p = big_plan(40, 10);
+    let full = render(&p, &ctx(), usize::MAX);
+    let mut limit = 0;
+    while limit < full.len() + 10 {
+        let md = render(&p, &ctx(), limit);
+        assert!(md.len() <= limit, "limit {limit}: {} bytes", md.len());
+        if limit >= 2000 {
+            assert!(md.contains("### Kestra plan for `prod`"), "limit {limit}");
+        }
+        limit += 97;
+    }
+}
+
+#[test]
+fn the_job_summary_has_no_marker() {
+    let mut c = ctx();
+    c.marker = None;
+    let md = render(&plan(&[], &[], false, false), &c, GITHUB_SUMMARY_LIMIT);
+    assert!(
+        md.starts_with("### No changes: 0 flows in `prod` match Git\n"),
+        "{md}"
+    );
+    assert!(!md.contains("<!--"));
+}
+
+#[test]
+fn markers_name_the_target_and_host() {
+    assert_eq!(
+        marker("prod", "https://kestra.example.com/"),
+        "<!-- kestra-sync:plan target=prod@kestra.example.com -->"
+    );
+    assert_eq!(
+        marker("prod.a", "http://localhost:8080/api/v1"),
+        "<!-- kestra-sync:plan target=prod.a@localhost:8080 -->"
+    );
+    assert_ne!(
+        marker("prod", "https://a.example.com"),
+        marker("prod", "https://b.example.com")
+    );
+    assert!(!marker("x --> y", "not a url -->").contains("-->\n"));
+    assert_eq!(marker("x --> y", "-->").matches("-->").count(), 1);
+}
+
+#[test]
+fn server_text_cannot_inject_html() {
+    let mut p = plan(&[], &[], false, false);
+    p.server.version = Some("<script>1.0</script>".into());
+    let md = render(&p, &ctx(), GITHUB_COMMENT_LIMIT);
+    assert!(md.contains("&lt;script&gt;1.0&lt;/script&gt;"), "{md}");
+}
