@@ -2,6 +2,7 @@
 //! tarball at a commit, or a shallow clone of a Git URL. Every source yields the same
 //! [`SourceFile`]s, so nothing downstream knows or cares where the bytes came from.
 
+pub mod git;
 pub mod workspace;
 
 use std::path::PathBuf;
@@ -43,6 +44,9 @@ pub enum SourceError {
         #[source]
         source: std::io::Error,
     },
+    /// Cloning `--git-url` failed (see [`git::GitError`]).
+    #[error(transparent)]
+    Git(#[from] git::GitError),
     #[error("{0}")]
     Other(String),
 }
