@@ -59,10 +59,20 @@ pub async fn read_source(settings: &Settings) -> Result<Loaded, RunError> {
             let files = source::workspace::read(&spec_for(settings, settings.workspace.clone()))?;
             Ok(Loaded { files, _keep: None })
         }
-        SourceKind::Git | SourceKind::Github => Err(RunError::Source(SourceError::Other(format!(
-            "--source {:?} is not available in this build",
-            settings.source
-        )))),
+        SourceKind::Git => {
+            let Some(git) = &settings.git else {
+                return Err(RunError::Settings(SettingsError(
+                    "--source git needs --git-url (env KESTRA_SYNC_GIT_URL)".into(),
+                )));
+            };
+            let repo = source::git::clone(git).await?;
+            tracing::info!("cloned {} at {} ({})", repo.url(), repo.branch(), repo.commit());
+            let files = source::workspace::read(&spec_for(settings, repo.path().to_path_buf()))?;
+            Ok(Loaded { files, _keep: Some(Box::new(repo)) })
+        }
+        SourceKind::Github => Err(RunError::Source(SourceError::Other(
+            "--source github reads the repository at the event's commit and runs only under `kestra-sync ci` in GitHub Actions".into(),
+        ))),
     }
 }
 
