@@ -12,6 +12,10 @@ use std::fmt::Write as _;
 
 use crate::plan::{FlowChange, Plan, SyncState};
 
+#[path = "markdown_report.rs"]
+mod report;
+pub use report::render_apply_report;
+
 /// GitHub's cap on an issue/PR comment body (422 "Body is too long" above it).
 pub const GITHUB_COMMENT_LIMIT: usize = 65_536;
 /// GitHub's cap on one step's job summary (1 MiB).
@@ -190,7 +194,7 @@ impl Parts {
             kept_head,
             kept_items,
             diffs,
-            footer: footer(plan, ctx),
+            footer: footer(plan, ctx, "live state of"),
             full_plan_at: if ctx.full_plan_at.is_empty() {
                 "the job log".into()
             } else {
@@ -370,7 +374,11 @@ fn state_label(s: SyncState) -> &'static str {
 }
 
 fn flow_name(f: &FlowChange) -> String {
-    format!("{}/{}", f.namespace, f.flow_id)
+    flow_name_of(&f.namespace, &f.flow_id)
+}
+
+fn flow_name_of(namespace: &str, id: &str) -> String {
+    format!("{namespace}/{id}")
 }
 
 /// "1 flow" / "3 flows".
@@ -448,10 +456,11 @@ fn diff_block(f: &FlowChange) -> Option<String> {
     Some(out)
 }
 
-fn footer(plan: &Plan, ctx: &MarkdownContext) -> String {
+/// `<sub>unchanged · <against> Kestra <version> at <host>, tenant … · commit · job · version</sub>`.
+fn footer(plan: &Plan, ctx: &MarkdownContext, against: &str) -> String {
     let mut bits = vec![format!("{} unchanged", flows(plan.summary.unchanged))];
     let server = &plan.server;
-    let mut kestra = String::from("live state of Kestra");
+    let mut kestra = format!("{against} Kestra");
     if let Some(v) = &server.version {
         let _ = write!(kestra, " {}", html(v));
     }
