@@ -1,1 +1,2 @@
 //! Forges: the one sticky PR/MR comment on GitHub and GitLab.
+pub mod gitlab;
