@@ -396,3 +396,49 @@ async fn the_secret_is_never_in_process_arguments_and_never_echoed() {
     // Nothing else of ours leaks into git's environment (e.g. CARGO_*, the caller's vars).
     assert!(!env.contains("CARGO_"), "{env}");
 }
+
+/// Through the binary: the clone's errors reach the user whole, and the password given in
+/// the environment is never printed.
+#[tokio::test]
+async fn the_binary_reports_clone_errors_without_the_secret() {
+    let up = upstream();
+    let server = serve(&up, true).await;
+    let url = format!("{}/flows.git", server.uri());
+    for (branch, password, expected) in [
+        (
+            "prod",
+            PASSWORD.to_string(),
+            format!("error: branch `prod` does not exist in {url}: check --branch"),
+        ),
+        (
+            "main",
+            format!("{PASSWORD}-wrong"),
+            format!("error: authentication failed for {url}: check --git-username"),
+        ),
+    ] {
+        let url = url.clone();
+        let out = tokio::task::spawn_blocking(move || {
+            assert_cmd::Command::cargo_bin("kestra-sync")
+                .unwrap()
+                .args(["validate", "--target-namespace", "prod", "--git-url", &url])
+                .args(["--branch", branch])
+                .env_clear()
+                .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+                .env("KESTRA_SYNC_GIT_USERNAME", USER)
+                .env("KESTRA_SYNC_GIT_PASSWORD", &password)
+                .env("KESTRA_SYNC_LOG", "debug")
+                .output()
+                .unwrap()
+        })
+        .await
+        .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains(&expected), "{stderr}");
+        assert!(
+            !stderr.contains("S3cr3t") && !stdout.contains("S3cr3t"),
+            "{stderr}"
+        );
+    }
+}
