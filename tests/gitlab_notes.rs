@@ -160,6 +160,15 @@ async fn start(fake: &FakeGitLab) -> MockServer {
     server
 }
 
+/// `GET /user` answers the bot user, for tests with fixed answers.
+async fn mount_user(server: &MockServer) {
+    Mock::given(method("GET"))
+        .and(path("/api/v4/user"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": BOT})))
+        .mount(server)
+        .await;
+}
+
 fn client(server: &MockServer, project: &str, token: Option<&str>) -> GitLabNotes {
     let mr = MergeRequest {
         api_url: format!("{}/api/v4", server.uri()),
@@ -333,11 +342,7 @@ async fn missing_token_is_skipped_without_any_request() {
 #[tokio::test]
 async fn server_errors_are_errors_with_gitlab_s_message() {
     let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/api/v4/user"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": BOT})))
-        .mount(&server)
-        .await;
+    mount_user(&server).await;
     Mock::given(method("GET"))
         .and(path("/api/v4/projects/123/merge_requests/42/notes"))
         .respond_with(ResponseTemplate::new(404).set_body_json(json!({"message": "404 Not found"})))
@@ -392,11 +397,7 @@ async fn a_full_page_without_pagination_headers_is_followed() {
     let others: Vec<Value> = (0..100)
         .map(|i| json!({"id": i, "body": "hi", "author": {"id": 5}, "system": false}))
         .collect();
-    Mock::given(method("GET"))
-        .and(path("/api/v4/user"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": BOT})))
-        .mount(&server)
-        .await;
+    mount_user(&server).await;
     Mock::given(method("GET"))
         .and(path("/api/v4/projects/123/merge_requests/42/notes"))
         .and(wiremock::matchers::query_param("page", "1"))
