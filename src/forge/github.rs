@@ -1,0 +1,623 @@
+//! GitHub: the one sticky plan comment on a pull request, through `octocrab` with the base
+//! URL from `GITHUB_API_URL` (so GitHub Enterprise Server, `https://HOST/api/v3`, works).
+//!
+//! Finding our comment: we list the PR's comments (`per_page=100`, following `Link`), and a
+//! comment is ours when its body **starts with** the target's marker (a quote or a copy in a
+//! reply does not) **and** it was written by the token's identity: the login `GET /user`
+//! answers for a personal or user token; for the workflow's `GITHUB_TOKEN` (or an app
+//! installation token), where `GET /user` is refused, a user of type `Bot`
+//! (`github-actions[bot]`, `my-app[bot]`). The oldest such comment is updated in place, and
+//! left alone when its body is already the one we would write. A token that may not comment
+//! (a fork PR's read-only token, missing `pull-requests: write`, no token at all) is not an
+//! error: the outcome is [`CommentOutcome::Skipped`] with the reason, so the step never fails
+//! because of it.
+
+use std::time::Duration;
+
+use http_body_util::BodyExt;
+use octocrab::service::middleware::retry::RetryConfig;
+use octocrab::Octocrab;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+/// The public GitHub API, when `GITHUB_API_URL` is unset.
+pub const DEFAULT_API_URL: &str = "https://api.github.com";
+
+/// How many pages of 100 comments we read at most (a PR with 10,000 comments).
+const MAX_PAGES: usize = 100;
+/// How many times a GET is retried after a transient failure.
+const GET_RETRIES: u32 = 3;
+
+/// What happened to the plan comment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommentOutcome {
+    Created {
+        id: u64,
+    },
+    Updated {
+        id: u64,
+    },
+    /// Our comment already had this body: no write.
+    Unchanged {
+        id: u64,
+    },
+    /// No comment written; `reason` says why and what to do (shown as a warning).
+    Skipped {
+        reason: String,
+    },
+}
+
+/// A pull request (or issue): `owner/repo#number`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Issue {
+    pub owner: String,
+    pub repo: String,
+    pub number: u64,
+}
+
+impl Issue {
+    /// From `GITHUB_REPOSITORY` (`owner/name`) and the PR number.
+    pub fn new(repository: &str, number: u64) -> Result<Issue, GithubError> {
+        let (owner, repo) = split_repository(repository)?;
+        Ok(Issue {
+            owner,
+            repo,
+            number,
+        })
+    }
+}
+
+/// `owner/name`, checked: both parts non-empty and made of GitHub's name characters.
+pub fn split_repository(repository: &str) -> Result<(String, String), GithubError> {
+    let ok = |s: &str| {
+        !s.is_empty()
+            && s != "."
+            && s != ".."
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+    };
+    match repository.trim().split_once('/') {
+        Some((o, r)) if ok(o) && ok(r) => Ok((o.to_string(), r.to_string())),
+        _ => Err(GithubError::BadRepository(repository.to_string())),
+    }
+}
+
+/// A GitHub API failure that is not a permission problem.
+#[derive(Debug, thiserror::Error)]
+pub enum GithubError {
+    #[error("the GitHub API URL `{url}` is not usable ({why}): check GITHUB_API_URL, e.g. https://api.github.com or https://github.example.com/api/v3")]
+    BadUrl { url: String, why: String },
+    #[error("the GitHub token is empty or contains spaces or control characters: check the `github-token` input (or KESTRA_SYNC_GITHUB_TOKEN)")]
+    BadToken,
+    #[error("`{0}` is not a GitHub repository name: expected `owner/name` (GITHUB_REPOSITORY)")]
+    BadRepository(String),
+    #[error("GitHub answered {status} to {method} {path}: {message}")]
+    Status {
+        method: &'static str,
+        path: String,
+        status: u16,
+        message: String,
+    },
+    #[error("GitHub request {method} {path} failed: {why}")]
+    Transport {
+        method: &'static str,
+        path: String,
+        why: String,
+    },
+    #[error("GitHub's answer to {method} {path} is not what the API documents: {why}")]
+    Unexpected {
+        method: &'static str,
+        path: String,
+        why: String,
+    },
+}
+
+impl GithubError {
+    /// The HTTP status, when GitHub answered.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            GithubError::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+/// A response read whole.
+pub(crate) struct Answer {
+    pub status: u16,
+    pub headers: http::HeaderMap,
+    pub body: Vec<u8>,
+}
+
+/// A GitHub API client for one run.
+#[derive(Debug, Clone)]
+pub struct GithubClient {
+    octo: Octocrab,
+    base: url::Url,
+}
+
+#[derive(Debug, Deserialize)]
+struct Comment {
+    id: u64,
+    #[serde(default)]
+    body: Option<String>,
+    #[serde(default)]
+    user: Option<User>,
+}
+
+#[derive(Debug, Deserialize)]
+struct User {
+    login: String,
+    #[serde(rename = "type", default)]
+    kind: String,
+}
+
+impl GithubClient {
+    /// A client for `api_url` (e.g. `GITHUB_API_URL`) authenticated with `token`.
+    pub fn new(
+        api_url: &str,
+        token: &SecretString,
+        timeout: Duration,
+    ) -> Result<GithubClient, GithubError> {
+        let bad = |why: String| GithubError::BadUrl {
+            url: api_url.to_string(),
+            why,
+        };
+        let base = url::Url::parse(api_url.trim()).map_err(|e| bad(e.to_string()))?;
+        if !matches!(base.scheme(), "http" | "https") || base.host_str().is_none() {
+            return Err(bad("not an http(s) URL".into()));
+        }
+        if !base.username().is_empty() || base.password().is_some() {
+            return Err(bad("it must not contain credentials".into()));
+        }
+        // octocrab's stack panics when built outside a runtime: refuse instead.
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(bad(
+                "the GitHub client must be created inside the async runtime".into(),
+            ));
+        }
+        // A pasted secret often ends with a newline; anything else unprintable is refused
+        // here rather than failing inside the HTTP stack.
+        let token = token.expose_secret().trim();
+        if token.is_empty() || !token.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(GithubError::BadToken);
+        }
+        let octo = Octocrab::builder()
+            .base_uri(base.as_str().trim_end_matches('/'))
+            .map_err(|e| bad(e.to_string()))?
+            .personal_token(token.to_string())
+            // Our own retries, for GETs only: a retried POST could create two comments.
+            .add_retry_config(RetryConfig::None)
+            .set_connect_timeout(Some(timeout))
+            .set_read_timeout(Some(timeout))
+            .add_header(
+                http::header::ACCEPT,
+                "application/vnd.github+json".to_string(),
+            )
+            .build()
+            .map_err(|e| bad(e.to_string()))?;
+        Ok(GithubClient { octo, base })
+    }
+
+    /// `path` (starting with `/`) under the API base, keeping a GHES `/api/v3` prefix.
+    fn uri(&self, path: &str) -> String {
+        format!("{}{}", self.base.as_str().trim_end_matches('/'), path)
+    }
+
+    /// GET with retries of transient failures (connection errors, 429, 5xx, and 403 carrying
+    /// `Retry-After`); the whole body is read, up to `max_bytes`.
+    pub(crate) async fn get(&self, uri: &str, max_bytes: usize) -> Result<Answer, GithubError> {
+        let mut attempt = 0;
+        loop {
+            let result = self.send(http::Method::GET, uri, None, max_bytes).await;
+            let wait = match &result {
+                Err(GithubError::Transport { .. }) => Some(backoff(attempt)),
+                Ok(a) if a.status == 429 || a.status >= 500 => {
+                    Some(retry_after(&a.headers).unwrap_or_else(|| backoff(attempt)))
+                }
+                Ok(a) if a.status == 403 => retry_after(&a.headers),
+                _ => None,
+            };
+            match wait {
+                Some(wait) if attempt < GET_RETRIES && wait <= Duration::from_secs(60) => {
+                    tracing::debug!("GitHub GET {} retried in {:?}", path_of(uri), wait);
+                    tokio::time::sleep(wait).await;
+                    attempt += 1;
+                }
+                _ => return result,
+            }
+        }
+    }
+
+    /// One request; never retried.
+    pub(crate) async fn send(
+        &self,
+        method: http::Method,
+        uri: &str,
+        json: Option<&serde_json::Value>,
+        max_bytes: usize,
+    ) -> Result<Answer, GithubError> {
+        let m = method_name(&method);
+        let transport = |why: String| GithubError::Transport {
+            method: m,
+            path: path_of(uri),
+            why,
+        };
+        let request = self
+            .octo
+            .build_request(http::Request::builder().method(method).uri(uri), json)
+            .map_err(|e| transport(e.to_string()))?;
+        let response = self
+            .octo
+            .execute(request)
+            .await
+            .map_err(|e| transport(e.to_string()))?;
+        let (parts, mut body) = response.into_parts();
+        let mut bytes = Vec::new();
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| transport(e.to_string()))?;
+            if let Some(data) = frame.data_ref() {
+                if bytes.len() + data.len() > max_bytes {
+                    return Err(transport(format!(
+                        "the answer is larger than {max_bytes} bytes"
+                    )));
+                }
+                bytes.extend_from_slice(data);
+            }
+        }
+        Ok(Answer {
+            status: parts.status.as_u16(),
+            headers: parts.headers,
+            body: bytes,
+        })
+    }
+
+    /// The login of the token's user, when GitHub tells (`GET /user`); `None` for the
+    /// workflow's `GITHUB_TOKEN` and app installation tokens, which may not read it.
+    async fn login(&self) -> Result<Option<String>, Refused> {
+        let a = self
+            .get(&self.uri("/user"), 1 << 20)
+            .await
+            .map_err(Refused::Error)?;
+        match a.status {
+            200 => Ok(serde_json::from_slice::<User>(&a.body)
+                .ok()
+                .map(|u| u.login)),
+            401 => Err(Refused::Skip(skip_reason(401, &message(&a.body)))),
+            _ => Ok(None),
+        }
+    }
+
+    async fn comments(&self, issue: &Issue) -> Result<Vec<Comment>, Refused> {
+        let first = self.uri(&format!(
+            "/repos/{}/{}/issues/{}/comments?per_page=100",
+            issue.owner, issue.repo, issue.number
+        ));
+        let mut next = Some(first);
+        let mut all = Vec::new();
+        let mut pages = 0;
+        while let Some(uri) = next.take() {
+            pages += 1;
+            let a = self.get(&uri, 64 << 20).await.map_err(Refused::Error)?;
+            check_status(&a, "GET", &uri)?;
+            let page: Vec<Comment> = serde_json::from_slice(&a.body).map_err(|e| {
+                Refused::Error(GithubError::Unexpected {
+                    method: "GET",
+                    path: path_of(&uri),
+                    why: e.to_string(),
+                })
+            })?;
+            all.extend(page);
+            if pages >= MAX_PAGES {
+                tracing::warn!("stopped reading PR comments after {MAX_PAGES} pages");
+                break;
+            }
+            next = next_link(&a.headers).filter(|n| self.same_origin(n));
+        }
+        Ok(all)
+    }
+
+    fn same_origin(&self, uri: &str) -> bool {
+        url::Url::parse(uri).is_ok_and(|u| u.origin() == self.base.origin())
+    }
+
+    /// Create or update the one comment of `marker` on `issue` with `body` (which must start
+    /// with `marker`). See the module docs for how the comment is found.
+    pub async fn upsert_comment(
+        &self,
+        issue: &Issue,
+        marker: &str,
+        body: &str,
+    ) -> Result<CommentOutcome, GithubError> {
+        match self.upsert(issue, marker, body).await {
+            Ok(o) => Ok(o),
+            Err(Refused::Skip(reason)) => Ok(CommentOutcome::Skipped { reason }),
+            Err(Refused::Error(e)) => Err(e),
+        }
+    }
+
+    async fn upsert(
+        &self,
+        issue: &Issue,
+        marker: &str,
+        body: &str,
+    ) -> Result<CommentOutcome, Refused> {
+        let login = self.login().await?;
+        let comments = self.comments(issue).await?;
+        let payload = serde_json::json!({ "body": body });
+        match find_ours(&comments, marker, login.as_deref()) {
+            Some(c) if same_body(c.body.as_deref().unwrap_or_default(), body) => {
+                Ok(CommentOutcome::Unchanged { id: c.id })
+            }
+            Some(c) => {
+                let uri = self.uri(&format!(
+                    "/repos/{}/{}/issues/comments/{}",
+                    issue.owner, issue.repo, c.id
+                ));
+                let a = self
+                    .send(http::Method::PATCH, &uri, Some(&payload), 1 << 20)
+                    .await
+                    .map_err(Refused::Error)?;
+                check_status(&a, "PATCH", &uri)?;
+                Ok(CommentOutcome::Updated { id: c.id })
+            }
+            None => {
+                let uri = self.uri(&format!(
+                    "/repos/{}/{}/issues/{}/comments",
+                    issue.owner, issue.repo, issue.number
+                ));
+                let a = self
+                    .send(http::Method::POST, &uri, Some(&payload), 1 << 20)
+                    .await
+                    .map_err(Refused::Error)?;
+                check_status(&a, "POST", &uri)?;
+                let id = serde_json::from_slice::<Comment>(&a.body)
+                    .map(|c| c.id)
+                    .map_err(|e| {
+                        Refused::Error(GithubError::Unexpected {
+                            method: "POST",
+                            path: path_of(&uri),
+                            why: e.to_string(),
+                        })
+                    })?;
+                Ok(CommentOutcome::Created { id })
+            }
+        }
+    }
+}
+
+/// Either "skip with this reason" or a real error.
+enum Refused {
+    Skip(String),
+    Error(GithubError),
+}
+
+/// 2xx passes; 401/403/404 become a skip with the reason; anything else is an error.
+fn check_status(a: &Answer, method: &'static str, uri: &str) -> Result<(), Refused> {
+    if (200..300).contains(&a.status) {
+        return Ok(());
+    }
+    let msg = message(&a.body);
+    if a.status == 403
+        && a.headers
+            .get("x-ratelimit-remaining")
+            .and_then(|v| v.to_str().ok())
+            == Some("0")
+    {
+        return Err(Refused::Skip(format!(
+            "the GitHub API rate limit of this token is used up ({msg}); the plan comment was not posted. It is in the job summary"
+        )));
+    }
+    if matches!(a.status, 401 | 403 | 404) {
+        return Err(Refused::Skip(skip_reason(a.status, &msg)));
+    }
+    Err(Refused::Error(GithubError::Status {
+        method,
+        path: path_of(uri),
+        status: a.status,
+        message: msg,
+    }))
+}
+
+/// Why the comment was not written, and what to do.
+fn skip_reason(status: u16, msg: &str) -> String {
+    match status {
+        401 => format!("the GitHub token was refused (401 {msg}): check the `github-token` input; the plan comment was not posted, it is in the job summary"),
+        404 => format!("GitHub answered 404 ({msg}) for the pull request's comments: the token cannot see this repository or pull request; the plan comment was not posted, it is in the job summary"),
+        _ => format!(
+            "the token may not comment on this pull request ({status} {msg}). On a pull request from a fork GitHub gives the workflow a read-only token; otherwise grant `permissions: pull-requests: write` to the job. To comment on fork pull requests, use the `workflow_run` pattern (docs/forks.md). The plan is in the job summary"
+        ),
+    }
+}
+
+/// Ours: body starts with `marker`, written by `login` when known, else by a Bot; oldest first.
+fn find_ours<'a>(
+    comments: &'a [Comment],
+    marker: &str,
+    login: Option<&str>,
+) -> Option<&'a Comment> {
+    comments.iter().find(|c| {
+        let starts = c
+            .body
+            .as_deref()
+            .is_some_and(|b| b.trim_start().starts_with(marker));
+        let by_us = match (&c.user, login) {
+            (Some(u), Some(login)) => u.login.eq_ignore_ascii_case(login),
+            (Some(u), None) => u.kind == "Bot",
+            (None, _) => false,
+        };
+        starts && by_us
+    })
+}
+
+/// Bodies compare equal across line-ending and trailing-space differences.
+fn same_body(stored: &str, ours: &str) -> bool {
+    stored.replace("\r\n", "\n").trim_end() == ours.replace("\r\n", "\n").trim_end()
+}
+
+/// GitHub's error `message`, or the start of the body.
+fn message(body: &[u8]) -> String {
+    #[derive(Deserialize)]
+    struct E {
+        message: Option<String>,
+    }
+    serde_json::from_slice::<E>(body)
+        .ok()
+        .and_then(|e| e.message)
+        .unwrap_or_else(|| String::from_utf8_lossy(body).chars().take(200).collect())
+}
+
+/// The `rel="next"` URL of a `Link` header.
+pub(crate) fn next_link(headers: &http::HeaderMap) -> Option<String> {
+    headers
+        .get_all(http::header::LINK)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .find_map(|part| {
+            let (url, params) = part.split_once(';')?;
+            let is_next = params.split(';').any(|p| {
+                let p = p.trim();
+                p == "rel=\"next\"" || p == "rel=next"
+            });
+            let url = url.trim().strip_prefix('<')?.strip_suffix('>')?;
+            is_next.then(|| url.to_string())
+        })
+}
+
+fn retry_after(headers: &http::HeaderMap) -> Option<Duration> {
+    headers
+        .get(http::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs)
+}
+
+fn backoff(attempt: u32) -> Duration {
+    Duration::from_millis(500u64 << attempt.min(6))
+}
+
+/// The path and query of `uri`, for messages (never a secret: tokens go in headers).
+pub(crate) fn path_of(uri: &str) -> String {
+    url::Url::parse(uri)
+        .map(|u| match u.query() {
+            Some(q) => format!("{}?{q}", u.path()),
+            None => u.path().to_string(),
+        })
+        .unwrap_or_else(|_| uri.to_string())
+}
+
+fn method_name(m: &http::Method) -> &'static str {
+    match *m {
+        http::Method::GET => "GET",
+        http::Method::POST => "POST",
+        http::Method::PATCH => "PATCH",
+        http::Method::PUT => "PUT",
+        http::Method::DELETE => "DELETE",
+        _ => "HTTP",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn c(id: u64, body: &str, login: &str, kind: &str) -> Comment {
+        Comment {
+            id,
+            body: Some(body.into()),
+            user: Some(User {
+                login: login.into(),
+                kind: kind.into(),
+            }),
+        }
+    }
+
+    const M: &str = "<!-- kestra-sync:plan target=prod@k -->";
+
+    #[test]
+    fn ours_is_the_oldest_bot_comment_starting_with_the_marker() {
+        let comments = vec![
+            c(1, &format!("> {M}\n> quoted"), "github-actions[bot]", "Bot"),
+            c(2, &format!("{M}\nby a person"), "alice", "User"),
+            c(3, &format!("\n{M}\nours"), "github-actions[bot]", "Bot"),
+            c(
+                4,
+                &format!("{M}\nlater duplicate"),
+                "github-actions[bot]",
+                "Bot",
+            ),
+            c(
+                5,
+                "<!-- kestra-sync:plan target=prod@other -->",
+                "github-actions[bot]",
+                "Bot",
+            ),
+        ];
+        assert_eq!(find_ours(&comments, M, None).map(|c| c.id), Some(3));
+        // With a known login (a personal token), only that user's comments count.
+        assert_eq!(
+            find_ours(&comments, M, Some("Alice")).map(|c| c.id),
+            Some(2)
+        );
+        assert_eq!(find_ours(&comments, M, Some("bob")).map(|c| c.id), None);
+    }
+
+    #[test]
+    fn a_marker_of_another_target_is_not_ours() {
+        let comments = vec![c(
+            1,
+            "<!-- kestra-sync:plan target=prod.a@k -->",
+            "x[bot]",
+            "Bot",
+        )];
+        assert!(find_ours(&comments, M, None).is_none());
+    }
+
+    #[test]
+    fn link_headers_give_the_next_page() {
+        let mut h = http::HeaderMap::new();
+        h.insert(
+            http::header::LINK,
+            http::HeaderValue::from_static(
+                "<https://api.github.com/repositories/1/issues/2/comments?per_page=100&page=1>; rel=\"prev\", <https://api.github.com/repositories/1/issues/2/comments?per_page=100&page=3>; rel=\"next\", <https://api.github.com/repositories/1/issues/2/comments?per_page=100&page=9>; rel=\"last\"",
+            ),
+        );
+        assert_eq!(
+            next_link(&h).as_deref(),
+            Some("https://api.github.com/repositories/1/issues/2/comments?per_page=100&page=3")
+        );
+        h.insert(
+            http::header::LINK,
+            http::HeaderValue::from_static("<https://x/?page=1>; rel=\"first\""),
+        );
+        assert_eq!(next_link(&h), None);
+    }
+
+    #[test]
+    fn repositories_are_owner_slash_name() {
+        assert_eq!(
+            split_repository("acme/flows.git-x_1").ok(),
+            Some(("acme".into(), "flows.git-x_1".into()))
+        );
+        for bad in ["acme", "/x", "a/", "a/b/c", "a/..", "a b/c", ""] {
+            assert!(split_repository(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn bodies_compare_across_line_endings() {
+        assert!(same_body("a\r\nb\n", "a\nb"));
+        assert!(!same_body("a\nb", "a\nc"));
+    }
+
+    #[test]
+    fn skip_reasons_point_to_the_fix() {
+        let r = skip_reason(403, "Resource not accessible by integration");
+        assert!(
+            r.contains("fork") && r.contains("pull-requests: write") && r.contains("workflow_run"),
+            "{r}"
+        );
+        assert!(skip_reason(401, "Bad credentials").contains("github-token"));
+    }
+}

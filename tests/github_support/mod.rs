@@ -1,0 +1,488 @@
+//! A fake GitHub for the tests: the issue-comment, `/user` and tarball operations, stateful
+//! (comments persist across runs of the code under test), served by wiremock over real HTTP.
+//! It behaves as GitHub documents: comment objects built from the OpenAPI examples, 100 per
+//! page at most with `Link` headers in GitHub's `/repositories/{id}/…` form, `GET /user`
+//! refused to integration tokens, 403 "Resource not accessible by integration" on writes
+//! with a read-only token, and tarballs behind a 302 to a separate "codeload" host.
+//! [`FakeGithub::check`] validates every request it received, and every answer it gave,
+//! against GitHub's official OpenAPI description ([`openapi`]).
+
+#![allow(dead_code)]
+
+pub mod openapi;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use serde_json::{json, Value};
+use wiremock::matchers::any;
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+/// Who a token belongs to.
+#[derive(Debug, Clone)]
+pub enum Identity {
+    /// The workflow's `GITHUB_TOKEN`: `github-actions[bot]`; `write` = `pull-requests: write`.
+    Bot { login: String, write: bool },
+    /// A personal access token.
+    User { login: String },
+}
+
+#[derive(Debug, Clone)]
+pub struct StoredComment {
+    pub id: u64,
+    pub repo: String,
+    pub issue: u64,
+    pub body: String,
+    pub login: String,
+    pub kind: String,
+}
+
+#[derive(Default)]
+pub struct State {
+    pub comments: Vec<StoredComment>,
+    pub tokens: HashMap<String, Identity>,
+    /// `owner/repo` + ref → gzip tarball.
+    pub tarballs: HashMap<(String, String), Vec<u8>>,
+    /// Answers given: operation id, status, JSON body.
+    pub served: Vec<(String, u16, Value)>,
+    repo_ids: Vec<String>,
+    next_id: u64,
+    base: String,
+    codeload: String,
+    prefix: String,
+}
+
+pub struct FakeGithub {
+    pub api: MockServer,
+    pub codeload: MockServer,
+    pub state: Arc<Mutex<State>>,
+    /// `""` for github.com, `"/api/v3"` for Enterprise Server.
+    pub prefix: String,
+    spec: openapi::Spec,
+}
+
+pub const BOT_TOKEN: &str = "ghs_writeTokenOfTheWorkflow0001";
+pub const READ_ONLY_TOKEN: &str = "ghs_readOnlyForkToken000000002";
+pub const USER_TOKEN: &str = "ghp_personalTokenOfAlice0000003";
+
+impl FakeGithub {
+    pub async fn start(prefix: &str) -> FakeGithub {
+        let api = MockServer::start().await;
+        let codeload = MockServer::start().await;
+        let mut tokens = HashMap::new();
+        tokens.insert(
+            BOT_TOKEN.to_string(),
+            Identity::Bot {
+                login: "github-actions[bot]".into(),
+                write: true,
+            },
+        );
+        tokens.insert(
+            READ_ONLY_TOKEN.to_string(),
+            Identity::Bot {
+                login: "github-actions[bot]".into(),
+                write: false,
+            },
+        );
+        tokens.insert(
+            USER_TOKEN.to_string(),
+            Identity::User {
+                login: "alice".into(),
+            },
+        );
+        let state = Arc::new(Mutex::new(State {
+            tokens,
+            next_id: 1_000_000_001,
+            base: api.uri(),
+            codeload: codeload.uri(),
+            prefix: prefix.to_string(),
+            ..State::default()
+        }));
+        let spec = openapi::Spec::load();
+        Mock::given(any())
+            .respond_with(Api {
+                state: state.clone(),
+                spec: openapi::Spec::load(),
+            })
+            .mount(&api)
+            .await;
+        Mock::given(any())
+            .respond_with(Codeload {
+                state: state.clone(),
+            })
+            .mount(&codeload)
+            .await;
+        FakeGithub {
+            api,
+            codeload,
+            state,
+            prefix: prefix.to_string(),
+            spec,
+        }
+    }
+
+    /// What to give as `GITHUB_API_URL`.
+    pub fn api_url(&self) -> String {
+        format!("{}{}", self.api.uri(), self.prefix)
+    }
+
+    /// Add a comment as if someone had written it.
+    pub fn seed_comment(&self, repo: &str, issue: u64, body: &str, login: &str, kind: &str) -> u64 {
+        let mut s = self.state.lock().unwrap();
+        let id = s.next_id;
+        s.next_id += 1;
+        s.comments.push(StoredComment {
+            id,
+            repo: repo.into(),
+            issue,
+            body: body.into(),
+            login: login.into(),
+            kind: kind.into(),
+        });
+        id
+    }
+
+    pub fn comments(&self, repo: &str, issue: u64) -> Vec<StoredComment> {
+        let s = self.state.lock().unwrap();
+        s.comments
+            .iter()
+            .filter(|c| c.repo == repo && c.issue == issue)
+            .cloned()
+            .collect()
+    }
+
+    pub fn add_tarball(&self, repo: &str, git_ref: &str, gz: Vec<u8>) {
+        self.state
+            .lock()
+            .unwrap()
+            .tarballs
+            .insert((repo.into(), git_ref.into()), gz);
+    }
+
+    /// Requests to the API host (not codeload), in order.
+    pub async fn api_requests(&self) -> Vec<Request> {
+        self.api.received_requests().await.unwrap_or_default()
+    }
+
+    /// `(METHOD, path?query)` of every API request.
+    pub async fn calls(&self) -> Vec<(String, String)> {
+        self.api_requests()
+            .await
+            .iter()
+            .map(|r| {
+                let q = r.url.query().map(|q| format!("?{q}")).unwrap_or_default();
+                (r.method.to_string(), format!("{}{q}", r.url.path()))
+            })
+            .collect()
+    }
+
+    /// Validate every request received and every documented answer given against GitHub's
+    /// OpenAPI description; panics with the list of violations. Returns the operation ids.
+    pub async fn check(&self) -> Vec<String> {
+        let mut ids = Vec::new();
+        let mut errors = Vec::new();
+        for r in self.api_requests().await {
+            let method = r.method.to_string();
+            let ct = r.headers.get("content-type").and_then(|v| v.to_str().ok());
+            let seen = openapi::Seen {
+                method: &method,
+                url: &r.url,
+                body: &r.body,
+                content_type: ct,
+            };
+            match self.spec.check_request(&seen, &self.prefix) {
+                Ok(id) => ids.push(id),
+                Err(e) => errors.push(e),
+            }
+            if r.headers.get("x-github-api-version").is_none() {
+                errors.push(format!(
+                    "{method} {} without X-GitHub-Api-Version",
+                    r.url.path()
+                ));
+            }
+        }
+        let served = self.state.lock().unwrap().served.clone();
+        for (op, status, body) in served {
+            if (200..300).contains(&status) {
+                if let Err(e) = self.spec.check_response(&op, status, &body) {
+                    errors.push(format!("fake answer: {e}"));
+                }
+            }
+        }
+        assert!(
+            errors.is_empty(),
+            "requests or answers not as GitHub documents them:\n{}",
+            errors.join("\n")
+        );
+        ids
+    }
+}
+
+struct Api {
+    state: Arc<Mutex<State>>,
+    spec: openapi::Spec,
+}
+
+fn error(status: u16, message: &str) -> (u16, Value) {
+    (
+        status,
+        json!({"message": message, "documentation_url": "https://docs.github.com/rest", "status": status.to_string()}),
+    )
+}
+
+impl Respond for Api {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        let mut s = self.state.lock().unwrap();
+        let token = req
+            .headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("token "))
+            })
+            .map(str::to_string);
+        let who = token.and_then(|t| s.tokens.get(&t).cloned());
+        let Some(path) = req
+            .url
+            .path()
+            .strip_prefix(s.prefix.as_str())
+            .map(str::to_string)
+        else {
+            let (st, b) = error(404, "Not Found");
+            return ResponseTemplate::new(st).set_body_json(b);
+        };
+        let segs: Vec<String> = path
+            .trim_start_matches('/')
+            .split('/')
+            .map(str::to_string)
+            .collect();
+        let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
+        // `/repositories/{id}/…` is GitHub's pagination form of `/repos/{owner}/{repo}/…`.
+        let (repo, rest): (Option<String>, Vec<&str>) = match segs.as_slice() {
+            ["repos", o, r, rest @ ..] => (Some(format!("{o}/{r}")), rest.to_vec()),
+            ["repositories", id, rest @ ..] => (
+                id.parse::<usize>()
+                    .ok()
+                    .and_then(|i| s.repo_ids.get(i.wrapping_sub(1)).cloned()),
+                rest.to_vec(),
+            ),
+            _ => (None, Vec::new()),
+        };
+        let method = req.method.as_str().to_string();
+        let Some(who) = who else {
+            let (st, b) = error(401, "Bad credentials");
+            return ResponseTemplate::new(st).set_body_json(b);
+        };
+        let (op, status, body, headers): (&str, u16, Value, Vec<(String, String)>) = match (
+            method.as_str(),
+            segs.as_slice(),
+            repo,
+            rest.as_slice(),
+        ) {
+            ("GET", ["user"], _, _) => match &who {
+                Identity::User { login } => {
+                    let mut u = self.spec.example("users/get-authenticated", 200);
+                    u["login"] = json!(login);
+                    u["type"] = json!("User");
+                    ("users/get-authenticated", 200, u, vec![])
+                }
+                Identity::Bot { .. } => {
+                    let (st, b) = error(403, "Resource not accessible by integration");
+                    ("users/get-authenticated", st, b, vec![])
+                }
+            },
+            ("GET", _, Some(repo), ["issues", n, "comments"]) => {
+                let n: u64 = n.parse().unwrap_or(0);
+                let per_page: usize = query(req, "per_page")
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(30)
+                    .min(100);
+                let page: usize = query(req, "page")
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(1)
+                    .max(1);
+                let all: Vec<StoredComment> = s
+                    .comments
+                    .iter()
+                    .filter(|c| c.repo == repo && c.issue == n)
+                    .cloned()
+                    .collect();
+                let items: Vec<Value> = all
+                    .iter()
+                    .skip((page - 1) * per_page)
+                    .take(per_page)
+                    .map(|c| self.comment_json(&s, c))
+                    .collect();
+                let last = all.len().div_ceil(per_page).max(1);
+                let id = repo_id(&mut s, &repo);
+                let link = |p: usize, rel: &str| {
+                    format!("<{}{}/repositories/{id}/issues/{n}/comments?per_page={per_page}&page={p}>; rel=\"{rel}\"", s.base, s.prefix)
+                };
+                let mut links = Vec::new();
+                if page > 1 {
+                    links.push(link(page - 1, "prev"));
+                }
+                if page < last {
+                    links.push(link(page + 1, "next"));
+                    links.push(link(last, "last"));
+                }
+                if page > 1 {
+                    links.push(link(1, "first"));
+                }
+                let headers = if links.is_empty() {
+                    vec![]
+                } else {
+                    vec![("link".to_string(), links.join(", "))]
+                };
+                ("issues/list-comments", 200, Value::Array(items), headers)
+            }
+            ("POST", _, Some(repo), ["issues", n, "comments"]) => {
+                match (&who, req.body_json::<Value>().ok()) {
+                    (Identity::Bot { write: false, .. }, _) => {
+                        let (st, b) = error(403, "Resource not accessible by integration");
+                        ("issues/create-comment", st, b, vec![])
+                    }
+                    (_, Some(b)) if b["body"].is_string() => {
+                        let (login, kind) = identity_user(&who);
+                        let id = s.next_id;
+                        s.next_id += 1;
+                        let c = StoredComment {
+                            id,
+                            repo,
+                            issue: n.parse().unwrap_or(0),
+                            body: b["body"].as_str().unwrap_or("").into(),
+                            login,
+                            kind,
+                        };
+                        s.comments.push(c.clone());
+                        (
+                            "issues/create-comment",
+                            201,
+                            self.comment_json(&s, &c),
+                            vec![],
+                        )
+                    }
+                    _ => {
+                        let (st, b) = error(422, "Invalid request.\n\n\"body\" wasn't supplied.");
+                        ("issues/create-comment", st, b, vec![])
+                    }
+                }
+            }
+            ("PATCH", _, Some(repo), ["issues", "comments", id]) => {
+                let id: u64 = id.parse().unwrap_or(0);
+                let body = req
+                    .body_json::<Value>()
+                    .ok()
+                    .and_then(|b| b["body"].as_str().map(str::to_string));
+                let idx = s.comments.iter().position(|c| c.id == id && c.repo == repo);
+                match (&who, idx, body) {
+                    (Identity::Bot { write: false, .. }, _, _) => {
+                        let (st, b) = error(403, "Resource not accessible by integration");
+                        ("issues/update-comment", st, b, vec![])
+                    }
+                    (_, None, _) => {
+                        let (st, b) = error(404, "Not Found");
+                        ("issues/update-comment", st, b, vec![])
+                    }
+                    (_, Some(i), Some(text)) => {
+                        s.comments[i].body = text;
+                        let c = s.comments[i].clone();
+                        (
+                            "issues/update-comment",
+                            200,
+                            self.comment_json(&s, &c),
+                            vec![],
+                        )
+                    }
+                    (_, Some(_), None) => {
+                        let (st, b) = error(422, "Invalid request.");
+                        ("issues/update-comment", st, b, vec![])
+                    }
+                }
+            }
+            ("GET", _, Some(repo), ["tarball", git_ref @ ..]) => {
+                let git_ref = git_ref.join("/");
+                if s.tarballs.contains_key(&(repo.clone(), git_ref.clone())) {
+                    let loc = format!("{}/{repo}/legacy.tar.gz/{git_ref}", s.codeload);
+                    let t = ResponseTemplate::new(302).insert_header("location", loc.as_str());
+                    return t;
+                }
+                let (st, b) = error(404, "Not Found");
+                ("repos/download-tarball-archive", st, b, vec![])
+            }
+            _ => {
+                let (st, b) = error(404, "Not Found");
+                ("unknown", st, b, vec![])
+            }
+        };
+        s.served.push((op.to_string(), status, body.clone()));
+        let mut t = ResponseTemplate::new(status).set_body_json(body);
+        for (k, v) in headers {
+            t = t.insert_header(k.as_str(), v.as_str());
+        }
+        t
+    }
+}
+
+impl Api {
+    /// A comment object shaped like GitHub's documented example.
+    fn comment_json(&self, s: &State, c: &StoredComment) -> Value {
+        let mut v = self.spec.example("issues/list-comments", 200)[0].clone();
+        let api = format!("{}{}", s.base, s.prefix);
+        v["id"] = json!(c.id);
+        v["body"] = json!(c.body);
+        v["url"] = json!(format!("{api}/repos/{}/issues/comments/{}", c.repo, c.id));
+        v["issue_url"] = json!(format!("{api}/repos/{}/issues/{}", c.repo, c.issue));
+        v["html_url"] = json!(format!(
+            "{}/{}/pull/{}#issuecomment-{}",
+            s.base, c.repo, c.issue, c.id
+        ));
+        v["user"]["login"] = json!(c.login);
+        v["user"]["type"] = json!(c.kind);
+        v
+    }
+}
+
+fn identity_user(who: &Identity) -> (String, String) {
+    match who {
+        Identity::Bot { login, .. } => (login.clone(), "Bot".into()),
+        Identity::User { login } => (login.clone(), "User".into()),
+    }
+}
+
+fn repo_id(s: &mut State, repo: &str) -> usize {
+    if let Some(i) = s.repo_ids.iter().position(|r| r == repo) {
+        return i + 1;
+    }
+    s.repo_ids.push(repo.to_string());
+    s.repo_ids.len()
+}
+
+fn query(req: &Request, name: &str) -> Option<String> {
+    req.url
+        .query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+struct Codeload {
+    state: Arc<Mutex<State>>,
+}
+
+impl Respond for Codeload {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        let s = self.state.lock().unwrap();
+        let path = req.url.path().trim_start_matches('/');
+        // `{owner}/{repo}/legacy.tar.gz/{ref}`
+        let parts: Vec<&str> = path.splitn(4, '/').collect();
+        if let [o, r, "legacy.tar.gz", git_ref] = parts.as_slice() {
+            if let Some(gz) = s.tarballs.get(&(format!("{o}/{r}"), git_ref.to_string())) {
+                return ResponseTemplate::new(200)
+                    .insert_header("content-type", "application/x-gzip")
+                    .set_body_bytes(gz.clone());
+            }
+        }
+        ResponseTemplate::new(404)
+    }
+}
