@@ -209,6 +209,17 @@ fn build_shared(opts: Options) -> anyhow::Result<Arc<Shared>> {
     }))
 }
 
+/// Every `(METHOD, path template)` an emulator with these options serves, in the OpenAPI
+/// spelling (`/api/v1/{tenant}/flows/{namespace}/{id}`): for conformance tests.
+pub fn served_routes(opts: &Options) -> anyhow::Result<Vec<(String, String)>> {
+    let version = Version::parse(&opts.version)
+        .with_context(|| format!("invalid emulator version {:?}", opts.version))?;
+    Ok(api::served_routes(version)
+        .into_iter()
+        .map(|(m, p)| (m.to_string(), p))
+        .collect())
+}
+
 impl Emulator {
     /// Bind `127.0.0.1:0` and serve on the current tokio runtime.
     pub async fn start(opts: Options) -> anyhow::Result<Emulator> {

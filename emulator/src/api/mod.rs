@@ -14,38 +14,77 @@ use axum::extract::{DefaultBodyLimit, FromRequestParts, OriginalUri, Path, State
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post, put, MethodRouter};
 use axum::Router;
 use serde_json::{json, Value};
 
 use crate::errors::ApiError;
 use crate::flowcheck;
 use crate::store::Revision;
+use crate::version::Version;
 use crate::Shared;
 
 pub(crate) type AppState = Arc<Shared>;
 
-/// Every route the emulator serves, for the version it emulates.
-pub(crate) fn router(shared: AppState) -> Router {
-    let flows = if shared.version.tenanted_paths() {
+/// Routes under the flows prefix: (method, suffix).
+const FLOW_ROUTES: [(&str, &str); 8] = [
+    ("POST", ""),
+    ("GET", "/search"),
+    ("GET", "/export/by-query"),
+    ("POST", "/validate"),
+    ("GET", "/{namespace}"),
+    ("GET", "/{namespace}/{id}"),
+    ("PUT", "/{namespace}/{id}"),
+    ("DELETE", "/{namespace}/{id}"),
+];
+
+/// Every (method, path template) served for `version`: the single source the router is
+/// built from, exposed so conformance tests can check each against the OpenAPI spec.
+pub(crate) fn served_routes(version: Version) -> Vec<(&'static str, String)> {
+    let flows = if version.tenanted_paths() {
         "/api/v1/{tenant}/flows"
     } else {
         "/api/v1/flows"
     };
-    let mut r = Router::new().route("/api/v1/configs", get(configs));
-    if !shared.version.configs_open() {
-        r = r.route("/api/v1/configs/login", get(configs_login));
+    let mut routes = vec![("GET", "/api/v1/configs".to_string())];
+    if !version.configs_open() {
+        routes.push(("GET", "/api/v1/configs/login".to_string()));
     }
-    r.route(flows, post(write::create))
-        .route(&format!("{flows}/search"), get(read::search))
-        .route(&format!("{flows}/export/by-query"), get(read::export))
-        .route(&format!("{flows}/validate"), post(validate::validate))
-        .route(&format!("{flows}/{{namespace}}"), get(read::list_namespace))
-        .route(
-            &format!("{flows}/{{namespace}}/{{id}}"),
-            get(read::get_flow).put(write::update).delete(write::delete),
-        )
-        .fallback(not_found)
+    routes.extend(
+        FLOW_ROUTES
+            .iter()
+            .map(|(method, suffix)| (*method, format!("{flows}{suffix}"))),
+    );
+    routes
+}
+
+/// The handler of one served route.
+fn handler(method: &str, path: &str) -> Option<MethodRouter<AppState>> {
+    let suffix = path.split_once("/flows").map_or(path, |(_, rest)| rest);
+    Some(match (method, path, suffix) {
+        ("GET", "/api/v1/configs", _) => get(configs),
+        ("GET", "/api/v1/configs/login", _) => get(configs_login),
+        ("POST", _, "") => post(write::create),
+        ("GET", _, "/search") => get(read::search),
+        ("GET", _, "/export/by-query") => get(read::export),
+        ("POST", _, "/validate") => post(validate::validate),
+        ("GET", _, "/{namespace}") => get(read::list_namespace),
+        ("GET", _, "/{namespace}/{id}") => get(read::get_flow),
+        ("PUT", _, "/{namespace}/{id}") => put(write::update),
+        ("DELETE", _, "/{namespace}/{id}") => delete(write::delete),
+        _ => return None,
+    })
+}
+
+/// Every route the emulator serves, for the version it emulates.
+pub(crate) fn router(shared: AppState) -> Router {
+    let mut r = Router::new();
+    for (method, path) in served_routes(shared.version) {
+        if let Some(h) = handler(method, &path) {
+            r = r.route(&path, h);
+        }
+    }
+    r.fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(64 * 1024 * 1024))
         .with_state(shared)
@@ -85,7 +124,6 @@ async fn configs(State(sh): State<AppState>) -> Response {
             "isBasicAuthInitialized": true,
             "systemNamespace": "system",
             "hiddenLabelsPrefixes": ["system."],
-            "url": Value::Null,
             "isAiEnabled": false,
         }),
     )
