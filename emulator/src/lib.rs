@@ -285,7 +285,7 @@ impl Emulator {
         self.shared.request_count.load(Ordering::SeqCst)
     }
 
-    /// Every request received so far, in arrival order of completion.
+    /// Every request received so far, in the order their handling ended.
     pub fn requests(&self) -> Vec<Recorded> {
         self.shared
             .requests
