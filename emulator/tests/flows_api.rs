@@ -507,3 +507,117 @@ fn start_in_background_serves_synchronous_callers() {
         ("GET", "/api/v1/main/flows/prod/a", "source=true", Some(200))
     );
 }
+
+#[tokio::test]
+async fn old_servers_name_export_entries_differently() {
+    let emu = Emulator::start(Options {
+        version: "0.21.0".into(),
+        ..Options::default()
+    })
+    .await
+    .unwrap();
+    emu.seed_flow("main", &flow("prod", "a"));
+    let url = format!("{}/api/v1/flows/export/by-query?namespace=prod", emu.url());
+    let bytes = client()
+        .get(url)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+    assert_eq!(zip.file_names().collect::<Vec<_>>(), ["prod.a.yml"]);
+    let search = format!(
+        "{}/api/v1/flows/search?filters[namespace][EQUALS]=prod",
+        emu.url()
+    );
+    assert_eq!(
+        json(client().get(search).send().await.unwrap()).await["total"],
+        1
+    );
+}
+
+#[tokio::test]
+async fn odd_requests_get_errors_not_crashes() {
+    let (emu, c, base) = start(Options::default()).await;
+    // not UTF-8
+    let resp = c
+        .post(&base)
+        .header("content-type", "application/x-yaml")
+        .body(vec![0xff, 0xfe, 0x00])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    // empty body
+    let resp = c
+        .post(&base)
+        .header("content-type", "application/x-yaml")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    // a YAML list, a scalar, several documents in one create
+    for body in [
+        "- a\n- b\n",
+        "just text",
+        "id: a\nnamespace: n\n---\nid: b\n",
+    ] {
+        let resp = create(&c, &base, body).await;
+        assert_eq!(resp.status(), 422, "{body}");
+    }
+    // broken multipart
+    let resp = c
+        .post(format!("{base}/validate"))
+        .header("content-type", "multipart/form-data; boundary=XYZ")
+        .body("--XYZ\r\nnot a part")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    // validate without a content type, unknown routes and methods
+    assert_eq!(
+        c.post(format!("{base}/validate"))
+            .body("x")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        415
+    );
+    let resp = c
+        .get(format!("{}/api/v1/main/nothing/here", emu.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 404);
+    assert_eq!(json(resp).await["message"], "Not Found");
+    assert_eq!(
+        c.patch(format!("{base}/prod/a"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        405
+    );
+    // bad query values
+    assert_eq!(
+        c.get(format!("{base}/prod/a?source=maybe"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        400
+    );
+    assert_eq!(
+        c.get(format!("{base}/search?size=ten"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        400
+    );
+    // still serving
+    assert_eq!(create(&c, &base, &flow("prod", "a")).await.status(), 200);
+}
