@@ -192,5 +192,6 @@ fn kestra_config(args: &SyncArgs, url: String) -> Result<KestraConfig, SettingsE
         auth,
         timeout: Duration::from_secs(args.timeout.max(1)),
         retries: args.retries,
+        backoff: crate::http::Backoff::default(),
     })
 }

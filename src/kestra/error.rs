@@ -1,11 +1,22 @@
-//! Errors of the Kestra client. Each carries the URL (never credentials) and the server's
-//! own message, parsed from either error body generation.
+//! Errors of the Kestra client. Each carries the method and URL (never credentials) and the
+//! server's own message, read from either error body generation: Micronaut JSON
+//! (`{"message", "_embedded": {"errors": [{"message", "path"}]}}`, Kestra ≤ 1.x) and
+//! `application/problem+json` (`{type, title, status, detail, instance, errors}`, Kestra 2.0).
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::http::{HttpError, Reply};
+
+/// Longest server message kept in an error; validation messages can be long, pages of HTML
+/// from a proxy are not worth more.
+const MAX_MESSAGE: usize = 4000;
 
 /// A failed Kestra request.
 #[derive(Debug, thiserror::Error)]
 pub enum KestraError {
     /// The server answered with an error status.
-    #[error("Kestra answered {status} to {method} {url}: {message}{hint}")]
+    #[error("Kestra answered {status} to {method} {url}: {message}{}", hint_suffix(.hint))]
     Status {
         method: String,
         url: String,
@@ -13,15 +24,38 @@ pub enum KestraError {
         /// The server's own message (Micronaut `message` + `_embedded.errors`, or
         /// problem+json `title`/`detail`/`errors`).
         message: String,
-        /// What to do, e.g. for 401/403.
+        /// What to do, e.g. for 401/403; empty when there is nothing to add.
         hint: String,
     },
     /// No answer: connection refused, reset, timeout.
-    #[error("cannot reach Kestra at {url}: {message}")]
-    Transport { url: String, message: String },
+    #[error("cannot reach Kestra: {method} {url}: {message}")]
+    Transport {
+        method: String,
+        url: String,
+        message: String,
+    },
+    /// A write was sent but its outcome is unknown (timeout or dropped connection after
+    /// sending, a gateway's 502/504). Not retried: look at the flow before acting again.
+    #[error("{method} {url}: {message}; the write may have been applied: check the flow on the server before retrying")]
+    MaybeApplied {
+        method: String,
+        url: String,
+        message: String,
+    },
     /// An answer we could not understand.
     #[error("unexpected answer from Kestra to {url}: {message}")]
     Protocol { url: String, message: String },
+    /// A request we refuse to send: a bad `--kestra-url`, an unusable namespace or id.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+fn hint_suffix(hint: &str) -> String {
+    if hint.is_empty() {
+        String::new()
+    } else {
+        format!(". {hint}")
+    }
 }
 
 impl KestraError {
@@ -31,5 +65,316 @@ impl KestraError {
             KestraError::Status { status, .. } => Some(*status),
             _ => None,
         }
+    }
+
+    /// Whether a write may have been performed although it failed: the caller should look
+    /// (`get_flow`) before deciding what happened.
+    pub fn may_have_been_applied(&self) -> bool {
+        matches!(self, KestraError::MaybeApplied { .. })
+    }
+
+    /// The error for an answer with an unexpected status.
+    pub(crate) fn from_reply(reply: &Reply) -> KestraError {
+        let status = reply.status;
+        let message = server_message(status, reply.header("content-type"), &reply.body);
+        let hint = match status.as_u16() {
+            401 => "check --kestra-username/--kestra-password or --kestra-api-token".to_string(),
+            403 => "the credentials are valid but not allowed to do this: give the user or service account the FLOW permissions on the namespace (and tenant)".to_string(),
+            413 => "the request is too large for the server or a proxy in front of it".to_string(),
+            300..=399 => match reply.header("location") {
+                Some(location) => format!(
+                    "the server redirects to {}: give that address as --kestra-url (redirects are not followed, so credentials never go to another host)",
+                    redact_location(location)
+                ),
+                None => "the server answered with a redirect: check --kestra-url".to_string(),
+            },
+            _ => String::new(),
+        };
+        KestraError::Status {
+            method: reply.method.to_string(),
+            url: reply.url.clone(),
+            status: status.as_u16(),
+            message,
+            hint,
+        }
+    }
+
+    /// The same error with a hint added (keeps any hint already there).
+    pub(crate) fn with_hint(mut self, extra: &str) -> KestraError {
+        if let KestraError::Status { hint, .. } = &mut self {
+            if hint.is_empty() {
+                *hint = extra.to_string();
+            } else {
+                *hint = format!("{hint}; {extra}");
+            }
+        }
+        self
+    }
+}
+
+impl From<HttpError> for KestraError {
+    fn from(e: HttpError) -> Self {
+        match e {
+            HttpError::Build {
+                method,
+                url,
+                message,
+            } => KestraError::Invalid(format!(
+                "cannot build the request {method} {url}: {message}"
+            )),
+            HttpError::Transport {
+                method,
+                url,
+                message,
+                ..
+            } => KestraError::Transport {
+                method,
+                url,
+                message,
+            },
+            HttpError::MaybeApplied {
+                method,
+                url,
+                message,
+            } => KestraError::MaybeApplied {
+                method,
+                url,
+                message,
+            },
+        }
+    }
+}
+
+fn redact_location(location: &str) -> String {
+    match url::Url::parse(location) {
+        Ok(url) => crate::http::redact_url(&url),
+        // A relative location carries no host and no user-info; drop any query anyway.
+        Err(_) => location.split(['?', '#']).next().unwrap_or("").to_string(),
+    }
+}
+
+/// The server's own message from an error body of either generation; the status reason when
+/// the body is empty (Kestra's 401 has none); readable text from anything else.
+pub(crate) fn server_message(
+    status: StatusCode,
+    content_type: Option<&str>,
+    body: &[u8],
+) -> String {
+    let text = String::from_utf8_lossy(body);
+    let text = text.trim();
+    let reason = status.canonical_reason().unwrap_or("error").to_string();
+    if text.is_empty() {
+        return format!("{reason} (empty answer)");
+    }
+    let message = match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(map)) => {
+            let json = Value::Object(map);
+            problem_message(&json)
+                .or_else(|| micronaut_message(&json))
+                .unwrap_or_else(|| collapse(text))
+        }
+        Ok(_) => collapse(text),
+        Err(_) => {
+            let html = content_type.is_some_and(|c| c.contains("html")) || text.starts_with('<');
+            if html {
+                collapse(&strip_tags(text))
+            } else {
+                text.to_string()
+            }
+        }
+    };
+    if message.trim().is_empty() {
+        return reason;
+    }
+    truncate(message, MAX_MESSAGE)
+}
+
+/// `application/problem+json` (RFC 9457), Kestra 2.0: `title`, `detail`, `errors`.
+fn problem_message(json: &Value) -> Option<String> {
+    let title = json.get("title").and_then(Value::as_str).map(str::trim);
+    let detail = json.get("detail").and_then(Value::as_str).map(str::trim);
+    if title.is_none() && detail.is_none() {
+        return None;
+    }
+    let mut message = match (title, detail) {
+        (Some(t), Some(d)) if !d.is_empty() && !t.is_empty() && d != t => format!("{t}: {d}"),
+        (Some(t), Some(d)) if t.is_empty() => d.to_string(),
+        (Some(t), _) => t.to_string(),
+        (None, Some(d)) => d.to_string(),
+        (None, None) => String::new(),
+    };
+    if let Some(errors) = json.get("errors").and_then(Value::as_array) {
+        append_errors(&mut message, errors);
+    }
+    Some(message)
+}
+
+/// Micronaut `JsonError`, Kestra ≤ 1.x: `message` and `_embedded.errors[{message, path}]`.
+fn micronaut_message(json: &Value) -> Option<String> {
+    let mut message = json
+        .get("message")
+        .and_then(Value::as_str)?
+        .trim()
+        .to_string();
+    if let Some(errors) = json
+        .get("_embedded")
+        .and_then(|e| e.get("errors"))
+        .and_then(Value::as_array)
+    {
+        append_errors(&mut message, errors);
+    }
+    Some(message)
+}
+
+/// Add each detailed error (`{message|detail, path|pointer}`) the main message does not
+/// already contain.
+fn append_errors(message: &mut String, errors: &[Value]) {
+    for error in errors {
+        let Some(line) = error_line(error) else {
+            continue;
+        };
+        if message.contains(&line) {
+            continue;
+        }
+        if !message.is_empty() {
+            message.push_str("\n- ");
+        }
+        message.push_str(&line);
+    }
+}
+
+/// One detailed error as `path: message`.
+pub(crate) fn error_line(error: &Value) -> Option<String> {
+    if let Some(s) = error.as_str() {
+        return Some(s.trim().to_string()).filter(|s| !s.is_empty());
+    }
+    let text = ["detail", "message", "title"]
+        .iter()
+        .find_map(|k| error.get(*k).and_then(Value::as_str))
+        .map(str::trim)
+        .filter(|s| !s.is_empty())?;
+    let location = ["path", "pointer", "field"]
+        .iter()
+        .find_map(|k| error.get(*k).and_then(Value::as_str))
+        .map(str::trim)
+        .filter(|s| !s.is_empty());
+    Some(match location {
+        Some(path) if !text.contains(path) => format!("{path}: {text}"),
+        _ => text.to_string(),
+    })
+}
+
+fn strip_tags(html: &str) -> String {
+    // Drop <style>/<script> content and every tag; good enough for a proxy's error page.
+    let mut out = String::with_capacity(html.len());
+    let mut rest = html;
+    while let Some(start) = rest.find('<') {
+        out.push_str(&rest[..start]);
+        let after = &rest[start..];
+        let lower = after.get(..8).unwrap_or(after).to_ascii_lowercase();
+        let skip_to = if lower.starts_with("<style") || lower.starts_with("<script") {
+            let close = if lower.starts_with("<style") {
+                "</style>"
+            } else {
+                "</script>"
+            };
+            after
+                .to_ascii_lowercase()
+                .find(close)
+                .map(|i| i + close.len())
+        } else {
+            after.find('>').map(|i| i + 1)
+        };
+        match skip_to {
+            Some(n) => {
+                out.push(' ');
+                rest = &after[n..];
+            }
+            None => {
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+fn collapse(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn truncate(mut s: String, max: usize) -> String {
+    if s.len() > max {
+        let mut cut = max;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+        s.push('…');
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MICRONAUT_422: &str = r#"{"message":"Invalid entity: flow.id: Flow id already exists","_links":{"self":{"href":"/api/v1/main/flows","templated":false}},"_embedded":{"errors":[{"message":"Flow id already exists","path":"flow.id"}]}}"#;
+
+    #[test]
+    fn micronaut_json_error_gives_the_message_without_repeating_it() {
+        let m = server_message(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("application/json"),
+            MICRONAUT_422.as_bytes(),
+        );
+        assert_eq!(m, "Invalid entity: flow.id: Flow id already exists");
+    }
+
+    #[test]
+    fn micronaut_embedded_errors_are_added_when_the_message_lacks_them() {
+        let body = r#"{"message":"Invalid entity","_embedded":{"errors":[{"message":"must not be empty","path":"tasks"},{"message":"must match \"^[a-z0-9][a-z0-9._-]*\"","path":"namespace"}]}}"#;
+        let m = server_message(StatusCode::UNPROCESSABLE_ENTITY, None, body.as_bytes());
+        assert_eq!(
+            m,
+            "Invalid entity\n- tasks: must not be empty\n- namespace: must match \"^[a-z0-9][a-z0-9._-]*\""
+        );
+    }
+
+    #[test]
+    fn problem_json_gives_title_detail_and_errors() {
+        let body = r#"{"type":"about:blank","title":"Unprocessable Entity","status":422,"detail":"Invalid flow","instance":"/api/v1/main/flows","errors":[{"detail":"must not be empty","pointer":"/tasks","path":"tasks"}]}"#;
+        let m = server_message(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("application/problem+json"),
+            body.as_bytes(),
+        );
+        assert_eq!(
+            m,
+            "Unprocessable Entity: Invalid flow\n- tasks: must not be empty"
+        );
+    }
+
+    #[test]
+    fn empty_body_gives_the_status_reason() {
+        assert_eq!(
+            server_message(StatusCode::UNAUTHORIZED, None, b""),
+            "Unauthorized (empty answer)"
+        );
+    }
+
+    #[test]
+    fn html_from_a_proxy_is_reduced_to_its_text() {
+        let body = "<html><head><title>502 Bad Gateway</title><style>body{color:red}</style></head><body><center><h1>502 Bad Gateway</h1></center><hr><center>nginx</center></body></html>";
+        let m = server_message(StatusCode::BAD_GATEWAY, Some("text/html"), body.as_bytes());
+        assert_eq!(m, "502 Bad Gateway 502 Bad Gateway nginx");
+    }
+
+    #[test]
+    fn long_messages_are_cut_on_a_char_boundary() {
+        let body = "é".repeat(5000);
+        let m = server_message(StatusCode::INTERNAL_SERVER_ERROR, None, body.as_bytes());
+        assert!(m.len() <= MAX_MESSAGE + '…'.len_utf8());
+        assert!(m.ends_with('…'));
     }
 }

@@ -4,6 +4,9 @@
 
 pub mod client;
 pub mod error;
+mod listing;
+pub mod paths;
+pub mod validate;
 
 pub use client::{KestraClient, KestraConfig};
 pub use error::KestraError;
