@@ -48,6 +48,9 @@ pub const USER_AGENT: &str = concat!("kestra-sync/", env!("CARGO_PKG_VERSION"));
 /// Longest wait for establishing a connection; shorter when the request timeout is shorter.
 const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long an unused connection is kept for reuse.
+const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// How long to wait between retries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Backoff {
@@ -165,6 +168,9 @@ impl HttpClient {
             .timeout(options.timeout)
             .connect_timeout(options.timeout.min(MAX_CONNECT_TIMEOUT))
             .redirect(reqwest::redirect::Policy::none())
+            // Below the idle timeouts of common load balancers (60 s), so a kept-alive
+            // connection is rarely cut under a request (which would leave a create unsure).
+            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
             .build()
             .map_err(|e| HttpError::Build {
                 method: String::new(),

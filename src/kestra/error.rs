@@ -198,7 +198,7 @@ fn problem_message(json: &Value) -> Option<String> {
     }
     let mut message = match (title, detail) {
         (Some(t), Some(d)) if !d.is_empty() && !t.is_empty() && d != t => format!("{t}: {d}"),
-        (Some(t), Some(d)) if t.is_empty() => d.to_string(),
+        (Some(""), Some(d)) => d.to_string(),
         (Some(t), _) => t.to_string(),
         (None, Some(d)) => d.to_string(),
         (None, None) => String::new(),

@@ -94,7 +94,7 @@ impl KestraClient {
         match reply.status.as_u16() {
             200 => Ok(read_zip(&reply.body).map_err(|e| format!("the ZIP cannot be read: {e}"))),
             401 | 403 => Err(self.error(&reply)),
-            400..=499 | 500 | 501 => Ok(Err(self.error(&reply).to_string())),
+            400..=501 => Ok(Err(self.error(&reply).to_string())),
             _ => Err(self.error(&reply)),
         }
     }
@@ -317,6 +317,8 @@ mod tests {
         assert_eq!(yaml_key("id: [x]\nnamespace: prod\n"), None);
         assert_eq!(yaml_key("id: x\n"), None);
         assert_eq!(yaml_key(": : :\n\t- broken"), None);
+        // Duplicate keys: refused by serde_yaml_ng (the name then identifies the entry).
+        assert_eq!(yaml_key("id: a\nnamespace: p\nx: 1\nx: 2\n"), None);
     }
 
     #[test]

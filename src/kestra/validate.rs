@@ -3,8 +3,8 @@
 //! `---`-joined `application/x-yaml` body: Kestra splits that on `\n---` lines, which breaks
 //! flows with `---` inside a block scalar (several blueprints have one).
 //!
-//! Each result (`ValidateConstraintViolation`) is mapped back by its 0-based `index` (checked
-//! against its `filename`): a non-empty `constraints` string (one message per line) and newer
+//! Each result (`ValidateConstraintViolation`) is mapped back by its 0-based `index` (by its
+//! `filename` when a server gives no index): a non-empty `constraints` string (one message per line) and newer
 //! servers' `errors: [{detail, pointer, path}]` are errors; `warnings` (strings, or objects on
 //! newer servers) and `deprecationPaths` are warnings, never fatal.
 
@@ -60,7 +60,7 @@ fn map_results(paths: &[&str], results: &[Value]) -> Result<Vec<Validation>, Str
     }
     let mut slots: Vec<Option<Validation>> = vec![None; paths.len()];
     for (position, result) in results.iter().enumerate() {
-        let index = result_index(result, position, paths)?;
+        let index = result_index(result, position, paths);
         let (Some(path), Some(slot)) = (paths.get(index), slots.get_mut(index)) else {
             return Err(format!(
                 "a validation result has index {index}, out of range"
@@ -82,34 +82,29 @@ fn map_results(paths: &[&str], results: &[Value]) -> Result<Vec<Validation>, Str
         .collect()
 }
 
-/// Which flow a result is about: its `index`, cross-checked with its `filename` when both
-/// are there; the `filename` alone, or the position, otherwise.
-fn result_index(result: &Value, position: usize, paths: &[&str]) -> Result<usize, String> {
-    let filename = result.get("filename").and_then(Value::as_str);
-    let by_name = filename.and_then(|name| {
-        let mut hits = paths.iter().enumerate().filter(|(_, p)| **p == name);
-        match (hits.next(), hits.next()) {
-            (Some((i, _)), None) => Some(i),
-            _ => None,
-        }
-    });
-    let index = result
+/// Which flow a result is about: its 0-based `index` (Kestra numbers the parts in the
+/// order received); without one, its `filename` if it names exactly one part, else its
+/// position. A `filename` that disagrees with the index is not trusted over it: the server
+/// may decode non-ASCII or quoted names differently from how they were sent.
+fn result_index(result: &Value, position: usize, paths: &[&str]) -> usize {
+    if let Some(i) = result
         .get("index")
         .and_then(Value::as_u64)
-        .and_then(|i| usize::try_from(i).ok());
-    match (index, filename, by_name) {
-        (Some(i), Some(name), _) if paths.get(i) == Some(&name) => Ok(i),
-        (Some(i), Some(name), Some(j)) => {
-            tracing::debug!("validation result index {i} names {name}: using {j}");
-            Ok(j)
-        }
-        (Some(i), Some(name), None) => Err(format!(
-            "a validation result has index {i} and filename `{name}`, which was not sent"
-        )),
-        (Some(i), None, _) => Ok(i),
-        (None, _, Some(j)) => Ok(j),
-        (None, _, None) => Ok(position),
+        .and_then(|i| usize::try_from(i).ok())
+    {
+        return i;
     }
+    let by_name = result
+        .get("filename")
+        .and_then(Value::as_str)
+        .and_then(|name| {
+            let mut hits = paths.iter().enumerate().filter(|(_, p)| **p == name);
+            match (hits.next(), hits.next()) {
+                (Some((i, _)), None) => Some(i),
+                _ => None,
+            }
+        });
+    by_name.unwrap_or(position)
 }
 
 fn errors_of(result: &Value) -> Vec<String> {
@@ -167,7 +162,7 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn results_are_mapped_by_index_and_checked_against_filenames() {
+    fn results_are_mapped_by_index_whatever_their_order() {
         let paths = ["_flows/a.yml", "_flows/b.yml"];
         // Kestra answers in order; shuffle to prove the index is what counts.
         let results = vec![
@@ -218,18 +213,35 @@ mod tests {
     }
 
     #[test]
-    fn missing_duplicate_or_foreign_results_are_protocol_errors() {
+    fn missing_duplicate_or_out_of_range_results_are_protocol_errors() {
         let paths = ["a.yml", "b.yml"];
         assert!(map_results(&paths, &[json!({"index": 0})]).is_err());
         assert!(map_results(&paths, &[json!({"index": 0}), json!({"index": 0})]).is_err());
         assert!(map_results(&paths, &[json!({"index": 0}), json!({"index": 7})]).is_err());
-        assert!(map_results(
+    }
+
+    #[test]
+    fn the_index_wins_over_a_differently_decoded_filename() {
+        let paths = ["a.yml", "b.yml"];
+        let v = map_results(
             &paths,
             &[
                 json!({"index": 0}),
-                json!({"index": 1, "filename": "other.yml"})
-            ]
+                json!({"index": 1, "filename": "b\u{fffd}.yml"}),
+            ],
         )
-        .is_err());
+        .unwrap();
+        assert_eq!(v[1].git_path, "b.yml");
+        // Without an index, the filename decides.
+        let v = map_results(
+            &paths,
+            &[
+                json!({"filename": "b.yml", "constraints": "x"}),
+                json!({"filename": "a.yml"}),
+            ],
+        )
+        .unwrap();
+        assert_eq!((v[0].git_path.as_str(), v[0].errors.len()), ("a.yml", 0));
+        assert_eq!((v[1].git_path.as_str(), v[1].errors.len()), ("b.yml", 1));
     }
 }

@@ -1,0 +1,412 @@
+//! Listing a scope: one export ZIP plus a paged search for revisions (requests do not grow
+//! with the number of flows), scope re-checked on every flow a misbehaving server returns,
+//! and the per-flow fallback when the export is not usable. No failure reads as "absent".
+
+mod kestra_support;
+
+use kestra_support::*;
+use kestra_sync::kestra::{RemoteFlow, Scope};
+use serde_json::json;
+use wiremock::matchers::{method, path, query_param};
+use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+
+fn children(ns: &str) -> Scope {
+    Scope {
+        namespace: ns.into(),
+        include_children: true,
+    }
+}
+
+fn entry(ns: &str, id: &str, text: &str) -> (String, String) {
+    (format!("{ns}-{id}.yml"), text.to_string())
+}
+
+async fn mount_export(server: &MockServer, response: ResponseTemplate) {
+    Mock::given(method("GET"))
+        .and(path("/api/v1/main/flows/export/by-query"))
+        .respond_with(response)
+        .mount(server)
+        .await;
+}
+
+/// A search answering pages of `page_size` (the server's own cap) out of `flows`.
+async fn mount_search(server: &MockServer, flows: Vec<(String, String, u64)>, page_size: usize) {
+    Mock::given(method("GET"))
+        .and(path("/api/v1/main/flows/search"))
+        .respond_with(move |req: &Request| {
+            let page: usize = req
+                .url
+                .query_pairs()
+                .find(|(k, _)| k == "page")
+                .and_then(|(_, v)| v.parse().ok())
+                .unwrap_or(1);
+            let start = (page - 1) * page_size;
+            let slice: Vec<(&str, &str, u64)> = flows
+                .iter()
+                .skip(start)
+                .take(page_size)
+                .map(|(ns, id, r)| (ns.as_str(), id.as_str(), *r))
+                .collect();
+            ResponseTemplate::new(200).set_body_json(search_page(&slice, flows.len() as u64))
+        })
+        .mount(server)
+        .await;
+}
+
+fn owned(flows: &[(&str, &str, u64)]) -> Vec<(String, String, u64)> {
+    flows
+        .iter()
+        .map(|(ns, id, r)| (ns.to_string(), id.to_string(), *r))
+        .collect()
+}
+
+/// No request may carry the flat parameters Kestra 2.0 ignores.
+async fn assert_no_flat_params(server: &MockServer) {
+    for req in server.received_requests().await.unwrap() {
+        for (k, _) in req.url.query_pairs() {
+            assert!(k != "namespace" && k != "q", "flat `{k}` sent: {}", req.url);
+        }
+    }
+}
+
+#[tokio::test]
+async fn export_and_one_search_page_list_the_scope_with_sources_and_revisions() {
+    let (server, client) = connected("1.3.0").await;
+    let blueprint =
+        blueprint_with_dashes().replace("namespace: company.team", "namespace: prod.blue");
+    // Ambiguous names: `prod.team-a` + `b-c` and the misbehaving server's out-of-scope flows.
+    let entries = vec![
+        entry("prod", "hello", &source("prod", "hello")),
+        entry("prod.team-a", "b-c", &source("prod.team-a", "b-c")),
+        entry("prod.blue", "ansible-local-message", &blueprint),
+        entry("prod2", "evil", &source("prod2", "evil")),
+        entry("company.team", "x", &source("company.team", "x")),
+    ];
+    mount_export(&server, zip_response(&entries)).await;
+    mount_search(
+        &server,
+        owned(&[
+            ("company.team", "x", 1),
+            ("prod", "hello", 3),
+            ("prod.blue", "ansible-local-message", 1),
+            ("prod.team-a", "b-c", 7),
+            ("prod2", "evil", 2),
+        ]),
+        1000,
+    )
+    .await;
+
+    let flows = client.list_flows(&children("prod")).await.unwrap();
+    assert_eq!(
+        flows,
+        vec![
+            RemoteFlow {
+                namespace: "prod".into(),
+                id: "hello".into(),
+                source: source("prod", "hello"),
+                revision: Some(3),
+            },
+            RemoteFlow {
+                namespace: "prod.blue".into(),
+                id: "ansible-local-message".into(),
+                source: blueprint.clone(),
+                revision: Some(1),
+            },
+            RemoteFlow {
+                namespace: "prod.team-a".into(),
+                id: "b-c".into(),
+                source: source("prod.team-a", "b-c"),
+                revision: Some(7),
+            },
+        ]
+    );
+    // Two requests after connecting, whatever the number of flows.
+    assert_eq!(count(&server, "/export/by-query").await, 1);
+    assert_eq!(count(&server, "/flows/search").await, 1);
+    assert_eq!(server.received_requests().await.unwrap().len(), 3);
+    let export = server.received_requests().await.unwrap();
+    let export = export
+        .iter()
+        .find(|r| r.url.path().ends_with("/export/by-query"))
+        .unwrap();
+    assert_eq!(
+        export.url.query_pairs().collect::<Vec<_>>(),
+        vec![("filters[namespace][PREFIX]".into(), "prod".into())]
+    );
+    assert_no_flat_params(&server).await;
+}
+
+#[tokio::test]
+async fn a_flat_scope_asks_for_equals_and_drops_children_the_server_returns() {
+    let (server, client) = connected("1.3.0").await;
+    Mock::given(method("GET"))
+        .and(path("/api/v1/main/flows/export/by-query"))
+        .and(query_param("filters[namespace][EQUALS]", "prod"))
+        .respond_with(zip_response(&[
+            entry("prod", "a", &source("prod", "a")),
+            entry("prod.sub", "b", &source("prod.sub", "b")),
+        ]))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/v1/main/flows/search"))
+        .and(query_param("filters[namespace][EQUALS]", "prod"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(search_page(&[("prod", "a", 2), ("prod.sub", "b", 1)], 2)),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let scope = Scope {
+        namespace: "prod".into(),
+        include_children: false,
+    };
+    let flows = client.list_flows(&scope).await.unwrap();
+    assert_eq!(flows.len(), 1);
+    assert_eq!((flows[0].id.as_str(), flows[0].revision), ("a", Some(2)));
+    assert_no_flat_params(&server).await;
+}
+
+#[tokio::test]
+async fn requests_stay_few_for_thousands_of_flows_even_when_the_server_caps_pages() {
+    let (server, client) = connected("1.3.0").await;
+    let n = 2500;
+    let ids: Vec<String> = (0..n).map(|i| format!("flow-{i:04}")).collect();
+    let entries: Vec<(String, String)> = ids
+        .iter()
+        .map(|id| entry("prod.big", id, &source("prod.big", id)))
+        .collect();
+    mount_export(&server, zip_response(&entries)).await;
+    let listed: Vec<(String, String, u64)> = ids
+        .iter()
+        .map(|id| ("prod.big".to_string(), id.clone(), 4))
+        .collect();
+    mount_search(&server, listed, 1000).await;
+    let flows = client.list_flows(&children("prod")).await.unwrap();
+    assert_eq!(flows.len(), n);
+    assert!(flows.iter().all(|f| f.revision == Some(4)));
+    // 1 export + ceil(2500 / 1000) search pages.
+    assert_eq!(count(&server, "/export/by-query").await, 1);
+    assert_eq!(count(&server, "/flows/search").await, 3);
+
+    // A server that caps the page size at 100 answers more pages, nothing is lost.
+    let (server, client) = connected("1.3.0").await;
+    mount_export(&server, zip_response(&entries[..250])).await;
+    let listed: Vec<(String, String, u64)> = ids[..250]
+        .iter()
+        .map(|id| ("prod.big".to_string(), id.clone(), 1))
+        .collect();
+    mount_search(&server, listed, 100).await;
+    let flows = client.list_flows(&children("prod")).await.unwrap();
+    assert_eq!(flows.len(), 250);
+    assert_eq!(count(&server, "/flows/search").await, 3);
+}
+
+#[tokio::test]
+async fn without_export_each_listed_flow_is_read_on_its_own() {
+    let (server, client) = connected("1.3.0").await;
+    mount_export(&server, not_found("/api/v1/main/flows/export/by-query")).await;
+    mount_search(
+        &server,
+        owned(&[
+            ("prod", "a", 1),
+            ("prod", "b", 2),
+            ("prod.x", "c", 3),
+            ("prod", "gone", 1),
+            ("prod2", "evil", 9),
+        ]),
+        1000,
+    )
+    .await;
+    for (ns, id, rev) in [("prod", "a", 1), ("prod", "b", 2), ("prod.x", "c", 3)] {
+        Mock::given(method("GET"))
+            .and(path(format!("/api/v1/main/flows/{ns}/{id}")))
+            .and(query_param("source", "true"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(flow_with_source(
+                ns,
+                id,
+                rev,
+                &source(ns, id),
+            )))
+            .expect(1)
+            .mount(&server)
+            .await;
+    }
+    // Deleted between the search and the read: an answer, so absent.
+    Mock::given(method("GET"))
+        .and(path("/api/v1/main/flows/prod/gone"))
+        .respond_with(not_found("/api/v1/main/flows/prod/gone"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let flows = client.list_flows(&children("prod")).await.unwrap();
+    let got: Vec<(&str, &str, Option<u64>)> = flows
+        .iter()
+        .map(|f| (f.namespace.as_str(), f.id.as_str(), f.revision))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("prod", "a", Some(1)),
+            ("prod", "b", Some(2)),
+            ("prod.x", "c", Some(3))
+        ]
+    );
+    assert_eq!(flows[2].source, source("prod.x", "c"));
+    // 1 export (404) + 1 search + 4 reads in scope; never a read of prod2.
+    assert_eq!(
+        server.received_requests().await.unwrap().len(),
+        1 + 1 + 1 + 4
+    );
+    assert_eq!(count(&server, "/evil").await, 0);
+}
+
+#[tokio::test]
+async fn a_failed_read_fails_the_listing_instead_of_hiding_the_flow() {
+    let (server, client) = connected("1.3.0").await;
+    mount_export(&server, ResponseTemplate::new(405)).await;
+    mount_search(&server, owned(&[("prod", "a", 1), ("prod", "b", 1)]), 1000).await;
+    Mock::given(method("GET"))
+        .and(path("/api/v1/main/flows/prod/a"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(flow_with_source(
+            "prod",
+            "a",
+            1,
+            &source("prod", "a"),
+        )))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/v1/main/flows/prod/b"))
+        .respond_with(ResponseTemplate::new(500).set_body_json(json!({
+            "message": "Internal server error: Connection is not available, request timed out after 30000ms.",
+            "_links": {"self": {"href": "/api/v1/main/flows/prod/b?source=true", "templated": false}}
+        })))
+        .mount(&server)
+        .await;
+    let err = client.list_flows(&children("prod")).await.unwrap_err();
+    assert_eq!(err.status(), Some(500));
+    assert!(
+        err.to_string().contains("Connection is not available"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn an_unreadable_zip_or_a_duplicate_entry_error_falls_back_to_reads() {
+    for export in [
+        ResponseTemplate::new(200)
+            .insert_header("content-type", "text/html")
+            .set_body_string("<!doctype html><html><body>Kestra</body></html>"),
+        // What Java's ZipOutputStream does when two flows share an entry name
+        // (`prod.a` + `b-c` and `prod.a-b` + `c` both give `prod.a-b-c.yml`).
+        ResponseTemplate::new(500).set_body_json(json!({
+            "message": "Internal server error: duplicate entry: prod.a-b-c.yml",
+            "_links": {"self": {"href": "/api/v1/main/flows/export/by-query", "templated": false}}
+        })),
+    ] {
+        let (server, client) = connected("1.3.0").await;
+        mount_export(&server, export).await;
+        mount_search(
+            &server,
+            owned(&[("prod.a", "b-c", 1), ("prod.a-b", "c", 2)]),
+            1000,
+        )
+        .await;
+        for (ns, id, rev) in [("prod.a", "b-c", 1), ("prod.a-b", "c", 2)] {
+            Mock::given(method("GET"))
+                .and(path(format!("/api/v1/main/flows/{ns}/{id}")))
+                .respond_with(ResponseTemplate::new(200).set_body_json(flow_with_source(
+                    ns,
+                    id,
+                    rev,
+                    &source(ns, id),
+                )))
+                .expect(1)
+                .mount(&server)
+                .await;
+        }
+        let flows = client.list_flows(&children("prod")).await.unwrap();
+        assert_eq!(flows.len(), 2);
+        assert_eq!(flows[1].source, source("prod.a-b", "c"));
+    }
+}
+
+#[tokio::test]
+async fn an_entry_our_yaml_parser_rejects_is_identified_by_its_name() {
+    let (server, client) = connected("1.3.0").await;
+    // A duplicate key: stored by the server, refused by serde_yaml_ng.
+    let odd = "id: odd\nnamespace: prod\ndescription: one\ndescription: two\ntasks:\n  - id: t\n    type: io.kestra.plugin.core.log.Log\n    message: x\n";
+    mount_export(&server, zip_response(&[entry("prod", "odd", odd)])).await;
+    mount_search(&server, owned(&[("prod", "odd", 5)]), 1000).await;
+    let flows = client.list_flows(&children("prod")).await.unwrap();
+    assert_eq!(flows.len(), 1);
+    assert_eq!(
+        (flows[0].source.as_str(), flows[0].revision),
+        (odd, Some(5))
+    );
+    assert_eq!(server.received_requests().await.unwrap().len(), 3);
+}
+
+#[tokio::test]
+async fn a_flow_listed_but_missing_from_the_export_is_read_on_its_own() {
+    let (server, client) = connected("1.3.0").await;
+    mount_export(
+        &server,
+        zip_response(&[entry("prod", "a", &source("prod", "a"))]),
+    )
+    .await;
+    mount_search(
+        &server,
+        owned(&[("prod", "a", 1), ("prod", "new", 1)]),
+        1000,
+    )
+    .await;
+    Mock::given(method("GET"))
+        .and(path("/api/v1/main/flows/prod/new"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(flow_with_source(
+            "prod",
+            "new",
+            1,
+            &source("prod", "new"),
+        )))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let flows = client.list_flows(&children("prod")).await.unwrap();
+    assert_eq!(flows.len(), 2);
+}
+
+#[tokio::test]
+async fn refused_export_or_failed_search_is_an_error_not_an_empty_listing() {
+    let (server, client) = connected("1.3.0").await;
+    mount_export(&server, ResponseTemplate::new(403)).await;
+    let err = client.list_flows(&children("prod")).await.unwrap_err();
+    assert_eq!(err.status(), Some(403));
+
+    let (server, client) = connected("1.3.0").await;
+    mount_export(&server, zip_response(&[])).await;
+    Mock::given(method("GET"))
+        .and(path("/api/v1/main/flows/search"))
+        .respond_with(not_found("/api/v1/main/flows/search"))
+        .mount(&server)
+        .await;
+    let err = client.list_flows(&children("prod")).await.unwrap_err();
+    assert_eq!(err.status(), Some(404));
+    assert!(err.to_string().contains("--kestra-tenant"), "{err}");
+}
+
+#[tokio::test]
+async fn an_empty_scope_is_an_empty_listing() {
+    let (server, client) = connected("1.3.0").await;
+    mount_export(&server, zip_response(&[])).await;
+    mount_search(&server, Vec::new(), 1000).await;
+    assert!(client
+        .list_flows(&children("prod"))
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(server.received_requests().await.unwrap().len(), 3);
+}
