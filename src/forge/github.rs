@@ -200,7 +200,7 @@ impl GithubClient {
     }
 
     /// `path` (starting with `/`) under the API base, keeping a GHES `/api/v3` prefix.
-    fn uri(&self, path: &str) -> String {
+    pub(crate) fn api_uri(&self, path: &str) -> String {
         format!("{}{}", self.base.as_str().trim_end_matches('/'), path)
     }
 
@@ -276,7 +276,7 @@ impl GithubClient {
     /// workflow's `GITHUB_TOKEN` and app installation tokens, which may not read it.
     async fn login(&self) -> Result<Option<String>, Refused> {
         let a = self
-            .get(&self.uri("/user"), 1 << 20)
+            .get(&self.api_uri("/user"), 1 << 20)
             .await
             .map_err(Refused::Error)?;
         match a.status {
@@ -289,7 +289,7 @@ impl GithubClient {
     }
 
     async fn comments(&self, issue: &Issue) -> Result<Vec<Comment>, Refused> {
-        let first = self.uri(&format!(
+        let first = self.api_uri(&format!(
             "/repos/{}/{}/issues/{}/comments?per_page=100",
             issue.owner, issue.repo, issue.number
         ));
@@ -350,7 +350,7 @@ impl GithubClient {
                 Ok(CommentOutcome::Unchanged { id: c.id })
             }
             Some(c) => {
-                let uri = self.uri(&format!(
+                let uri = self.api_uri(&format!(
                     "/repos/{}/{}/issues/comments/{}",
                     issue.owner, issue.repo, c.id
                 ));
@@ -362,7 +362,7 @@ impl GithubClient {
                 Ok(CommentOutcome::Updated { id: c.id })
             }
             None => {
-                let uri = self.uri(&format!(
+                let uri = self.api_uri(&format!(
                     "/repos/{}/{}/issues/{}/comments",
                     issue.owner, issue.repo, issue.number
                 ));

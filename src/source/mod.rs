@@ -3,6 +3,7 @@
 //! [`SourceFile`]s, so nothing downstream knows or cares where the bytes came from.
 
 pub mod git;
+pub mod github;
 pub mod workspace;
 
 use std::path::PathBuf;
