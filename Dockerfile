@@ -1,0 +1,44 @@
+# The kestra-sync image: the GitHub Docker action (action.yml), the GitLab CI image, and the
+# CLI for any other CI.
+#
+# Constraints it honours (see README, "Container image"):
+# - GitHub runs Docker actions as root with the workspace mounted at /github/workspace as the
+#   working directory: no USER, no WORKDIR in the final stage, an exec-form ENTRYPOINT with an
+#   absolute path.
+# - GitLab feeds the job script to `sh` inside the image (with `entrypoint: [""]`): the image
+#   needs a shell, so the runtime is debian-slim rather than scratch or distroless.
+# - `--source git` shells out to `git`; HTTPS needs the CA bundle.
+#
+# Where the binary comes from (build argument BINARY_FROM):
+#   build     (default) compile it in the `build` stage. This is what GitHub builds for
+#             `image: Dockerfile` and what the release workflow publishes.
+#   prebuilt  take `kestra-sync` from the root of the build context: a binary built on a
+#             Debian bookworm host (same glibc), used by .ci/image-check.sh --prebuilt to check
+#             the runtime stage in seconds instead of a full in-image compile.
+
+ARG BINARY_FROM=build
+
+FROM rust:1-slim-bookworm AS build
+WORKDIR /src
+COPY . .
+RUN cargo build --release --locked --bin kestra-sync \
+ && install -D -m 0755 target/release/kestra-sync /out/kestra-sync
+
+FROM scratch AS prebuilt
+COPY kestra-sync /out/kestra-sync
+
+FROM ${BINARY_FROM} AS binary
+
+FROM debian:bookworm-slim AS runtime
+ARG VERSION=dev
+LABEL org.opencontainers.image.title="kestra-sync" \
+      org.opencontainers.image.description="Plan and apply Kestra flows from Git, from CI: a reviewed change with a diff, like terraform plan/apply" \
+      org.opencontainers.image.source="https://github.com/kestra-sync/kestra-sync" \
+      org.opencontainers.image.documentation="https://github.com/kestra-sync/kestra-sync#readme" \
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.version="${VERSION}"
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ca-certificates git \
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*.deb /var/log/apt /var/log/dpkg.log
+COPY --from=binary /out/kestra-sync /usr/local/bin/kestra-sync
+ENTRYPOINT ["/usr/local/bin/kestra-sync"]
