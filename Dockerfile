@@ -9,14 +9,14 @@
 #   needs a shell, so the runtime is debian-slim rather than scratch or distroless.
 # - `--source git` shells out to `git`; HTTPS needs the CA bundle.
 #
-# Where the binary comes from (build argument BINARY_FROM):
-#   build     (default) compile it in the `build` stage. This is what GitHub builds for
-#             `image: Dockerfile` and what the release workflow publishes.
-#   prebuilt  take `kestra-sync` from the root of the build context: a binary built on a
-#             Debian bookworm host (same glibc), used by .ci/image-check.sh --prebuilt to check
-#             the runtime stage in seconds instead of a full in-image compile.
-
-ARG BINARY_FROM=build
+# Stages (the last one, `runtime`, is the default target):
+#   build          compiles the binary (rust:1-slim-bookworm).
+#   runtime-base   debian:bookworm-slim + ca-certificates + git, labels, ENTRYPOINT.
+#   prebuilt       runtime-base + a `kestra-sync` binary taken from the root of the build
+#                  context: one built on a Debian bookworm host (same glibc). Used by
+#                  .ci/image-check.sh --prebuilt to check the image in seconds.
+#   runtime        runtime-base + the binary from `build`. What GitHub builds for
+#                  `image: Dockerfile` and what the release workflow publishes.
 
 FROM rust:1-slim-bookworm AS build
 WORKDIR /src
@@ -24,12 +24,7 @@ COPY . .
 RUN cargo build --release --locked --bin kestra-sync \
  && install -D -m 0755 target/release/kestra-sync /out/kestra-sync
 
-FROM scratch AS prebuilt
-COPY kestra-sync /out/kestra-sync
-
-FROM ${BINARY_FROM} AS binary
-
-FROM debian:bookworm-slim AS runtime
+FROM debian:bookworm-slim AS runtime-base
 ARG VERSION=dev
 LABEL org.opencontainers.image.title="kestra-sync" \
       org.opencontainers.image.description="Plan and apply Kestra flows from Git, from CI: a reviewed change with a diff, like terraform plan/apply" \
@@ -40,5 +35,10 @@ LABEL org.opencontainers.image.title="kestra-sync" \
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ca-certificates git \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*.deb /var/log/apt /var/log/dpkg.log
-COPY --from=binary /out/kestra-sync /usr/local/bin/kestra-sync
 ENTRYPOINT ["/usr/local/bin/kestra-sync"]
+
+FROM runtime-base AS prebuilt
+COPY kestra-sync /usr/local/bin/kestra-sync
+
+FROM runtime-base AS runtime
+COPY --from=build /out/kestra-sync /usr/local/bin/kestra-sync

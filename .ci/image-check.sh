@@ -7,7 +7,7 @@
 #                                     stage, exactly what GitHub builds for `image: Dockerfile`)
 #   .ci/image-check.sh --prebuilt     build target/release/kestra-sync on this host (a Debian
 #                                     bookworm, the runtime's glibc), then assemble the runtime
-#                                     stage from it (BINARY_FROM=prebuilt): what .ci/run uses
+#                                     stage from it (--target prebuilt): what .ci/run uses
 #   .ci/image-check.sh --docker IMG   only the smoke checks, against IMG with `docker run`
 #                                     (GitHub CI, where a Docker engine exists)
 #
@@ -49,11 +49,11 @@ if [ "$mode" != docker ]; then
   if [ "$mode" = prebuilt ]; then
     cargo build --release --locked --bin kestra-sync
     say "host release build in $(( $(now) - t0 ))s"
-    # A context holding only the binary: the Dockerfile's `prebuilt` stage copies it.
+    # A context holding only the binary, which the Dockerfile's `prebuilt` stage copies.
     ctx=$(mktemp -d); trap 'cleanup; rm -rf "$ctx"' EXIT
     cp target/release/kestra-sync "$ctx/kestra-sync"
     t0=$(now)
-    "${build[@]}" --build-arg BINARY_FROM=prebuilt -f "$PWD/Dockerfile" "$ctx" >"${TMPDIR:-/tmp}/image-check-build.log" 2>&1 \
+    "${build[@]}" --target prebuilt -f "$PWD/Dockerfile" "$ctx" >"${TMPDIR:-/tmp}/image-check-build.log" 2>&1 \
       || { tail -40 "${TMPDIR:-/tmp}/image-check-build.log"; fail "buildah bud (prebuilt) failed"; }
   else
     "${build[@]}" . >"${TMPDIR:-/tmp}/image-check-build.log" 2>&1 \
