@@ -34,7 +34,8 @@ LABEL org.opencontainers.image.title="kestra-sync" \
       org.opencontainers.image.version="${VERSION}"
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ca-certificates git \
- && rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*.deb /var/log/apt /var/log/dpkg.log
+ && apt-get clean \
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/cache/debconf/*-old /var/log/apt /var/log/dpkg.log
 ENTRYPOINT ["/usr/local/bin/kestra-sync"]
 
 FROM runtime-base AS prebuilt
