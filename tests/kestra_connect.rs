@@ -31,12 +31,7 @@ async fn kestra_1_3_uses_the_main_tenant_paths() {
     Mock::given(method("GET"))
         .and(path("/api/v1/main/flows/prod/hello"))
         .and(query_param("source", "true"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(flow_with_source(
-            "prod",
-            "hello",
-            3,
-            &source("prod", "hello"),
-        )))
+        .respond_with(flow_ok("prod", "hello", 3))
         .expect(1)
         .mount(&server)
         .await;
@@ -64,12 +59,7 @@ async fn kestra_0_22_uses_untenanted_paths() {
     Mock::given(method("GET"))
         .and(path("/api/v1/flows/prod/hello"))
         .and(query_param("source", "true"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(flow_with_source(
-            "prod",
-            "hello",
-            1,
-            &source("prod", "hello"),
-        )))
+        .respond_with(flow_ok("prod", "hello", 1))
         .expect(1)
         .mount(&server)
         .await;

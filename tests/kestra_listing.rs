@@ -224,12 +224,7 @@ async fn without_export_each_listed_flow_is_read_on_its_own() {
         Mock::given(method("GET"))
             .and(path(format!("/api/v1/main/flows/{ns}/{id}")))
             .and(query_param("source", "true"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(flow_with_source(
-                ns,
-                id,
-                rev,
-                &source(ns, id),
-            )))
+            .respond_with(flow_ok(ns, id, rev))
             .expect(1)
             .mount(&server)
             .await;
@@ -270,12 +265,7 @@ async fn a_failed_read_fails_the_listing_instead_of_hiding_the_flow() {
     mount_search(&server, owned(&[("prod", "a", 1), ("prod", "b", 1)]), 1000).await;
     Mock::given(method("GET"))
         .and(path("/api/v1/main/flows/prod/a"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(flow_with_source(
-            "prod",
-            "a",
-            1,
-            &source("prod", "a"),
-        )))
+        .respond_with(flow_ok("prod", "a", 1))
         .mount(&server)
         .await;
     Mock::given(method("GET"))
@@ -318,12 +308,7 @@ async fn an_unreadable_zip_or_a_duplicate_entry_error_falls_back_to_reads() {
         for (ns, id, rev) in [("prod.a", "b-c", 1), ("prod.a-b", "c", 2)] {
             Mock::given(method("GET"))
                 .and(path(format!("/api/v1/main/flows/{ns}/{id}")))
-                .respond_with(ResponseTemplate::new(200).set_body_json(flow_with_source(
-                    ns,
-                    id,
-                    rev,
-                    &source(ns, id),
-                )))
+                .respond_with(flow_ok(ns, id, rev))
                 .expect(1)
                 .mount(&server)
                 .await;
@@ -366,12 +351,7 @@ async fn a_flow_listed_but_missing_from_the_export_is_read_on_its_own() {
     .await;
     Mock::given(method("GET"))
         .and(path("/api/v1/main/flows/prod/new"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(flow_with_source(
-            "prod",
-            "new",
-            1,
-            &source("prod", "new"),
-        )))
+        .respond_with(flow_ok("prod", "new", 1))
         .expect(1)
         .mount(&server)
         .await;

@@ -95,21 +95,16 @@ async fn dot_segments_are_refused_before_anything_is_sent() {
 #[tokio::test]
 async fn a_503_then_200_is_retried() {
     let (server, client) = connected("1.3.0").await;
+    mount_once(
+        &server,
+        "PUT",
+        "/api/v1/main/flows/prod/a",
+        ResponseTemplate::new(503),
+    )
+    .await;
     Mock::given(method("PUT"))
         .and(path("/api/v1/main/flows/prod/a"))
-        .respond_with(ResponseTemplate::new(503))
-        .up_to_n_times(1)
-        .with_priority(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("PUT"))
-        .and(path("/api/v1/main/flows/prod/a"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(flow_with_source(
-            "prod",
-            "a",
-            2,
-            &source("prod", "a"),
-        )))
+        .respond_with(flow_ok("prod", "a", 2))
         .mount(&server)
         .await;
     let w = client
@@ -143,13 +138,13 @@ async fn rate_limited_then_ok(retry_after: &str, max_wait: Duration) -> (Duratio
         max: max_wait,
     };
     let client = KestraClient::connect(cfg).await.unwrap();
-    Mock::given(method("DELETE"))
-        .and(path("/api/v1/main/flows/prod/a"))
-        .respond_with(ResponseTemplate::new(429).insert_header("retry-after", retry_after))
-        .up_to_n_times(1)
-        .with_priority(1)
-        .mount(&server)
-        .await;
+    mount_once(
+        &server,
+        "DELETE",
+        "/api/v1/main/flows/prod/a",
+        ResponseTemplate::new(429).insert_header("retry-after", retry_after),
+    )
+    .await;
     Mock::given(method("DELETE"))
         .and(path("/api/v1/main/flows/prod/a"))
         .respond_with(ResponseTemplate::new(204))
@@ -256,11 +251,7 @@ async fn a_create_that_timed_out_is_not_replayed_and_says_it_may_have_been_appli
     let client = KestraClient::connect(cfg).await.unwrap();
     Mock::given(method("POST"))
         .and(path("/api/v1/main/flows"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(flow_with_source("prod", "a", 1, &source("prod", "a")))
-                .set_delay(Duration::from_secs(3)),
-        )
+        .respond_with(flow_ok("prod", "a", 1).set_delay(Duration::from_secs(3)))
         .expect(1)
         .mount(&server)
         .await;
@@ -300,21 +291,16 @@ async fn a_create_behind_a_gateway_502_is_not_replayed() {
 async fn a_create_refused_with_503_or_429_is_retried() {
     for status in [503, 429] {
         let (server, client) = connected("1.3.0").await;
+        mount_once(
+            &server,
+            "POST",
+            "/api/v1/main/flows",
+            ResponseTemplate::new(status),
+        )
+        .await;
         Mock::given(method("POST"))
             .and(path("/api/v1/main/flows"))
-            .respond_with(ResponseTemplate::new(status))
-            .up_to_n_times(1)
-            .with_priority(1)
-            .mount(&server)
-            .await;
-        Mock::given(method("POST"))
-            .and(path("/api/v1/main/flows"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(flow_with_source(
-                "prod",
-                "a",
-                1,
-                &source("prod", "a"),
-            )))
+            .respond_with(flow_ok("prod", "a", 1))
             .mount(&server)
             .await;
         assert_eq!(

@@ -89,6 +89,27 @@ pub fn flow_with_source(namespace: &str, id: &str, revision: u64, source: &str) 
     })
 }
 
+/// A 200 answer carrying the `FlowWithSource` of [`source`]`(namespace, id)`.
+pub fn flow_ok(namespace: &str, id: &str, revision: u64) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(flow_with_source(
+        namespace,
+        id,
+        revision,
+        &source(namespace, id),
+    ))
+}
+
+/// Answer `first` to the next `verb path` request only (before any other mock).
+pub async fn mount_once(server: &MockServer, verb: &str, uri: &str, first: ResponseTemplate) {
+    Mock::given(method(verb))
+        .and(path(uri))
+        .respond_with(first)
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(server)
+        .await;
+}
+
 /// `Flow` JSON as in search results (no source).
 pub fn flow_summary(namespace: &str, id: &str, revision: u64) -> Value {
     json!({
