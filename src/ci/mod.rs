@@ -1,11 +1,16 @@
 //! CI platforms: detect GitHub Actions / GitLab CI, read the event, and publish results
 //! (outputs, summary, annotations, masks). `kestra-sync ci` starts here.
 
+pub mod commands;
+pub mod github;
+
 use crate::cli::CiArgs;
 
 /// Map the platform's inputs onto the environment variables the options read. Runs before
 /// the command line is parsed (see `main`).
-pub fn apply_platform_inputs() {}
+pub fn apply_platform_inputs() {
+    github::inputs_to_env();
+}
 
 /// `kestra-sync ci`: decide from the platform and the event what to do. Returns the exit code.
 pub async fn run(args: &CiArgs) -> u8 {
