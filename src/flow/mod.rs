@@ -4,6 +4,8 @@
 //! other byte. Pure: no I/O.
 
 pub mod check;
+mod locate;
+pub mod parse;
 pub mod rewrite;
 
 use crate::source::SourceFile;

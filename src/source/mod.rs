@@ -51,3 +51,9 @@ pub enum SourceError {
     #[error("{0}")]
     Other(String),
 }
+
+/// Largest flow file read, in bytes (1 MiB). The largest of ~600 real flows and blueprints is
+/// 16 KiB; big scripts belong in namespace files. Parsing costs up to ~150x the file size in
+/// memory (a flat list of tiny items), so this also bounds the memory and time of a check.
+/// A bigger file is an error naming it, never read whole into memory.
+pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
