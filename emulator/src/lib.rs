@@ -162,6 +162,13 @@ impl Shared {
     pub fn count_write(&self) {
         self.write_count.fetch_add(1, Ordering::SeqCst);
     }
+    /// What the validation of flows depends on: the version and the edition.
+    pub fn rules(&self) -> flowcheck::Rules {
+        flowcheck::Rules {
+            reserved_ids: self.version.reserved_ids(),
+            enterprise: !self.edition.eq_ignore_ascii_case("OSS"),
+        }
+    }
     /// Tenant a request acts on: OSS always resolves `main` (as the real server's
     /// `TenantService`), untenanted paths (≤ 0.22) too.
     pub fn resolve_tenant(&self, from_path: Option<&str>) -> String {

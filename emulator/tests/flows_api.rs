@@ -161,7 +161,7 @@ async fn invalid_flows_are_refused_with_micronaut_errors() {
         ),
         (
             "id: a\nnamespace: prod\ntasks: [{id: t}]\n",
-            "tasks[0].type",
+            "tasks[0]: Invalid type: null",
         ),
         ("id: [\n", "Illegal flow source"),
     ] {

@@ -132,7 +132,7 @@ fn one(sh: &AppState, tenant: &str, index: usize, filename: Option<&str>, source
             if let Some(ns) = &parsed.namespace {
                 r.insert("namespace".into(), json!(ns));
             }
-            let violations = flowcheck::check(&parsed, sh.version.reserved_ids());
+            let violations = flowcheck::check(&parsed, &sh.rules());
             if !violations.is_empty() {
                 let text = flowcheck::joined(&violations);
                 let text = if sh.version.problem_json() {

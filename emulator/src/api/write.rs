@@ -35,7 +35,7 @@ fn checked_source(
         .map_err(|_| ApiError::bad_request("Bad Request", "the body is not valid UTF-8"))?;
     let parsed =
         flowcheck::parse(&source).map_err(|e| ApiError::invalid(vec![violation("", e.0)]))?;
-    let violations = flowcheck::check(&parsed, sh.version.reserved_ids());
+    let violations = flowcheck::check(&parsed, &sh.rules());
     if !violations.is_empty() {
         return Err(ApiError::invalid(violations));
     }
