@@ -3,6 +3,7 @@
 
 pub mod commands;
 pub mod github;
+pub mod github_run;
 
 use crate::cli::CiArgs;
 
@@ -14,7 +15,9 @@ pub fn apply_platform_inputs() {
 
 /// `kestra-sync ci`: decide from the platform and the event what to do. Returns the exit code.
 pub async fn run(args: &CiArgs) -> u8 {
-    let _ = args;
+    if github::detect() {
+        return github_run::run(args).await;
+    }
     eprintln!("error: no CI platform detected: `kestra-sync ci` runs in GitHub Actions (GITHUB_ACTIONS=true) or GitLab CI (GITLAB_CI=true); on a laptop use `kestra-sync plan` or `apply`");
     1
 }
