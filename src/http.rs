@@ -123,7 +123,10 @@ impl Reply {
 /// A request that got no usable answer. Never contains a secret.
 #[derive(Debug, thiserror::Error)]
 pub enum HttpError {
-    /// The client or the request could not be built (bad URL, bad header).
+    /// The client could not be set up (TLS backend, system roots).
+    #[error("cannot set up the HTTP client: {0}")]
+    Setup(String),
+    /// The request could not be built (bad URL, bad header).
     #[error("cannot build the HTTP request {method} {url}: {message}")]
     Build {
         method: String,
@@ -172,11 +175,7 @@ impl HttpClient {
             // connection is rarely cut under a request (which would leave a create unsure).
             .pool_idle_timeout(POOL_IDLE_TIMEOUT)
             .build()
-            .map_err(|e| HttpError::Build {
-                method: String::new(),
-                url: String::new(),
-                message: chain_message(e),
-            })?;
+            .map_err(|e| HttpError::Setup(chain_message(e)))?;
         Ok(HttpClient {
             inner,
             retries: options.retries,

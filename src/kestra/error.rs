@@ -115,6 +115,9 @@ impl KestraError {
 impl From<HttpError> for KestraError {
     fn from(e: HttpError) -> Self {
         match e {
+            HttpError::Setup(message) => KestraError::Invalid(format!(
+                "cannot set up the HTTP client for Kestra: {message}"
+            )),
             HttpError::Build {
                 method,
                 url,
