@@ -1,9 +1,331 @@
 //! Reading flow files from a folder on disk, never outside the workspace.
+//!
+//! The folder is `git_directory` inside `workspace` (a CI checkout, an extracted tarball,
+//! a clone, or a laptop's repository). Only `*.yml` / `*.yaml` files are flows (any case);
+//! subfolders are walked only with `include_child_namespaces`, each becoming a namespace
+//! level. Entries whose name starts with `.git` are skipped, and so is whatever the
+//! gitignore-syntax `.kestraignore` at the root of `git_directory` lists.
+//!
+//! Nothing outside the workspace is read: `git_directory` may not be absolute or contain
+//! `..`, and a symbolic link (file or folder) is followed only when its real target is
+//! inside the workspace; one that leads outside is an error naming it (skipping it silently
+//! could make a sync with `delete` remove its flows from Kestra). Links inside the workspace
+//! are followed because repositories use them to share a flow between namespaces.
 
-use super::{SourceError, SourceFile, SourceSpec};
+use std::fs;
+use std::io::Read;
+use std::path::{Component, Path};
+
+use ignore::gitignore::{Gitignore, GitignoreBuilder};
+use walkdir::{DirEntry, WalkDir};
+
+use super::{SourceError, SourceFile, SourceSpec, MAX_FILE_BYTES};
+
+/// The ignore file read at the root of `git_directory`.
+const IGNORE_FILE: &str = ".kestraignore";
 
 /// Read every `*.yml` / `*.yaml` under `spec.git_directory`, honouring `.kestraignore`.
+/// Files come sorted by `git_path`.
 pub fn read(spec: &SourceSpec) -> Result<Vec<SourceFile>, SourceError> {
-    let _ = spec;
-    todo!("workspace walk")
+    let root = fs::canonicalize(&spec.workspace).map_err(|e| {
+        SourceError::Other(format!(
+            "cannot open the workspace `{}`: {e}; check --workspace",
+            spec.workspace.display()
+        ))
+    })?;
+    let prefix = relative_dir(&spec.git_directory)?;
+    let shown = if prefix.is_empty() {
+        "."
+    } else {
+        prefix.as_str()
+    };
+    let dir = root.join(&prefix);
+    let missing = || SourceError::MissingDirectory {
+        path: shown.to_string(),
+        workspace: spec.workspace.display().to_string(),
+    };
+    let dir = match fs::canonicalize(&dir) {
+        Ok(dir) => dir,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(missing()),
+        Err(e) => {
+            return Err(SourceError::Io {
+                path: shown.to_string(),
+                source: e,
+            })
+        }
+    };
+    inside(&root, &dir, shown)?;
+    if !dir.is_dir() {
+        return Err(SourceError::Other(format!(
+            "git-directory `{shown}` is a file, not a folder: give the folder that holds the flow files with --git-directory"
+        )));
+    }
+    let ignore = load_ignore(&root, &dir, &prefix)?;
+    let walk = Walk {
+        root: &root,
+        dir: &dir,
+        prefix: &prefix,
+        ignore: &ignore,
+    };
+    let mut files = walk.run(spec.include_child_namespaces)?;
+    files.sort_by(|a, b| a.git_path.cmp(&b.git_path));
+    Ok(files)
 }
+
+/// `git_directory` as a workspace-relative `/` path (`""` for the workspace itself), or
+/// the refusal of an absolute path or a `..`.
+fn relative_dir(git_directory: &str) -> Result<String, SourceError> {
+    let given = git_directory.trim();
+    let outside = |why: &str| SourceError::OutsideWorkspace {
+        path: given.to_string(),
+        why: why.to_string(),
+    };
+    let mut parts = Vec::new();
+    for component in Path::new(given).components() {
+        match component {
+            Component::Normal(part) => parts.push(part.to_string_lossy().into_owned()),
+            Component::CurDir => {}
+            Component::ParentDir => return Err(outside("it contains `..`")),
+            Component::RootDir | Component::Prefix(_) => {
+                return Err(outside("it is an absolute path"))
+            }
+        }
+    }
+    Ok(parts.join("/"))
+}
+
+/// Refuse `real` (a canonical path) unless it is inside the canonical `root`.
+fn inside(root: &Path, real: &Path, shown: &str) -> Result<(), SourceError> {
+    if real.starts_with(root) {
+        Ok(())
+    } else {
+        Err(SourceError::OutsideWorkspace {
+            path: shown.to_string(),
+            why: format!("it leads to `{}`", real.display()),
+        })
+    }
+}
+
+/// `a/b` joined under the `git_directory` prefix, for messages and `git_path`.
+fn shown_path(prefix: &str, rel: &str) -> String {
+    if prefix.is_empty() {
+        rel.to_string()
+    } else {
+        format!("{prefix}/{rel}")
+    }
+}
+
+/// The `.kestraignore` matcher (empty when there is no such file).
+fn load_ignore(root: &Path, dir: &Path, prefix: &str) -> Result<Gitignore, SourceError> {
+    let path = dir.join(IGNORE_FILE);
+    let shown = shown_path(prefix, IGNORE_FILE);
+    if fs::symlink_metadata(&path).is_err() {
+        return Ok(Gitignore::empty());
+    }
+    let real = fs::canonicalize(&path).map_err(|e| SourceError::Io {
+        path: shown.clone(),
+        source: e,
+    })?;
+    inside(root, &real, &shown)?;
+    let bytes = read_limited(&real, &shown)?;
+    let text = String::from_utf8(bytes).map_err(|_| {
+        SourceError::Other(format!("`{shown}` is not valid UTF-8: save it as UTF-8"))
+    })?;
+    let mut builder = GitignoreBuilder::new(dir);
+    for (n, line) in text.trim_start_matches('\u{feff}').lines().enumerate() {
+        if let Err(e) = builder.add_line(Some(path.clone()), line) {
+            return Err(SourceError::Other(format!(
+                "`{shown}` line {}: {e}; fix the pattern (gitignore syntax)",
+                n + 1
+            )));
+        }
+    }
+    builder
+        .build()
+        .map_err(|e| SourceError::Other(format!("`{shown}`: {e}; fix the patterns")))
+}
+
+/// Whether a file name is a flow file name: `*.yml` / `*.yaml`, any case.
+fn is_flow_name(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    lower.ends_with(".yml") || lower.ends_with(".yaml")
+}
+
+struct Walk<'a> {
+    /// Canonical workspace root.
+    root: &'a Path,
+    /// Canonical `git_directory`.
+    dir: &'a Path,
+    /// `git_directory` as shown (workspace-relative, `/`).
+    prefix: &'a str,
+    ignore: &'a Gitignore,
+}
+
+impl Walk<'_> {
+    fn run(&self, recursive: bool) -> Result<Vec<SourceFile>, SourceError> {
+        let walker = WalkDir::new(self.dir)
+            .follow_links(true)
+            .min_depth(1)
+            .max_depth(if recursive { usize::MAX } else { 1 })
+            .sort_by_file_name();
+        // Errors found while deciding what to walk; the first one is returned.
+        let mut refused: Option<SourceError> = None;
+        let mut files = Vec::new();
+        let entries = walker
+            .into_iter()
+            .filter_entry(|entry| match self.keep(entry, recursive) {
+                Ok(keep) => keep,
+                Err(e) => {
+                    refused.get_or_insert(e);
+                    false
+                }
+            });
+        for entry in entries {
+            let entry = match entry {
+                Ok(entry) => entry,
+                Err(e) => match self.walk_error(e) {
+                    Some(e) => return Err(e),
+                    None => continue,
+                },
+            };
+            if entry.file_type().is_file() {
+                files.push(self.read_file(&entry)?);
+            }
+        }
+        match refused {
+            Some(e) => Err(e),
+            None => Ok(files),
+        }
+    }
+
+    /// `a/b.yml` for an entry under `dir`.
+    fn rel(&self, path: &Path) -> Result<Vec<String>, SourceError> {
+        let rel = path.strip_prefix(self.dir).unwrap_or(path);
+        rel.components()
+            .map(|c| {
+                let part = c.as_os_str();
+                part.to_str().map(str::to_string).ok_or_else(|| {
+                    SourceError::Other(format!(
+                        "`{}`: the name is not valid UTF-8; rename it",
+                        shown_path(self.prefix, &rel.to_string_lossy())
+                    ))
+                })
+            })
+            .collect()
+    }
+
+    /// Whether to walk into / read this entry. Errors for what must not be skipped
+    /// silently: a link leading outside the workspace, a name that is not UTF-8.
+    fn keep(&self, entry: &DirEntry, recursive: bool) -> Result<bool, SourceError> {
+        let name = entry.file_name().to_string_lossy();
+        if name.starts_with(".git") {
+            return Ok(false);
+        }
+        let is_dir = entry.file_type().is_dir();
+        if (is_dir && !recursive) || (!is_dir && !is_flow_name(&name)) {
+            return Ok(false);
+        }
+        let rel_path = entry.path().strip_prefix(self.dir).unwrap_or(entry.path());
+        if self.ignore.matched(rel_path, is_dir).is_ignore() {
+            return Ok(false);
+        }
+        let rel = self.rel(entry.path())?;
+        if entry.path_is_symlink() {
+            let shown = shown_path(self.prefix, &rel.join("/"));
+            let real = fs::canonicalize(entry.path()).map_err(|e| SourceError::Io {
+                path: shown.clone(),
+                source: e,
+            })?;
+            if !real.starts_with(self.root) {
+                return Err(SourceError::OutsideWorkspace {
+                    path: shown,
+                    why: format!(
+                        "it is a symbolic link to `{}` (replace the link by the file, or list it in `{IGNORE_FILE}`)",
+                        real.display()
+                    ),
+                });
+            }
+        }
+        Ok(true)
+    }
+
+    /// What to do with an error of the walk: broken links and unreadable folders are
+    /// errors when they could hold flows; a link loop is an error.
+    fn walk_error(&self, e: walkdir::Error) -> Option<SourceError> {
+        let path = e.path().map(Path::to_path_buf).unwrap_or_default();
+        let rel = path.strip_prefix(self.dir).unwrap_or(&path);
+        let shown = shown_path(self.prefix, &rel.to_string_lossy());
+        if let Some(ancestor) = e.loop_ancestor() {
+            let target = ancestor.strip_prefix(self.dir).unwrap_or(ancestor);
+            return Some(SourceError::Other(format!(
+                "`{shown}` is a symbolic link to its own parent folder `{}` (a loop): remove it or list it in `.kestraignore`",
+                shown_path(self.prefix, &target.to_string_lossy())
+            )));
+        }
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+        let name = name.unwrap_or_default();
+        let ignored = self.ignore.matched(rel, false).is_ignore()
+            || self.ignore.matched(rel, true).is_ignore();
+        if name.starts_with(".git") || ignored {
+            return None;
+        }
+        let is_link = fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink());
+        if is_link && fs::metadata(&path).is_err() {
+            // A broken link: an error only where a flow was expected.
+            return is_flow_name(&name).then(|| {
+                SourceError::Other(format!(
+                    "`{shown}` is a broken symbolic link: fix it, remove it, or list it in `.kestraignore`"
+                ))
+            });
+        }
+        let source = e
+            .into_io_error()
+            .unwrap_or_else(|| std::io::Error::other("unreadable entry"));
+        Some(SourceError::Io {
+            path: shown,
+            source,
+        })
+    }
+
+    fn read_file(&self, entry: &DirEntry) -> Result<SourceFile, SourceError> {
+        let mut rel = self.rel(entry.path())?;
+        let git_path = shown_path(self.prefix, &rel.join("/"));
+        rel.pop();
+        Ok(SourceFile {
+            bytes: read_limited(entry.path(), &git_path)?,
+            git_path,
+            subfolders: rel,
+        })
+    }
+}
+
+/// The bytes of `path`, refusing files over [`MAX_FILE_BYTES`] without reading them whole.
+fn read_limited(path: &Path, shown: &str) -> Result<Vec<u8>, SourceError> {
+    let io = |e| SourceError::Io {
+        path: shown.to_string(),
+        source: e,
+    };
+    let file = fs::File::open(path).map_err(io)?;
+    let too_big = |size: u64| {
+        SourceError::Other(format!(
+            "`{shown}` has {size} bytes, more than the {} KiB limit for a flow file: move big scripts or data to namespace files, or list the file in `.kestraignore`",
+            MAX_FILE_BYTES / 1024
+        ))
+    };
+    let size = file.metadata().map_err(io)?.len();
+    if size > MAX_FILE_BYTES {
+        return Err(too_big(size));
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(too_big(bytes.len() as u64));
+    }
+    Ok(bytes)
+}
+
+#[cfg(test)]
+#[path = "workspace_tests.rs"]
+mod tests;
