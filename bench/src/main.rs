@@ -27,7 +27,10 @@ use report::{Case, Figures, Op};
 use workload::{GenFlow, TARGET};
 
 #[derive(Debug, Parser)]
-#[command(name = "kestra-bench", about = "Benchmark kestra-sync against the Kestra emulator")]
+#[command(
+    name = "kestra-bench",
+    about = "Benchmark kestra-sync against the Kestra emulator"
+)]
 struct Cli {
     #[command(subcommand)]
     sub: Option<Sub>,
@@ -111,7 +114,8 @@ fn main() -> anyhow::Result<()> {
                 eprintln!("bench: {n} flows, {lat} ms, {}", op.label());
                 let latency = Duration::from_millis(lat);
                 let ours = run_case(&binary, n, latency, op, Client::KestraSync);
-                let naive = (!cli.no_naive).then(|| run_case(&binary, n, latency, op, Client::Naive));
+                let naive =
+                    (!cli.no_naive).then(|| run_case(&binary, n, latency, op, Client::Naive));
                 cases.push(Case {
                     n,
                     latency_ms: lat,
@@ -232,7 +236,11 @@ fn run_case_inner(
         bail!(
             "exit {:?}; stderr: {}",
             m.code,
-            m.stderr_text().lines().take(8).collect::<Vec<_>>().join(" | ")
+            m.stderr_text()
+                .lines()
+                .take(8)
+                .collect::<Vec<_>>()
+                .join(" | ")
         );
     }
     // the plan both clients print must count what the workload changed
@@ -256,18 +264,29 @@ fn run_case_inner(
         count("deleted"),
     );
     if got != (added, updated, unchanged, deleted) {
-        bail!("plan counts (added, updated, unchanged, deleted) = {got:?}, expected {:?}", (added, updated, unchanged, deleted));
+        bail!(
+            "plan counts (added, updated, unchanged, deleted) = {got:?}, expected {:?}",
+            (added, updated, unchanged, deleted)
+        );
     }
     // the server must hold exactly the desired flows (and the unrelated ones, untouched)
     let expected = workload::expected_server(if op == Op::Plan { &base } else { desired });
     let live = emu.flows("main");
     if live.len() != expected.len() {
-        bail!("the server holds {} flows, expected {}", live.len(), expected.len());
+        bail!(
+            "the server holds {} flows, expected {}",
+            live.len(),
+            expected.len()
+        );
     }
     for f in &live {
         match expected.get(&(f.namespace.clone(), f.id.clone())) {
             Some(src) if *src == f.source => {}
-            Some(_) => bail!("{}/{} has another source than the desired one", f.namespace, f.id),
+            Some(_) => bail!(
+                "{}/{} has another source than the desired one",
+                f.namespace,
+                f.id
+            ),
             None => bail!("{}/{} should not be on the server", f.namespace, f.id),
         }
     }

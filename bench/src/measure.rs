@@ -32,7 +32,9 @@ pub fn run(mut cmd: Command) -> anyhow::Result<Measured> {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let start = Instant::now();
-    let mut child = cmd.spawn().with_context(|| format!("cannot start {cmd:?}"))?;
+    let mut child = cmd
+        .spawn()
+        .with_context(|| format!("cannot start {cmd:?}"))?;
     let pid = libc::pid_t::try_from(child.id()).context("pid out of range")?;
     let mut out = child.stdout.take().context("stdout")?;
     let mut err = child.stderr.take().context("stderr")?;

@@ -115,7 +115,12 @@ impl Api {
 }
 
 /// Plan (and with `apply`, apply) like the Terraform provider; prints a JSON summary.
-pub async fn run(url: &str, workspace: &Path, state_file: &Path, apply: bool) -> anyhow::Result<()> {
+pub async fn run(
+    url: &str,
+    workspace: &Path,
+    state_file: &Path,
+    apply: bool,
+) -> anyhow::Result<()> {
     let want = desired(workspace)?;
     let known = state(state_file)?;
     let api = Api {

@@ -144,13 +144,23 @@ pub fn render(cases: &[Case], version: &str) -> (String, bool) {
         if let Err(e) = &c.ours {
             check(
                 Some(false),
-                format!("kestra-sync, {} flows, {} ms, {}: {e}", c.n, c.latency_ms, c.op.label()),
+                format!(
+                    "kestra-sync, {} flows, {} ms, {}: {e}",
+                    c.n,
+                    c.latency_ms,
+                    c.op.label()
+                ),
             );
         }
         if let Some(Err(e)) = &c.naive {
             check(
                 Some(false),
-                format!("naive client, {} flows, {} ms, {}: {e}", c.n, c.latency_ms, c.op.label()),
+                format!(
+                    "naive client, {} flows, {} ms, {}: {e}",
+                    c.n,
+                    c.latency_ms,
+                    c.op.label()
+                ),
             );
         }
     }
@@ -212,7 +222,8 @@ pub fn render(cases: &[Case], version: &str) -> (String, bool) {
         .filter(|c| c.op == Op::ApplyInitial && c.latency_ms > 0)
     {
         let Ok(f) = &c.ours else { continue };
-        let sequential = Duration::from_millis(c.latency_ms) * u32::try_from(c.changed).unwrap_or(u32::MAX);
+        let sequential =
+            Duration::from_millis(c.latency_ms) * u32::try_from(c.changed).unwrap_or(u32::MAX);
         check(
             Some(f.wall * 2 < sequential),
             format!(
@@ -234,7 +245,10 @@ pub fn render(cases: &[Case], version: &str) -> (String, bool) {
         peak.map(|p| p < MEMORY_LIMIT),
         format!(
             "peak memory of kestra-sync under 100 MiB{}",
-            peak.map_or(String::new(), |p| format!(": {:.0} MiB at most", p as f64 / MIB))
+            peak.map_or(String::new(), |p| format!(
+                ": {:.0} MiB at most",
+                p as f64 / MIB
+            ))
         ),
     );
 

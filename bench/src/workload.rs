@@ -101,7 +101,7 @@ pub fn one_percent_change(base: &[GenFlow]) -> Change {
         // spread the changes over every namespace: updates from the front of each step,
         // deletes from the back
         let step = n / changed.max(1);
-        let k = if step > 0 { i / step } else { i };
+        let k = i.checked_div(step).unwrap_or(i);
         let at_step_start = step > 0 && i % step == 0;
         if at_step_start && k < updated {
             let mut g = f.clone();
