@@ -149,6 +149,10 @@ impl<'de> Visitor<'de> for Key<'_> {
         Ok(false)
     }
 
+    fn visit_none<E: de::Error>(self) -> Result<bool, E> {
+        Ok(false)
+    }
+
     fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<bool, A::Error> {
         IgnoredAny.visit_seq(seq).map(|_| false)
     }

@@ -65,9 +65,14 @@ fn block_key(body: &str, key: &str) -> Result<(Position, usize), FileProblem> {
 }
 
 fn unsupported(line: usize, key: &str, what: &str) -> FileProblem {
+    let advice = if key == "namespace" {
+        "write it as a plain value, e.g. `namespace: company.team` (kestra-sync sets the namespace from --target-namespace and the folder anyway)"
+    } else {
+        "write it as a plain value on one line, e.g. `id: my_flow`, so kestra-sync can add the namespace after it"
+    };
     FileProblem::new(
         Some(line),
-        format!("the top-level `{key}` is written as {what}, which kestra-sync cannot rewrite safely: write it as a plain value, e.g. `{key}: company.team` (kestra-sync sets the namespace from --target-namespace and the folder anyway)"),
+        format!("the top-level `{key}` is written as {what}, which kestra-sync cannot rewrite safely: {advice}"),
     )
 }
 

@@ -198,6 +198,32 @@ fn handles_values_on_the_next_line_and_multi_line_values() {
 }
 
 #[test]
+fn replaces_values_of_other_scalar_types_and_after_a_tab() {
+    assert_rewrites("id: a\nnamespace: 12\n", "prod", "namespace:", "12", "prod");
+    assert_rewrites(
+        "id: a\nnamespace: true\n",
+        "prod",
+        "namespace:",
+        "true",
+        "prod",
+    );
+    assert_rewrites(
+        "id: a\nnamespace:\tdev\t# c\n",
+        "prod",
+        "namespace:",
+        "dev",
+        "prod",
+    );
+    assert_rewrites(
+        "id: a\nnamespace: a:b#c\n",
+        "prod",
+        "namespace:",
+        "a:b#c",
+        "prod",
+    );
+}
+
+#[test]
 fn fills_an_empty_or_null_value() {
     assert_rewrites(
         "id: a\nnamespace:\ntasks: []\n",
