@@ -276,26 +276,41 @@ fn accepts_quoted_keys_and_an_indented_document() {
 
 #[test]
 fn inserts_a_missing_namespace_after_the_id_line() {
-    assert_eq!(
-        rewrite_namespace("# c\nid: a # the id\ntasks: []\n", "prod").unwrap(),
-        "# c\nid: a # the id\nnamespace: prod\ntasks: []\n"
-    );
-    assert_eq!(
-        rewrite_namespace("tasks: []\r\nid: 'a'\r\n", "prod").unwrap(),
-        "tasks: []\r\nid: 'a'\r\nnamespace: prod\r\n"
-    );
-    assert_eq!(
-        rewrite_namespace("tasks: []\r\nid: a", "prod").unwrap(),
-        "tasks: []\r\nid: a\r\nnamespace: prod"
-    );
-    assert_eq!(
-        rewrite_namespace("  id: a\n  tasks: []\n", "42").unwrap(),
-        "  id: a\n  namespace: \"42\"\n  tasks: []\n"
-    );
-    assert_eq!(
-        rewrite_namespace("\u{feff}id: a\n", "prod").unwrap(),
-        "\u{feff}id: a\nnamespace: prod\n"
-    );
+    let cases = [
+        // (input, target, expected): same indentation and line ending as the `id` line.
+        (
+            "# c\nid: a # the id\ntasks: []\n",
+            "prod",
+            "# c\nid: a # the id\nnamespace: prod\ntasks: []\n",
+        ),
+        (
+            "tasks: []\r\nid: 'a'\r\n",
+            "prod",
+            "tasks: []\r\nid: 'a'\r\nnamespace: prod\r\n",
+        ),
+        (
+            "tasks: []\r\nid: a",
+            "prod",
+            "tasks: []\r\nid: a\r\nnamespace: prod",
+        ),
+        (
+            "  id: a\n  tasks: []\n",
+            "42",
+            "  id: a\n  namespace: \"42\"\n  tasks: []\n",
+        ),
+        (
+            "\u{feff}id: a\n",
+            "prod",
+            "\u{feff}id: a\nnamespace: prod\n",
+        ),
+    ];
+    for (input, target, expected) in cases {
+        assert_eq!(
+            rewrite_namespace(input, target).unwrap(),
+            expected,
+            "{input:?}"
+        );
+    }
 }
 
 #[test]
