@@ -99,6 +99,11 @@ pub struct Options {
     pub faults: Faults,
     /// `false` => the export endpoint answers 404 (to test a client's fallback).
     pub export_enabled: bool,
+    /// A misbehaving server: search, export and the namespace listing answer with the whole
+    /// tenant whatever the query says (filters, flat `namespace=`/`q=`), as Kestra 2.0 does
+    /// with parameters it no longer reads, or as a proxy that strips the query string would.
+    /// Paging and sorting still apply. For tests of a client's own scope checks.
+    pub ignore_namespace_filters: bool,
 }
 
 impl Default for Options {
@@ -110,6 +115,7 @@ impl Default for Options {
             latency: Duration::ZERO,
             faults: Faults::default(),
             export_enabled: true,
+            ignore_namespace_filters: false,
         }
     }
 }
@@ -138,6 +144,7 @@ pub(crate) struct Shared {
     pub edition: String,
     pub auth: Auth,
     pub export_enabled: bool,
+    pub ignore_namespace_filters: bool,
     pub knobs: Mutex<Knobs>,
     pub store: Mutex<store::Store>,
     pub requests: Mutex<Vec<Recorded>>,
@@ -204,6 +211,7 @@ fn build_shared(opts: Options) -> anyhow::Result<Arc<Shared>> {
         edition: opts.edition.clone(),
         auth: opts.auth.clone(),
         export_enabled: opts.export_enabled,
+        ignore_namespace_filters: opts.ignore_namespace_filters,
         knobs: Mutex::new(Knobs {
             latency: opts.latency,
             faults: opts.faults,

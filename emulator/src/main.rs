@@ -39,6 +39,10 @@ struct Args {
     /// Answer 404 on the export endpoint (to exercise a client's fallback).
     #[arg(long)]
     no_export: bool,
+    /// Misbehave: answer search, export and namespace listings with the whole tenant,
+    /// whatever filters the request carries.
+    #[arg(long)]
+    ignore_namespace_filters: bool,
 }
 
 #[tokio::main]
@@ -60,6 +64,7 @@ async fn main() -> anyhow::Result<()> {
         auth,
         latency: Duration::from_millis(args.latency_ms),
         export_enabled: !args.no_export,
+        ignore_namespace_filters: args.ignore_namespace_filters,
         ..Options::default()
     };
     let addr = format!("{}:{}", args.host, args.port);

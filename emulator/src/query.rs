@@ -72,13 +72,20 @@ fn filter_key() -> &'static Regex {
     })
 }
 
-/// Parse a raw query string (still percent-encoded).
-pub(crate) fn parse(raw: &str, version: Version) -> Result<Listing, BadQuery> {
+/// Parse a raw query string (still percent-encoded). With `read_filters = false`, a server
+/// that does not read the filters at all (neither `filters[…]` nor the flat
+/// `namespace=`/`q=`): no filter, and no 400 for a filter it would refuse. Paging and
+/// sorting are still read.
+pub(crate) fn parse(raw: &str, version: Version, read_filters: bool) -> Result<Listing, BadQuery> {
     let mut out = Listing::default();
     let mut flat_namespace = None;
     let mut flat_q = None;
     for (k, v) in form_urlencoded::parse(raw.as_bytes()) {
         let (k, v) = (k.into_owned(), v.into_owned());
+        let is_filter = filter_key().is_match(&k) || k == "namespace" || k == "q";
+        if is_filter && !read_filters {
+            continue;
+        }
         if let Some(c) = filter_key().captures(&k) {
             let field_text = c.get(1).map_or("", |m| m.as_str());
             let op_text = c.get(2).map_or("", |m| m.as_str());
@@ -181,29 +188,46 @@ mod tests {
 
     #[test]
     fn filter_operations() {
-        let l = parse("filters%5Bnamespace%5D%5BPREFIX%5D=prod", v("1.3.0")).unwrap();
+        let l = parse("filters%5Bnamespace%5D%5BPREFIX%5D=prod", v("1.3.0"), true).unwrap();
         assert!(l.matches("prod", "a") && l.matches("prod.x.y", "a"));
         assert!(!l.matches("prod2", "a") && !l.matches("pro", "a") && !l.matches("prod.", "a"));
-        let l = parse("filters[namespace][STARTS_WITH]=prod", v("1.3.0")).unwrap();
+        let l = parse("filters[namespace][STARTS_WITH]=prod", v("1.3.0"), true).unwrap();
         assert!(l.matches("prod2", "a") && l.matches("prod.x", "a"));
-        let l = parse("filters[namespace][EQUALS]=prod", v("1.3.0")).unwrap();
+        let l = parse("filters[namespace][EQUALS]=prod", v("1.3.0"), true).unwrap();
         assert!(l.matches("prod", "a") && !l.matches("prod.x", "a"));
-        assert!(parse("filters[color][EQUALS]=red", v("1.3.0")).is_err());
-        assert!(parse("filters[namespace][LIKE]=red", v("1.3.0")).is_err());
+        assert!(parse("filters[color][EQUALS]=red", v("1.3.0"), true).is_err());
+        assert!(parse("filters[namespace][LIKE]=red", v("1.3.0"), true).is_err());
+    }
+
+    #[test]
+    fn a_server_that_reads_no_filter() {
+        let raw = "filters[namespace][PREFIX]=prod&filters[color][LIKE]=x&namespace=prod&q=a&page=2&size=3&sort=id:desc";
+        assert!(parse(raw, v("1.3.0"), true).is_err());
+        let l = parse(raw, v("1.3.0"), false).unwrap();
+        assert!(l.filters.is_empty() && l.matches("dev", "z"));
+        assert_eq!(
+            (l.page.as_deref(), l.size.as_deref(), l.sort.clone()),
+            (Some("2"), Some("3"), vec!["id:desc".to_string()])
+        );
     }
 
     #[test]
     fn flat_parameters_depend_on_the_version() {
-        let l = parse("namespace=prod&page=2&size=5", v("1.3.0")).unwrap();
+        let l = parse("namespace=prod&page=2&size=5", v("1.3.0"), true).unwrap();
         assert!(l.matches("prod2", "a") && !l.matches("dev", "a"));
         assert_eq!(
             (l.page.as_deref(), l.size.as_deref()),
             (Some("2"), Some("5"))
         );
-        let l = parse("namespace=prod&q=x", v("2.0.0")).unwrap();
+        let l = parse("namespace=prod&q=x", v("2.0.0"), true).unwrap();
         assert!(l.filters.is_empty() && l.matches("dev", "a"));
         // filters win over flat parameters on 1.x
-        let l = parse("namespace=dev&filters[namespace][EQUALS]=prod", v("1.3.0")).unwrap();
+        let l = parse(
+            "namespace=dev&filters[namespace][EQUALS]=prod",
+            v("1.3.0"),
+            true,
+        )
+        .unwrap();
         assert!(l.matches("prod", "a") && !l.matches("dev", "a"));
     }
 }

@@ -29,6 +29,7 @@ fn prints_its_url_and_serves() {
             "p",
         ])
         .args(["--api-token", "tok", "--latency-ms", "1", "--no-export"])
+        .arg("--ignore-namespace-filters")
         .stdout(Stdio::piped())
         .spawn()
         .expect("spawn the emulator");
@@ -75,6 +76,25 @@ fn prints_its_url_and_serves() {
                 .status(),
             200
         );
+        // --ignore-namespace-filters: listing `dev` answers the flow of `prod`
+        let created = c
+            .post(format!("{url}/api/v1/main/flows"))
+            .bearer_auth("tok")
+            .header("content-type", "application/x-yaml")
+            .body(common::flow("prod", "a"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(created.status(), 200);
+        let dev = common::json(
+            c.get(format!("{url}/api/v1/main/flows/dev"))
+                .bearer_auth("tok")
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(dev[0]["namespace"], "prod", "{dev}");
     });
 }
 

@@ -77,14 +77,17 @@ pub(super) async fn get_flow(
     }
 }
 
-/// `GET /flows/{namespace}`: live flows of exactly that namespace, without source.
+/// `GET /flows/{namespace}`: live flows of exactly that namespace, without source (of
+/// the whole tenant on a server told to ignore namespace filters).
 pub(super) async fn list_namespace(State(sh): State<AppState>, Params(params): Params) -> Response {
     let tenant = tenant(&sh, &params);
     let ns = params.get("namespace").cloned().unwrap_or_default();
-    let flows: Vec<Value> = live_matching(&sh, &tenant, |f| f.namespace == ns)
-        .iter()
-        .map(|f| stored_json(&sh, f, false))
-        .collect();
+    let flows: Vec<Value> = live_matching(&sh, &tenant, |f| {
+        sh.ignore_namespace_filters || f.namespace == ns
+    })
+    .iter()
+    .map(|f| stored_json(&sh, f, false))
+    .collect();
     json_response(StatusCode::OK, &Value::Array(flows))
 }
 
@@ -110,8 +113,12 @@ fn stored_json(sh: &AppState, f: &StoredFlow, with_source: bool) -> Value {
 }
 
 fn parse_listing(sh: &AppState, raw: &Option<String>) -> Result<Listing, ApiError> {
-    query::parse(raw.as_deref().unwrap_or(""), sh.version)
-        .map_err(|e| ApiError::bad_request("Invalid query filters", e.0))
+    query::parse(
+        raw.as_deref().unwrap_or(""),
+        sh.version,
+        !sh.ignore_namespace_filters,
+    )
+    .map_err(|e| ApiError::bad_request("Invalid query filters", e.0))
 }
 
 /// `page`/`size`: integers ≥ 1 (defaults 1 and 10).
