@@ -103,7 +103,7 @@ pub async fn run(args: &CiArgs) -> u8 {
     );
     let (mut settings, server) = match Settings::from_args(&args.sync, true) {
         Ok(s) => (s, true),
-        Err(e) if fork_pr => match Settings::from_args(&args.sync, false) {
+        Err(e) if fork_pr => match Settings::from_args(&without_server(&args.sync), false) {
             Ok(s) => {
                 warn(&format!("fork pull request: {e}"));
                 (s, false)
@@ -313,6 +313,16 @@ pub async fn run(args: &CiArgs) -> u8 {
             .await
         }
     }
+}
+
+/// The options minus the server: what a fork's pull request can still check.
+fn without_server(args: &crate::cli::SyncArgs) -> crate::cli::SyncArgs {
+    let mut a = args.clone();
+    a.kestra_url = None;
+    a.kestra_username = None;
+    a.kestra_password = None;
+    a.kestra_api_token = None;
+    a
 }
 
 /// The deployed branch from the `branch` input, unless it names the clone branch of

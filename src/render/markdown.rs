@@ -58,15 +58,7 @@ pub fn render_standalone(plan: &Plan) -> String {
 /// The hidden marker of the comment for one target: `<!-- kestra-sync:plan
 /// target=<namespace>@<host> -->`. Two targets in one PR keep two comments.
 pub fn marker(target_namespace: &str, server_url: &str) -> String {
-    let host = url::Url::parse(server_url)
-        .ok()
-        .and_then(|u| {
-            u.host_str().map(|h| match u.port() {
-                Some(p) => format!("{h}:{p}"),
-                None => h.to_string(),
-            })
-        })
-        .unwrap_or_else(|| server_url.to_string());
+    let host = host_of(server_url).unwrap_or_else(|| server_url.to_string());
     // Neither part may end the HTML comment early.
     let clean = |s: &str| -> String {
         s.chars()
@@ -78,6 +70,16 @@ pub fn marker(target_namespace: &str, server_url: &str) -> String {
         clean(target_namespace),
         clean(&host)
     )
+}
+
+/// `host[:port]` of a URL.
+fn host_of(url: &str) -> Option<String> {
+    let u = url::Url::parse(url).ok()?;
+    let h = u.host_str()?;
+    Some(match u.port() {
+        Some(p) => format!("{h}:{p}"),
+        None => h.to_string(),
+    })
 }
 
 /// The plan as Markdown, never longer than `limit` bytes.
@@ -467,10 +469,7 @@ fn footer(plan: &Plan, ctx: &MarkdownContext, against: &str) -> String {
     if let Some(e) = &server.edition {
         let _ = write!(kestra, " {}", html(e));
     }
-    let host = url::Url::parse(&server.url)
-        .ok()
-        .and_then(|u| u.host_str().map(str::to_string));
-    if let Some(h) = host {
+    if let Some(h) = host_of(&server.url) {
         let _ = write!(kestra, " at {}", html(&h));
     }
     if let Some(t) = &server.tenant {
