@@ -108,3 +108,40 @@ async fn a_missing_ref_says_what_to_check() {
         .to_string();
     assert!(err.contains("owner/name"), "{err}");
 }
+
+#[tokio::test]
+async fn read_gives_the_same_files_as_a_checkout() {
+    use kestra_sync::source::{github::read, workspace, SourceSpec};
+    let gh = FakeGithub::start("").await;
+    let tarball = repo_tarball(500);
+    gh.add_tarball("acme/flows", "abc1234def", tarball.clone());
+    let spec = SourceSpec {
+        workspace: std::path::PathBuf::from("/nonexistent"),
+        git_directory: "_flows".into(),
+        include_child_namespaces: true,
+    };
+    let mut from_api = read(&client(&gh), "acme/flows", "abc1234def", &spec)
+        .await
+        .unwrap();
+    assert_eq!(from_api.len(), 500);
+    assert_eq!(gh.calls().await.len(), 1, "one request for 500 files");
+
+    // The same tree unpacked as a checkout, read by the workspace reader.
+    let checkout = tempfile::tempdir().unwrap();
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(&tarball[..]));
+    archive.unpack(checkout.path()).unwrap();
+    let root = checkout.path().join("acme-flows-abc1234");
+    let mut from_disk = workspace::read(&SourceSpec {
+        workspace: root,
+        ..spec
+    })
+    .unwrap();
+    from_api.sort_by(|a, b| a.git_path.cmp(&b.git_path));
+    from_disk.sort_by(|a, b| a.git_path.cmp(&b.git_path));
+    assert_eq!(from_api, from_disk);
+    let f = from_api
+        .iter()
+        .find(|f| f.git_path == "_flows/team3/flow_498.yml")
+        .unwrap();
+    assert_eq!(f.subfolders, vec!["team3".to_string()]);
+}

@@ -1,0 +1,541 @@
+//! The GitHub action end to end: the built binary run as the runner runs a Docker action
+//! (`ci` argument, event payload file, `INPUT_*` variables with `action.yml`'s defaults,
+//! `GITHUB_OUTPUT` / `GITHUB_STEP_SUMMARY` files, `GITHUB_API_URL` pointing at a fake
+//! GitHub), against the Kestra emulator. Every request to GitHub is validated against
+//! GitHub's official OpenAPI description.
+
+mod github_support;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use github_support::{FakeGithub, BOT_TOKEN, READ_ONLY_TOKEN};
+use kestra_emulator::{Emulator, Options};
+
+const REPO: &str = "acme/flows";
+const PR: u64 = 7;
+const MARKER_PREFIX: &str = "<!-- kestra-sync:plan target=prod@127.0.0.1:";
+
+fn flow(id: &str, message: &str) -> String {
+    format!(
+        "id: {id}\nnamespace: prod\n\ntasks:\n  - id: hello\n    type: io.kestra.plugin.core.log.Log\n    message: \"{message}\"\n"
+    )
+}
+
+/// A checked-out repository with `_flows/`.
+struct Workspace {
+    dir: tempfile::TempDir,
+}
+
+impl Workspace {
+    fn new(files: &[(&str, String)]) -> Workspace {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, text) in files {
+            let p = dir.path().join("_flows").join(name);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        }
+        Workspace { dir }
+    }
+    fn write(&self, name: &str, text: &str) {
+        std::fs::write(self.dir.path().join("_flows").join(name), text).unwrap();
+    }
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+/// What one step run left behind.
+struct Step {
+    code: i32,
+    stdout: String,
+    stderr: String,
+    outputs: String,
+    summary: String,
+}
+
+impl Step {
+    fn output(&self, name: &str) -> Option<String> {
+        self.outputs
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}=")).map(str::to_string))
+    }
+}
+
+fn pr_payload(fork: bool) -> serde_json::Value {
+    let head = if fork { "mallory/flows" } else { REPO };
+    serde_json::json!({
+        "action": "synchronize",
+        "number": PR,
+        "pull_request": {
+            "number": PR,
+            "head": {"ref": "change", "sha": "6dcb09b5b57875f334f61aebed695e2e4193db5e", "repo": {"full_name": head}},
+            "base": {"ref": "main", "repo": {"full_name": REPO}}
+        },
+        "repository": {"full_name": REPO, "default_branch": "main"}
+    })
+}
+
+fn push_payload(branch: &str) -> serde_json::Value {
+    serde_json::json!({
+        "ref": format!("refs/heads/{branch}"),
+        "before": "1111111111111111111111111111111111111111",
+        "after": "2222222222222222222222222222222222222222",
+        "deleted": false,
+        "repository": {"full_name": REPO, "default_branch": "main"}
+    })
+}
+
+/// The inputs the runner passes: every input of action.yml with a default, then `inputs`.
+fn runner_inputs(token: &str, inputs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/action.yml")).unwrap();
+    let doc: serde_json::Value = serde_yaml_ng::from_str(&text).unwrap();
+    let mut env = BTreeMap::new();
+    for (name, spec) in doc["inputs"].as_object().unwrap() {
+        let default = match &spec["default"] {
+            serde_json::Value::String(s) => s.replace("${{ github.token }}", token),
+            serde_json::Value::Null => continue,
+            other => other.to_string(),
+        };
+        env.insert(format!("INPUT_{}", name.to_uppercase()), default);
+    }
+    for (k, v) in inputs {
+        env.insert(format!("INPUT_{}", k.to_uppercase()), v.to_string());
+    }
+    env
+}
+
+/// Run `kestra-sync ci` as the runner would, in a blocking thread (the fakes keep serving).
+async fn step(
+    gh: &FakeGithub,
+    ws: &Workspace,
+    event: &str,
+    payload: serde_json::Value,
+    inputs: BTreeMap<String, String>,
+) -> Step {
+    let files = tempfile::tempdir().unwrap();
+    let event_path = files.path().join("event.json");
+    std::fs::write(&event_path, payload.to_string()).unwrap();
+    let out: PathBuf = files.path().join("output");
+    let summary: PathBuf = files.path().join("summary");
+    std::fs::write(&out, "").unwrap();
+    std::fs::write(&summary, "").unwrap();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_kestra-sync"));
+    cmd.arg("ci")
+        .current_dir(ws.path())
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("GITHUB_ACTIONS", "true")
+        .env("CI", "true")
+        .env("GITHUB_EVENT_NAME", event)
+        .env("GITHUB_EVENT_PATH", &event_path)
+        .env("GITHUB_REPOSITORY", REPO)
+        .env("GITHUB_SHA", "ffffffffffffffffffffffffffffffffffffffff")
+        .env("GITHUB_REF", "refs/pull/7/merge")
+        .env("GITHUB_SERVER_URL", "https://github.com")
+        .env("GITHUB_API_URL", gh.api_url())
+        .env("GITHUB_RUN_ID", "424242")
+        .env("GITHUB_WORKSPACE", ws.path())
+        .env("GITHUB_OUTPUT", &out)
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .envs(inputs);
+    let output = tokio::task::spawn_blocking(move || cmd.output())
+        .await
+        .unwrap()
+        .unwrap();
+    Step {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        outputs: std::fs::read_to_string(&out).unwrap(),
+        summary: std::fs::read_to_string(&summary).unwrap(),
+    }
+}
+
+fn kestra() -> Emulator {
+    let emu = Emulator::start_in_background(Options::default()).unwrap();
+    emu.seed_flow("main", &flow("cleanup_tmp", "v1"));
+    emu.seed_flow("main", &flow("steady", "same"));
+    emu
+}
+
+fn inputs(emu: &Emulator, token: &str, extra: &[(&str, &str)]) -> BTreeMap<String, String> {
+    let url = emu.url();
+    let mut all = vec![("target-namespace", "prod"), ("kestra-url", url.as_str())];
+    all.extend_from_slice(extra);
+    runner_inputs(token, &all)
+}
+
+fn writes(calls: &[(String, String)]) -> Vec<String> {
+    calls
+        .iter()
+        .filter(|(m, _)| m != "GET")
+        .map(|(m, p)| format!("{m} {p}"))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pull_request_plan_is_one_comment_updated_in_place() {
+    let gh = FakeGithub::start("").await;
+    let emu = kestra();
+    let ws = Workspace::new(&[
+        ("cleanup_tmp.yml", flow("cleanup_tmp", "v2")),
+        ("steady.yml", flow("steady", "same")),
+        ("ingest_orders.yml", flow("ingest_orders", "hi")),
+    ]);
+
+    // First run: the plan becomes one comment.
+    let s = step(
+        &gh,
+        &ws,
+        "pull_request",
+        pr_payload(false),
+        inputs(&emu, BOT_TOKEN, &[]),
+    )
+    .await;
+    assert_eq!(s.code, 0, "{}\n{}", s.stdout, s.stderr);
+    let comments = gh.comments(REPO, PR);
+    assert_eq!(comments.len(), 1, "{comments:?}");
+    let first = &comments[0];
+    assert!(first.body.starts_with(MARKER_PREFIX), "{}", first.body);
+    assert!(
+        first
+            .body
+            .contains("### Kestra plan for `prod`: 1 to add, 1 to update, 0 to delete"),
+        "{}",
+        first.body
+    );
+    assert!(
+        first.body.contains("commit 6dcb09b"),
+        "the PR head, not the merge commit: {}",
+        first.body
+    );
+    assert_eq!(s.output("has-changes").as_deref(), Some("true"));
+    assert_eq!(
+        ["added", "updated", "unchanged", "deleted"].map(|k| s.output(k).unwrap_or_default()),
+        ["1", "1", "1", "0"]
+    );
+    let plan_file = s.output("plan-file").unwrap();
+    assert_eq!(plan_file, "kestra-sync-plan-prod.json");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(ws.path().join(&plan_file)).unwrap())
+            .unwrap();
+    assert_eq!(json["summary"]["added"], 1);
+    assert!(
+        s.summary.starts_with("### Kestra plan for `prod`"),
+        "summary has no marker: {}",
+        s.summary
+    );
+    assert!(
+        s.stdout
+            .contains("::group::kestra-sync: plan for `prod` (pull_request)"),
+        "{}",
+        s.stdout
+    );
+    assert_eq!(emu.write_count(), 0, "a pull request never applies");
+
+    // Second run, a flow changed: the same comment is edited.
+    ws.write("steady.yml", &flow("steady", "changed"));
+    let s = step(
+        &gh,
+        &ws,
+        "pull_request",
+        pr_payload(false),
+        inputs(&emu, BOT_TOKEN, &[]),
+    )
+    .await;
+    assert_eq!(s.code, 0, "{}\n{}", s.stdout, s.stderr);
+    let comments = gh.comments(REPO, PR);
+    assert_eq!(comments.len(), 1);
+    assert_eq!(comments[0].id, first.id);
+    assert!(
+        comments[0].body.contains("1 to add, 2 to update"),
+        "{}",
+        comments[0].body
+    );
+
+    // Third run, nothing changed: no write at all.
+    let before = writes(&gh.calls().await);
+    let s = step(
+        &gh,
+        &ws,
+        "pull_request",
+        pr_payload(false),
+        inputs(&emu, BOT_TOKEN, &[]),
+    )
+    .await;
+    assert_eq!(s.code, 0, "{}\n{}", s.stdout, s.stderr);
+    let after = writes(&gh.calls().await);
+    assert_eq!(before, after, "the third run must not write");
+    assert_eq!(
+        after,
+        vec![
+            format!("POST /repos/{REPO}/issues/{PR}/comments"),
+            format!("PATCH /repos/{REPO}/issues/comments/{}", first.id)
+        ]
+    );
+    gh.check().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn push_to_the_default_branch_applies() {
+    let gh = FakeGithub::start("").await;
+    let emu = kestra();
+    let ws = Workspace::new(&[
+        ("cleanup_tmp.yml", flow("cleanup_tmp", "v2")),
+        ("steady.yml", flow("steady", "same")),
+        ("ingest_orders.yml", flow("ingest_orders", "hi")),
+    ]);
+    let s = step(
+        &gh,
+        &ws,
+        "push",
+        push_payload("main"),
+        inputs(&emu, BOT_TOKEN, &[]),
+    )
+    .await;
+    assert_eq!(s.code, 0, "{}\n{}", s.stdout, s.stderr);
+    let live: Vec<(String, String)> = emu
+        .flows("main")
+        .into_iter()
+        .map(|f| (f.id, f.source))
+        .collect();
+    assert_eq!(live.len(), 3);
+    assert!(
+        live.iter()
+            .any(|(id, src)| id == "cleanup_tmp" && src.contains("\"v2\"")),
+        "{live:?}"
+    );
+    assert!(live.iter().any(|(id, _)| id == "ingest_orders"));
+    assert!(
+        s.summary
+            .contains("### ✅ Kestra apply to `prod`: 1 added, 1 updated, 0 deleted"),
+        "{}",
+        s.summary
+    );
+    assert_eq!(s.output("has-changes").as_deref(), Some("true"));
+    assert!(
+        gh.calls().await.is_empty(),
+        "a push needs no GitHub API call"
+    );
+
+    // A push elsewhere only plans.
+    ws.write("steady.yml", &flow("steady", "feature"));
+    let writes_before = emu.write_count();
+    let s = step(
+        &gh,
+        &ws,
+        "push",
+        push_payload("feature"),
+        inputs(&emu, BOT_TOKEN, &[]),
+    )
+    .await;
+    assert_eq!(s.code, 0, "{}\n{}", s.stdout, s.stderr);
+    assert_eq!(emu.write_count(), writes_before);
+    assert!(
+        s.stdout
+            .contains("::notice::`refs/heads/feature` is not the deployed branch `main`"),
+        "{}",
+        s.stdout
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_only_token_warns_and_passes() {
+    let gh = FakeGithub::start("").await;
+    let emu = kestra();
+    let ws = Workspace::new(&[("ingest_orders.yml", flow("ingest_orders", "hi"))]);
+    let s = step(
+        &gh,
+        &ws,
+        "pull_request",
+        pr_payload(false),
+        inputs(&emu, READ_ONLY_TOKEN, &[]),
+    )
+    .await;
+    assert_eq!(s.code, 0, "{}\n{}", s.stdout, s.stderr);
+    assert!(
+        s.stdout
+            .contains("::warning::plan comment skipped: the token may not comment"),
+        "{}",
+        s.stdout
+    );
+    assert!(s.stdout.contains("Resource not accessible by integration"));
+    assert!(
+        s.summary.contains("> The plan comment was skipped"),
+        "{}",
+        s.summary
+    );
+    assert!(
+        s.summary.contains("### Kestra plan for `prod`: 1 to add"),
+        "{}",
+        s.summary
+    );
+    assert!(gh.comments(REPO, PR).is_empty());
+    assert_eq!(s.output("added").as_deref(), Some("1"));
+    gh.check().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fork_pull_request_without_secrets_checks_locally_and_passes() {
+    let gh = FakeGithub::start("").await;
+    let emu = kestra();
+    let ws = Workspace::new(&[("ingest_orders.yml", flow("ingest_orders", "hi"))]);
+    // Secrets are empty on a fork's pull request: the username arrives, the password not.
+    let s = step(
+        &gh,
+        &ws,
+        "pull_request",
+        pr_payload(true),
+        inputs(
+            &emu,
+            READ_ONLY_TOKEN,
+            &[("kestra-username", "admin@kestra.io")],
+        ),
+    )
+    .await;
+    assert_eq!(s.code, 0, "{}\n{}", s.stdout, s.stderr);
+    assert!(
+        s.stdout.contains("::warning::fork pull request"),
+        "{}",
+        s.stdout
+    );
+    assert!(s.summary.contains("skipped"), "{}", s.summary);
+    assert!(
+        gh.calls().await.is_empty(),
+        "nothing is attempted with a fork's token"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_are_masked_first_and_never_printed() {
+    let gh = FakeGithub::start("").await;
+    let emu = kestra();
+    let ws = Workspace::new(&[("ingest_orders.yml", flow("ingest_orders", "hi"))]);
+    let s = step(
+        &gh,
+        &ws,
+        "pull_request",
+        pr_payload(false),
+        inputs(&emu, BOT_TOKEN, &[]),
+    )
+    .await;
+    assert_eq!(s.code, 0, "{}\n{}", s.stdout, s.stderr);
+    let first = s.stdout.lines().next().unwrap_or_default();
+    assert_eq!(first, format!("::add-mask::{BOT_TOKEN}"));
+    assert_eq!(s.stdout.matches(BOT_TOKEN).count(), 1, "{}", s.stdout);
+    assert!(!s.stderr.contains(BOT_TOKEN));
+    assert!(!s.summary.contains(BOT_TOKEN));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drift_fails_the_scheduled_run_only_when_asked() {
+    let gh = FakeGithub::start("").await;
+    let emu = kestra();
+    let ws = Workspace::new(&[
+        ("cleanup_tmp.yml", flow("cleanup_tmp", "v2")),
+        ("steady.yml", flow("steady", "same")),
+    ]);
+    let schedule = serde_json::json!({"schedule": "0 3 * * *", "repository": {"full_name": REPO, "default_branch": "main"}});
+    let s = step(
+        &gh,
+        &ws,
+        "schedule",
+        schedule.clone(),
+        inputs(&emu, BOT_TOKEN, &[]),
+    )
+    .await;
+    assert_eq!(s.code, 0, "{}\n{}", s.stdout, s.stderr);
+    assert!(
+        s.summary
+            .contains("**Drift check**: the server differs from Git."),
+        "{}",
+        s.summary
+    );
+    let s = step(
+        &gh,
+        &ws,
+        "schedule",
+        schedule,
+        inputs(&emu, BOT_TOKEN, &[("fail-on-drift", "true")]),
+    )
+    .await;
+    assert_eq!(s.code, 1, "{}\n{}", s.stdout, s.stderr);
+    assert!(s.stdout.contains("::error title=Drift::"), "{}", s.stdout);
+    assert_eq!(emu.write_count(), 0, "a drift check never writes");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broken_flow_is_an_annotation_on_its_file() {
+    let gh = FakeGithub::start("").await;
+    let emu = kestra();
+    let ws = Workspace::new(&[
+        ("ok.yml", flow("ok", "x")),
+        ("bad.yml", "namespace: prod\ntasks: []\n".to_string()),
+    ]);
+    let s = step(
+        &gh,
+        &ws,
+        "pull_request",
+        pr_payload(false),
+        inputs(&emu, BOT_TOKEN, &[]),
+    )
+    .await;
+    assert_eq!(s.code, 1, "{}\n{}", s.stdout, s.stderr);
+    assert!(
+        s.stdout.contains("::error file=_flows/bad.yml"),
+        "{}",
+        s.stdout
+    );
+    assert!(s.summary.contains("kestra-sync failed"), "{}", s.summary);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn source_github_plans_without_a_checkout() {
+    let gh = FakeGithub::start("/api/v3").await;
+    let emu = kestra();
+    // The runner's workspace is empty: no actions/checkout.
+    let ws = Workspace::new(&[]);
+    let gz = {
+        let enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        let mut b = tar::Builder::new(enc);
+        for (name, text) in [
+            ("cleanup_tmp.yml", flow("cleanup_tmp", "v1")),
+            ("new_one.yml", flow("new_one", "x")),
+        ] {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(text.len() as u64);
+            h.set_mode(0o644);
+            b.append_data(
+                &mut h,
+                format!("acme-flows-fffffff/_flows/{name}"),
+                text.as_bytes(),
+            )
+            .unwrap();
+        }
+        b.into_inner().unwrap().finish().unwrap()
+    };
+    // GITHUB_SHA: for a pull request, the merge commit: what merging would deploy.
+    gh.add_tarball(REPO, "ffffffffffffffffffffffffffffffffffffffff", gz);
+    let s = step(
+        &gh,
+        &ws,
+        "pull_request",
+        pr_payload(false),
+        inputs(&emu, BOT_TOKEN, &[("source", "github")]),
+    )
+    .await;
+    assert_eq!(s.code, 0, "{}\n{}", s.stdout, s.stderr);
+    assert_eq!(s.output("added").as_deref(), Some("1"));
+    assert_eq!(s.output("unchanged").as_deref(), Some("1"));
+    let calls = gh.calls().await;
+    assert_eq!(
+        calls[0],
+        (
+            "GET".to_string(),
+            format!("/api/v3/repos/{REPO}/tarball/ffffffffffffffffffffffffffffffffffffffff")
+        )
+    );
+    assert_eq!(gh.comments(REPO, PR).len(), 1);
+    gh.check().await;
+}
