@@ -178,10 +178,13 @@ pub async fn run(args: &CiArgs) -> u8 {
             return fail_run(&ctx, &e);
         }
     };
-    print!(
-        "{}",
-        crate::render::text::render(&planned.plan, settings.color)
-    );
+    // stdout is the log: the plan in the chosen format.
+    let shown = match settings.format {
+        crate::cli::Format::Text => crate::render::text::render(&planned.plan, settings.color),
+        crate::cli::Format::Json => crate::render::json::render(&planned.plan),
+        crate::cli::Format::Markdown => markdown::render_standalone(&planned.plan),
+    };
+    print!("{shown}");
     print!("{}", commands::endgroup());
 
     let plan_file = write_plan_file(&settings, &ctx, &planned);
