@@ -1,0 +1,140 @@
+//! What people read, as snapshots: the terminal plan and the JSON plan, from the binary
+//! against the emulator. Review changed snapshots like code.
+
+mod common;
+
+use common::*;
+
+const LOG: &str = "    type: io.kestra.plugin.core.log.Log\n";
+
+fn flow(id: &str, msg: &str) -> String {
+    format!("id: {id}\nnamespace: anything # rewritten to the target\n\ntasks:\n  - id: log\n{LOG}    message: \"{msg}\"\n")
+}
+
+/// A server with three flows and a repo that adds one, updates one, drops one.
+fn scenario() -> (Emulator, Workspace) {
+    scenario_on(emulator())
+}
+
+fn scenario_on(emu: Emulator) -> (Emulator, Workspace) {
+    emu.seed_flow(
+        "main",
+        &flow("cleanup_tmp", "v1").replace(
+            "anything # rewritten to the target",
+            "prod # rewritten to the target",
+        ),
+    );
+    emu.seed_flow(
+        "main",
+        &flow("same", "same").replace(
+            "anything # rewritten to the target",
+            "prod # rewritten to the target",
+        ),
+    );
+    emu.seed_flow(
+        "main",
+        &flow("old_campaign", "bye")
+            .replace("anything # rewritten to the target", "prod.marketing"),
+    );
+    emu.seed_flow(
+        "main",
+        &flow("sibling", "not ours").replace("anything # rewritten to the target", "prod2"),
+    );
+    let ws = Workspace::new();
+    ws.write("cleanup_tmp.yml", flow("cleanup_tmp", "v2"));
+    ws.write("same.yml", flow("same", "same"));
+    ws.write(
+        "finance/nightly_report.yaml",
+        flow("nightly_report", "numbers"),
+    );
+    (emu, ws)
+}
+
+fn redact(s: &str, emu: &Emulator) -> String {
+    s.replace(&emu.url(), "http://kestra.test")
+}
+
+#[test]
+fn terminal_plan_without_delete_lists_kept_flows() {
+    let (emu, ws) = scenario();
+    let out = kestra_sync(&emu, &ws, "prod")
+        .args(["plan", "--include-child-namespaces"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    insta::assert_snapshot!(redact(&stdout(&out), &emu));
+}
+
+#[test]
+fn terminal_plan_with_delete() {
+    let (emu, ws) = scenario();
+    let out = kestra_sync(&emu, &ws, "prod")
+        .args([
+            "plan",
+            "--include-child-namespaces",
+            "--delete",
+            "--detailed-exitcode",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    insta::assert_snapshot!(redact(&stdout(&out), &emu));
+}
+
+#[test]
+fn json_plan_contract() {
+    let (emu, ws) = scenario();
+    let out = kestra_sync(&emu, &ws, "prod")
+        .args([
+            "plan",
+            "--include-child-namespaces",
+            "--delete",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let plan: serde_json::Value = serde_json::from_str(&redact(&stdout(&out), &emu)).unwrap();
+    insta::assert_json_snapshot!(plan);
+}
+
+#[test]
+fn no_changes_is_one_line_and_exit_zero() {
+    let (emu, ws) = scenario();
+    let ok = kestra_sync(&emu, &ws, "prod")
+        .args(["apply", "--include-child-namespaces"])
+        .output()
+        .unwrap();
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    let out = kestra_sync(&emu, &ws, "prod")
+        .args(["plan", "--include-child-namespaces", "--detailed-exitcode"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    insta::assert_snapshot!(redact(&stdout(&out), &emu));
+}
+
+#[test]
+fn deletes_never_touch_a_sibling_namespace_even_when_the_server_lists_it() {
+    // A server that ignores the namespace filters and answers with the whole tenant.
+    let (emu, ws) = scenario_on(emulator_with(Options {
+        ignore_namespace_filters: true,
+        ..Options::default()
+    }));
+    let out = kestra_sync(&emu, &ws, "prod")
+        .args(["apply", "--include-child-namespaces", "--delete"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    let live: Vec<String> = emu
+        .flows("main")
+        .iter()
+        .map(|f| format!("{}/{}", f.namespace, f.id))
+        .collect();
+    assert!(live.contains(&"prod2/sibling".to_string()), "{live:?}");
+    assert!(
+        !live.contains(&"prod.marketing/old_campaign".to_string()),
+        "{live:?}"
+    );
+}
