@@ -9,17 +9,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-cargo build --quiet --release --bin kestra-sync -p kestra-sync
-bin=target/release/kestra-sync
+cargo build --quiet --bin kestra-sync -p kestra-sync
+bin=target/debug/kestra-sync
 
 emulator_pid=""
 cleanup() { [ -n "$emulator_pid" ] && kill "$emulator_pid" 2>/dev/null || true; }
 trap cleanup EXIT
 
 if [ -z "${KESTRA_URL:-}" ]; then
-  cargo build --quiet --release --bin kestra-emulator -p kestra-emulator
+  cargo build --quiet --bin kestra-emulator -p kestra-emulator
   log=$(mktemp)
-  target/release/kestra-emulator --port 0 --username demo@kestra.io --password 'Demo-pass1' >"$log" 2>&1 &
+  target/debug/kestra-emulator --port 0 --username demo@kestra.io --password 'Demo-pass1' >"$log" 2>&1 &
   emulator_pid=$!
   for _ in $(seq 1 100); do
     grep -q 'http://' "$log" && break
