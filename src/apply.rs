@@ -134,6 +134,11 @@ pub async fn apply(
             .validate(&to_validate)
             .await
             .map_err(ApplyError::Validate)?;
+        for v in &results {
+            for w in &v.warnings {
+                tracing::warn!("{}: {w}", v.git_path);
+            }
+        }
         if results.iter().any(|v| !v.errors.is_empty()) {
             return Err(ApplyError::Invalid(results));
         }
