@@ -1,163 +1,25 @@
-//! The sticky GitLab merge request note, against a fake GitLab over real HTTP: a stateful
-//! notes store behind GitLab's paths, `PRIVATE-TOKEN` auth, offset pagination headers
-//! (`X-Next-Page`, empty on the last page) and its 401/403 answers.
+//! The sticky GitLab merge request note, against a fake GitLab over real HTTP
+//! (`gitlab_support`): a stateful notes store behind GitLab's paths, `PRIVATE-TOKEN` auth,
+//! offset pagination headers (`X-Next-Page`, empty on the last page), its 401/403 answers,
+//! and transient failures (a read retried; a create whose answer is lost looked up, never
+//! posted twice).
 
-use std::sync::{Arc, Mutex};
+mod gitlab_support;
+
 use std::time::Duration;
 
+use gitlab_support::{FakeGitLab, Fault, BOT, READ_ONLY_TOKEN, TOKEN};
 use kestra_sync::forge::gitlab::{GitLabNotes, MergeRequest, NoteOutcome};
+use kestra_sync::http::{Backoff, HttpOptions};
 use secrecy::SecretString;
 use serde_json::{json, Value};
-use wiremock::matchers::{any, method, path};
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
 
-const TOKEN: &str = "glpat-S3cr3tT0ken";
-const READ_ONLY_TOKEN: &str = "glpat-ReadOnly";
-const BOT: u64 = 7;
 const MARKER: &str = "<!-- kestra-sync:plan target=prod@kestra.example.com -->";
 
-#[derive(Default)]
-struct State {
-    notes: Vec<Value>,
-    next_id: u64,
-    writes: Vec<String>,
-}
-
-/// GitLab's notes API for project `project` (as it appears in the path) and MR `!42`.
-#[derive(Clone)]
-struct FakeGitLab {
-    project: &'static str,
-    state: Arc<Mutex<State>>,
-}
-
-impl FakeGitLab {
-    fn new(project: &'static str) -> FakeGitLab {
-        let state = State {
-            next_id: 1000,
-            ..State::default()
-        };
-        FakeGitLab {
-            project,
-            state: Arc::new(Mutex::new(state)),
-        }
-    }
-
-    fn seed(&self, author: u64, body: &str) -> u64 {
-        let mut s = self.state.lock().unwrap();
-        s.next_id += 1;
-        let id = s.next_id;
-        s.notes.push(json!({"id": id, "body": body, "author": {"id": author, "username": format!("u{author}")}, "system": false}));
-        id
-    }
-
-    fn notes_of(&self, author: u64) -> Vec<Value> {
-        let s = self.state.lock().unwrap();
-        s.notes
-            .iter()
-            .filter(|n| n["author"]["id"] == author)
-            .cloned()
-            .collect()
-    }
-
-    fn writes(&self) -> Vec<String> {
-        self.state.lock().unwrap().writes.clone()
-    }
-}
-
-impl Respond for FakeGitLab {
-    fn respond(&self, req: &Request) -> ResponseTemplate {
-        let token = req
-            .headers
-            .get("private-token")
-            .and_then(|v| v.to_str().ok());
-        let writer = match token {
-            Some(TOKEN) => true,
-            Some(READ_ONLY_TOKEN) => false,
-            _ => {
-                return ResponseTemplate::new(401)
-                    .set_body_json(json!({"message": "401 Unauthorized"}))
-            }
-        };
-        let p = req.url.path();
-        let notes_path = format!("/api/v4/projects/{}/merge_requests/42/notes", self.project);
-        let mut s = self.state.lock().unwrap();
-        if p == "/api/v4/user" && req.method.as_str() == "GET" {
-            return ResponseTemplate::new(200)
-                .set_body_json(json!({"id": BOT, "username": "project_1_bot"}));
-        }
-        if p == notes_path && req.method.as_str() == "GET" {
-            let q = |k: &str| {
-                req.url
-                    .query_pairs()
-                    .find(|(n, _)| n == k)
-                    .and_then(|(_, v)| v.parse::<usize>().ok())
-            };
-            let (page, per_page) = (q("page").unwrap_or(1), q("per_page").unwrap_or(20).min(100));
-            let total = s.notes.len();
-            let pages = total.div_ceil(per_page).max(1);
-            let slice: Vec<Value> = s
-                .notes
-                .iter()
-                .skip((page - 1) * per_page)
-                .take(per_page)
-                .cloned()
-                .collect();
-            let next = if page < pages {
-                (page + 1).to_string()
-            } else {
-                String::new()
-            };
-            return ResponseTemplate::new(200)
-                .insert_header("x-next-page", next.as_str())
-                .insert_header("x-page", page.to_string().as_str())
-                .insert_header("x-total-pages", pages.to_string().as_str())
-                .set_body_json(Value::Array(slice));
-        }
-        if !writer {
-            return ResponseTemplate::new(403).set_body_json(json!({"message": "403 Forbidden"}));
-        }
-        let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
-        let Some(text) = body["body"].as_str().map(String::from) else {
-            return ResponseTemplate::new(400)
-                .set_body_json(json!({"message": "400 Bad request - body is missing"}));
-        };
-        if p == notes_path && req.method.as_str() == "POST" {
-            s.next_id += 1;
-            let id = s.next_id;
-            let note = json!({"id": id, "body": text, "author": {"id": BOT}, "system": false});
-            s.notes.push(note.clone());
-            s.writes.push(format!("POST {id}"));
-            return ResponseTemplate::new(201).set_body_json(note);
-        }
-        if let Some(id) = p
-            .strip_prefix(&format!("{notes_path}/"))
-            .and_then(|i| i.parse::<u64>().ok())
-        {
-            if req.method.as_str() == "PUT" {
-                s.writes.push(format!("PUT {id}"));
-                let Some(note) = s.notes.iter_mut().find(|n| n["id"] == id) else {
-                    return ResponseTemplate::new(404)
-                        .set_body_json(json!({"message": "404 Not found"}));
-                };
-                if note["author"]["id"] != BOT {
-                    return ResponseTemplate::new(403)
-                        .set_body_json(json!({"message": "403 Forbidden"}));
-                }
-                note["body"] = Value::String(text);
-                return ResponseTemplate::new(200).set_body_json(note.clone());
-            }
-        }
-        ResponseTemplate::new(404).set_body_json(json!({"message": "404 Not Found"}))
-    }
-}
-
 async fn start(fake: &FakeGitLab) -> MockServer {
-    let server = MockServer::start().await;
-    Mock::given(any())
-        .respond_with(fake.clone())
-        .mount(&server)
-        .await;
-    server
+    fake.start().await
 }
 
 /// `GET /user` answers the bot user, for tests with fixed answers.
@@ -189,7 +51,7 @@ fn plan(text: &str) -> String {
 
 #[tokio::test]
 async fn create_then_edit_then_leave_unchanged() {
-    let fake = FakeGitLab::new("123");
+    let fake = FakeGitLab::new("123", 42);
     let server = start(&fake).await;
     // Someone quoting our marker in their own note: never touched.
     let quoted = fake.seed(99, &format!("look at this: {MARKER}"));
@@ -217,7 +79,7 @@ async fn create_then_edit_then_leave_unchanged() {
 
 #[tokio::test]
 async fn each_target_keeps_its_own_note() {
-    let fake = FakeGitLab::new("123");
+    let fake = FakeGitLab::new("123", 42);
     let server = start(&fake).await;
     let gl = client(&server, "123", Some(TOKEN));
     let other = "<!-- kestra-sync:plan target=dev@kestra.example.com -->";
@@ -233,7 +95,7 @@ async fn each_target_keeps_its_own_note() {
 
 #[tokio::test]
 async fn our_note_is_found_beyond_the_first_pages() {
-    let fake = FakeGitLab::new("123");
+    let fake = FakeGitLab::new("123", 42);
     let server = start(&fake).await;
     for i in 0..230 {
         fake.seed(50 + i % 3, &format!("review comment {i}"));
@@ -261,7 +123,7 @@ async fn our_note_is_found_beyond_the_first_pages() {
 
 #[tokio::test]
 async fn project_path_is_url_encoded() {
-    let fake = FakeGitLab::new("acme%2Fdata%2Fflows");
+    let fake = FakeGitLab::new("acme%2Fdata%2Fflows", 42);
     let server = start(&fake).await;
     let gl = client(&server, "acme/data/flows", Some(TOKEN));
     let outcome = gl.upsert(MARKER, &plan("1 to add")).await.unwrap();
@@ -289,7 +151,7 @@ async fn project_path_is_url_encoded() {
 
 #[tokio::test]
 async fn read_only_token_is_skipped_with_what_to_do() {
-    let fake = FakeGitLab::new("123");
+    let fake = FakeGitLab::new("123", 42);
     let server = start(&fake).await;
     let gl = client(&server, "123", Some(READ_ONLY_TOKEN));
     let outcome = gl.upsert(MARKER, &plan("1 to add")).await.unwrap();
@@ -300,7 +162,7 @@ async fn read_only_token_is_skipped_with_what_to_do() {
         reason.starts_with("the token cannot post notes (GitLab answered 403 to POST "),
         "{reason}"
     );
-    assert!(reason.ends_with(": CI_JOB_TOKEN can only read notes; create a project access token with `api` scope, store it as a masked (not protected) variable GITLAB_TOKEN"), "{reason}");
+    assert!(reason.ends_with(": CI_JOB_TOKEN can only read notes; create a project access token (Settings > Access tokens) with the `api` scope and store it as a CI/CD variable GITLAB_TOKEN, masked but not protected (merge request pipelines cannot read protected variables)"), "{reason}");
     assert!(!reason.contains(READ_ONLY_TOKEN));
     assert!(fake.notes_of(BOT).is_empty());
     assert!(outcome.to_string().starts_with("plan not posted: "));
@@ -308,7 +170,7 @@ async fn read_only_token_is_skipped_with_what_to_do() {
 
 #[tokio::test]
 async fn invalid_token_is_skipped_at_the_first_request() {
-    let fake = FakeGitLab::new("123");
+    let fake = FakeGitLab::new("123", 42);
     let server = start(&fake).await;
     let gl = client(&server, "123", Some("glpat-expired"));
     let outcome = gl.upsert(MARKER, &plan("x")).await.unwrap();
@@ -324,7 +186,7 @@ async fn invalid_token_is_skipped_at_the_first_request() {
 
 #[tokio::test]
 async fn missing_token_is_skipped_without_any_request() {
-    let fake = FakeGitLab::new("123");
+    let fake = FakeGitLab::new("123", 42);
     let server = start(&fake).await;
     for token in [None, Some(""), Some("  ")] {
         let outcome = client(&server, "123", token)
@@ -334,7 +196,7 @@ async fn missing_token_is_skipped_without_any_request() {
         let NoteOutcome::Skipped { reason } = &outcome else {
             panic!("{outcome:?}")
         };
-        assert!(reason.starts_with("no GitLab token (GITLAB_TOKEN is empty): CI_JOB_TOKEN can only read notes; create a project access token with `api` scope"), "{reason}");
+        assert!(reason.starts_with("no GitLab token (GITLAB_TOKEN is empty): CI_JOB_TOKEN can only read notes; create a project access token (Settings > Access tokens) with the `api` scope"), "{reason}");
     }
     assert!(server.received_requests().await.unwrap().is_empty());
 }
@@ -428,4 +290,89 @@ async fn a_full_page_without_pagination_headers_is_followed() {
         .await
         .unwrap();
     assert_eq!(outcome, NoteOutcome::Unchanged { id: 501 });
+}
+
+/// A client that retries quickly.
+fn fast_client(server: &MockServer, retries: u32) -> GitLabNotes {
+    let mr = MergeRequest {
+        api_url: format!("{}/api/v4", server.uri()),
+        project: "123".into(),
+        iid: 42,
+    };
+    let options = HttpOptions {
+        timeout: Duration::from_secs(10),
+        retries,
+        backoff: Backoff {
+            initial: Duration::from_millis(10),
+            max: Duration::from_millis(50),
+        },
+    };
+    GitLabNotes::with_options(mr, Some(SecretString::from(TOKEN)), &options).unwrap()
+}
+
+#[tokio::test]
+async fn a_transient_failure_of_a_read_is_retried() {
+    let fake = FakeGitLab::new("123", 42);
+    let server = start(&fake).await;
+    fake.inject(Fault::GetUnavailable);
+    let outcome = fast_client(&server, 2)
+        .upsert(MARKER, &plan("1 to add"))
+        .await
+        .unwrap();
+    assert!(
+        matches!(outcome, NoteOutcome::Created { .. }),
+        "{outcome:?}"
+    );
+    let gets = server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.method.as_str() == "GET" && r.url.path().ends_with("/notes"))
+        .count();
+    assert_eq!(gets, 2, "the 503 was retried once");
+
+    // Without retries the same failure is an error with GitLab's answer.
+    let fake = FakeGitLab::new("123", 42);
+    let server = start(&fake).await;
+    fake.inject(Fault::GetUnavailable);
+    let err = fast_client(&server, 0)
+        .upsert(MARKER, &plan("1 to add"))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.starts_with("GitLab answered 503 to GET "), "{err}");
+    assert!(fake.writes().is_empty());
+}
+
+#[tokio::test]
+async fn a_lost_answer_to_the_post_is_looked_up_never_posted_twice() {
+    // The gateway lost GitLab's answer, but the note was created: found, not re-posted.
+    let fake = FakeGitLab::new("123", 42);
+    let server = start(&fake).await;
+    fake.inject(Fault::PostBadGateway { stored: true });
+    let outcome = fast_client(&server, 3)
+        .upsert(MARKER, &plan("1 to add"))
+        .await
+        .unwrap();
+    let NoteOutcome::Created { id } = outcome else {
+        panic!("{outcome:?}")
+    };
+    assert_eq!(fake.writes(), [format!("POST {id}")]);
+    assert_eq!(fake.notes_of(BOT).len(), 1);
+
+    // Lost and not created: an error saying the next run settles it; still one POST.
+    let fake = FakeGitLab::new("123", 42);
+    let server = start(&fake).await;
+    fake.inject(Fault::PostBadGateway { stored: false });
+    let err = fast_client(&server, 3)
+        .upsert(MARKER, &plan("1 to add"))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("the note may still appear"), "{err}");
+    assert!(err.contains("502"), "{err}");
+    assert_eq!(fake.writes(), ["POST"]);
+    assert!(fake.notes_of(BOT).is_empty());
+    assert!(!err.contains(TOKEN));
 }

@@ -5,21 +5,28 @@
 //!
 //! GitLab's REST API v4 (`CI_API_V4_URL`, so self-managed instances work): `GET /user` (who
 //! the token is), `GET /projects/:id/merge_requests/:iid/notes` (offset pagination followed
-//! through `X-Next-Page`), `POST …/notes`, `PUT …/notes/:note_id`, header `PRIVATE-TOKEN`.
-//! `:id` is the numeric project id or the URL-encoded path (`group%2Fproject`).
+//! through `X-Next-Page`), `POST …/notes`, `PUT …/notes/:note_id`, header `PRIVATE-TOKEN`
+//! (marked sensitive, so no HTTP-level debug output shows it). `:id` is the numeric project
+//! id or the URL-encoded path (`group%2Fproject`).
 //!
 //! A token that cannot post (the usual case is `CI_JOB_TOKEN`, which can only read notes) or
 //! no token at all is not a failure of the pipeline: the result is [`NoteOutcome::Skipped`]
 //! with a reason the caller prints as a warning.
 //!
-//! The client is a plain `reqwest` client (rustls, user agent, connect and request
-//! timeouts): `crate::http` had no shared client setup yet when this was written.
+//! Requests go through the shared [`crate::http::HttpClient`]: transient failures of `GET`
+//! and `PUT` (same body again: harmless) are retried; the `POST` that creates the note is
+//! replayed only when GitLab surely did not get it (connection refused, 429, 503). When its
+//! answer is lost, the notes are read again: if ours is there, it was created; otherwise the
+//! error says the next run will find or create it. Never two notes from one run.
 
 use std::time::Duration;
 
 use reqwest::header::{HeaderMap, HeaderValue};
+use reqwest::Method;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
+
+use crate::http::{Backoff, HttpClient, HttpError, HttpOptions, Idempotency, Reply};
 
 mod api;
 
@@ -37,8 +44,11 @@ const PER_PAGE: usize = 100;
 /// Pages read at most (10,000 notes) before giving up the search and creating a new note.
 const MAX_PAGES: usize = 100;
 
+/// Retries of a transient failure with [`GitLabNotes::new`].
+pub const DEFAULT_RETRIES: u32 = 2;
+
 /// What to do when the token is missing or cannot post.
-pub const TOKEN_HELP: &str = "CI_JOB_TOKEN can only read notes; create a project access token with `api` scope, store it as a masked (not protected) variable GITLAB_TOKEN";
+pub const TOKEN_HELP: &str = "CI_JOB_TOKEN can only read notes; create a project access token (Settings > Access tokens) with the `api` scope and store it as a CI/CD variable GITLAB_TOKEN, masked but not protected (merge request pipelines cannot read protected variables)";
 
 /// What happened to the note.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,6 +95,9 @@ pub enum GitLabError {
     },
     #[error("cannot reach GitLab at {url}: {message}")]
     Transport { url: String, message: String },
+    /// The note's `POST` was sent but its answer was lost, and the note is not (yet) listed.
+    #[error("GitLab did not answer {url} ({message}); the note may still appear: the next run finds and updates it, or creates it")]
+    MaybePosted { url: String, message: String },
     #[error("GitLab answered {status} to {method} {url}: {message}{hint}")]
     Status {
         method: &'static str,
@@ -124,30 +137,40 @@ struct Created {
 /// Notes of one merge request, through one token.
 #[derive(Debug, Clone)]
 pub struct GitLabNotes {
-    client: reqwest::Client,
+    http: HttpClient,
     mr: MergeRequest,
     token: Option<SecretString>,
 }
 
 impl GitLabNotes {
     /// `token`: `GITLAB_TOKEN` (a project access token with `api` scope); `None` or empty
-    /// makes [`GitLabNotes::upsert`] skip with a warning. `timeout` bounds each request.
+    /// makes [`GitLabNotes::upsert`] skip with a warning. `timeout` bounds each request;
+    /// transient failures are retried [`DEFAULT_RETRIES`] times.
     pub fn new(
         mr: MergeRequest,
         token: Option<SecretString>,
         timeout: Duration,
     ) -> Result<GitLabNotes, GitLabError> {
-        let client = reqwest::Client::builder()
-            .user_agent(crate::http::USER_AGENT)
-            .connect_timeout(timeout.min(Duration::from_secs(10)))
-            .timeout(timeout)
-            .build()
-            .map_err(|e| GitLabError::Transport {
-                url: mr.api_url.clone(),
-                message: e.to_string(),
-            })?;
+        let options = HttpOptions {
+            timeout,
+            retries: DEFAULT_RETRIES,
+            backoff: Backoff::default(),
+        };
+        GitLabNotes::with_options(mr, token, &options)
+    }
+
+    /// As [`GitLabNotes::new`], with the timeout, retries and backoff of `options`.
+    pub fn with_options(
+        mr: MergeRequest,
+        token: Option<SecretString>,
+        options: &HttpOptions,
+    ) -> Result<GitLabNotes, GitLabError> {
+        let http = HttpClient::new(options).map_err(|e| GitLabError::Transport {
+            url: mr.api_url.clone(),
+            message: e.to_string(),
+        })?;
         let token = token.filter(|t| !t.expose_secret().trim().is_empty());
-        Ok(GitLabNotes { client, mr, token })
+        Ok(GitLabNotes { http, mr, token })
     }
 
     /// Create or edit the one note carrying `marker` so that it reads `body`.
@@ -161,7 +184,7 @@ impl GitLabNotes {
         let body = note_body(marker, body);
 
         let me: User = match self
-            .send_json("GET", &user_url(&self.mr.api_url), &headers, None)
+            .send_json(Method::GET, &user_url(&self.mr.api_url), &headers, None)
             .await?
         {
             Answer::Ok(user) => user,
@@ -179,23 +202,43 @@ impl GitLabNotes {
             Some(note) => {
                 let url = note_url(&self.mr, note.id);
                 match self
-                    .send_json::<Created>("PUT", &url, &headers, Some(&payload))
+                    .send_json::<Created>(Method::PUT, &url, &headers, Some(&payload))
                     .await?
                 {
                     Answer::Ok(_) => Ok(NoteOutcome::Updated { id: note.id }),
                     Answer::Forbidden(reason) => Ok(NoteOutcome::Skipped { reason }),
                 }
             }
-            None => {
-                let url = notes_url(&self.mr);
-                match self
-                    .send_json::<Created>("POST", &url, &headers, Some(&payload))
-                    .await?
-                {
-                    Answer::Ok(created) => Ok(NoteOutcome::Created { id: created.id }),
-                    Answer::Forbidden(reason) => Ok(NoteOutcome::Skipped { reason }),
+            None => self.create(marker, me.id, &headers, &payload).await,
+        }
+    }
+
+    /// `POST` the note. A lost answer is checked by reading the notes again, never by a
+    /// second `POST`.
+    async fn create(
+        &self,
+        marker: &str,
+        author: u64,
+        headers: &HeaderMap,
+        payload: &serde_json::Value,
+    ) -> Result<NoteOutcome, GitLabError> {
+        let url = notes_url(&self.mr);
+        match self
+            .send_json::<Created>(Method::POST, &url, headers, Some(payload))
+            .await
+        {
+            Ok(Answer::Ok(created)) => Ok(NoteOutcome::Created { id: created.id }),
+            Ok(Answer::Forbidden(reason)) => Ok(NoteOutcome::Skipped { reason }),
+            Err(GitLabError::MaybePosted { url, message }) => {
+                tracing::warn!(
+                    "GitLab did not answer POST {url} ({message}); looking for the note"
+                );
+                match self.find(marker, author, headers).await {
+                    Ok(Answer::Ok(Some(note))) => Ok(NoteOutcome::Created { id: note.id }),
+                    _ => Err(GitLabError::MaybePosted { url, message }),
                 }
             }
+            Err(e) => Err(e),
         }
     }
 
@@ -209,10 +252,12 @@ impl GitLabNotes {
         let mut page = 1;
         for _ in 0..MAX_PAGES {
             let url = notes_page_url(&self.mr, page);
-            let (notes, next) = match self.get_page(&url, headers).await? {
-                Answer::Ok(x) => x,
+            let reply = match self.checked(Method::GET, &url, headers, None).await? {
+                Answer::Ok(reply) => reply,
                 Answer::Forbidden(reason) => return Ok(Answer::Forbidden(reason)),
             };
+            let next = next_page(&reply.headers);
+            let notes: Vec<Note> = decode(&reply, "GET", &url)?;
             let full_page = notes.len() >= PER_PAGE;
             if let Some(note) = notes.into_iter().find(|n| {
                 !n.system
@@ -232,51 +277,80 @@ impl GitLabNotes {
         Ok(Answer::Ok(None))
     }
 
-    async fn get_page(
-        &self,
-        url: &str,
-        headers: &HeaderMap,
-    ) -> Result<Answer<(Vec<Note>, NextPage)>, GitLabError> {
-        let resp = self.send("GET", url, headers, None).await?;
-        let resp = match check(resp, "GET", url).await? {
-            Answer::Ok(resp) => resp,
-            Answer::Forbidden(reason) => return Ok(Answer::Forbidden(reason)),
-        };
-        let next = next_page(resp.headers());
-        let notes = decode::<Vec<Note>>(resp, "GET", url).await?;
-        Ok(Answer::Ok((notes, next)))
-    }
-
     async fn send_json<T: serde::de::DeserializeOwned>(
         &self,
-        method: &'static str,
+        method: Method,
         url: &str,
         headers: &HeaderMap,
         payload: Option<&serde_json::Value>,
     ) -> Result<Answer<T>, GitLabError> {
-        let resp = self.send(method, url, headers, payload).await?;
-        match check(resp, method, url).await? {
-            Answer::Ok(resp) => Ok(Answer::Ok(decode(resp, method, url).await?)),
+        let name = method_name(&method);
+        match self.checked(method, url, headers, payload).await? {
+            Answer::Ok(reply) => Ok(Answer::Ok(decode(&reply, name, url)?)),
             Answer::Forbidden(reason) => Ok(Answer::Forbidden(reason)),
         }
     }
 
-    async fn send(
+    /// Send (with the shared client's retries), then sort the answer: 2xx, the token's
+    /// rights said no, or an error.
+    async fn checked(
         &self,
-        method: &'static str,
+        method: Method,
         url: &str,
         headers: &HeaderMap,
         payload: Option<&serde_json::Value>,
-    ) -> Result<reqwest::Response, GitLabError> {
-        let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap_or(reqwest::Method::GET);
-        let mut req = self.client.request(m, url).headers(headers.clone());
-        if let Some(p) = payload {
-            req = req.json(p);
-        }
-        req.send().await.map_err(|e| GitLabError::Transport {
+    ) -> Result<Answer<Reply>, GitLabError> {
+        let name = method_name(&method);
+        let parsed = url::Url::parse(url).map_err(|e| GitLabError::Transport {
             url: url.to_string(),
-            message: e.without_url().to_string(),
-        })
+            message: format!("not a URL ({e}): check CI_API_V4_URL"),
+        })?;
+        // Creating a note twice is not the same as once: replayed only when surely not done.
+        let idempotency = if method == Method::POST {
+            Idempotency::NotIdempotent
+        } else {
+            Idempotency::Idempotent
+        };
+        let sent = self
+            .http
+            .send(idempotency, |c| {
+                let req = c
+                    .request(method.clone(), parsed.clone())
+                    .headers(headers.clone());
+                match payload {
+                    Some(p) => req.json(p),
+                    None => req,
+                }
+            })
+            .await;
+        let reply = match sent {
+            Ok(reply) => reply,
+            Err(HttpError::MaybeApplied { message, .. }) => {
+                return Err(GitLabError::MaybePosted {
+                    url: url.to_string(),
+                    message,
+                })
+            }
+            Err(
+                HttpError::Transport { message, .. }
+                | HttpError::Build { message, .. }
+                | HttpError::Setup(message),
+            ) => {
+                return Err(GitLabError::Transport {
+                    url: url.to_string(),
+                    message,
+                })
+            }
+        };
+        check(reply, name, url)
+    }
+}
+
+fn method_name(method: &Method) -> &'static str {
+    match *method {
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        _ => "GET",
     }
 }
 
@@ -286,6 +360,7 @@ enum Answer<T> {
     Forbidden(String),
 }
 
+/// The `PRIVATE-TOKEN` header, marked sensitive.
 fn auth_headers(token: &SecretString) -> Result<HeaderMap, GitLabError> {
     let mut value = HeaderValue::from_str(token.expose_secret().trim()).map_err(|_| {
         GitLabError::InvalidVariable {
@@ -300,19 +375,14 @@ fn auth_headers(token: &SecretString) -> Result<HeaderMap, GitLabError> {
     Ok(headers)
 }
 
-/// 2xx → the response; 401/403 → [`Answer::Forbidden`] with what to do; else an error
+/// 2xx → the reply; 401/403 → [`Answer::Forbidden`] with what to do; else an error
 /// carrying GitLab's message.
-async fn check(
-    resp: reqwest::Response,
-    method: &'static str,
-    url: &str,
-) -> Result<Answer<reqwest::Response>, GitLabError> {
-    let status = resp.status().as_u16();
-    if resp.status().is_success() {
-        return Ok(Answer::Ok(resp));
+fn check(reply: Reply, method: &'static str, url: &str) -> Result<Answer<Reply>, GitLabError> {
+    let status = reply.status.as_u16();
+    if reply.status.is_success() {
+        return Ok(Answer::Ok(reply));
     }
-    let text = resp.text().await.unwrap_or_default();
-    let message = error_message(&text);
+    let message = error_message(&String::from_utf8_lossy(&reply.body));
     if matches!(status, 401 | 403) {
         return Ok(Answer::Forbidden(format!(
             "the token cannot post notes (GitLab answered {status} to {method} {url}{}): {TOKEN_HELP}",
@@ -333,18 +403,36 @@ async fn check(
     })
 }
 
-async fn decode<T: serde::de::DeserializeOwned>(
-    resp: reqwest::Response,
+fn decode<T: serde::de::DeserializeOwned>(
+    reply: &Reply,
     method: &'static str,
     url: &str,
 ) -> Result<T, GitLabError> {
-    let bytes = resp.bytes().await.map_err(|e| GitLabError::Transport {
-        url: url.to_string(),
-        message: e.without_url().to_string(),
-    })?;
-    serde_json::from_slice(&bytes).map_err(|e| GitLabError::Decode {
+    serde_json::from_slice(&reply.body).map_err(|e| GitLabError::Decode {
         method,
         url: url.to_string(),
         message: e.to_string(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_token_header_is_sensitive_and_trimmed() {
+        let h = auth_headers(&SecretString::from("glpat-abc\n")).unwrap();
+        let v = h.get("private-token").unwrap();
+        assert!(v.is_sensitive());
+        assert_eq!(v.as_bytes(), b"glpat-abc");
+        assert!(!format!("{h:?}").contains("glpat-abc"));
+        let err = auth_headers(&SecretString::from("glpat-\u{7f}x"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("GITLAB_TOKEN `(hidden)` is not valid"),
+            "{err}"
+        );
+        assert!(!err.contains("glpat"));
+    }
 }
