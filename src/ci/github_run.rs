@@ -9,46 +9,35 @@
 //! - `schedule` / `workflow_dispatch`: drift check: plan and summary; the step fails only
 //!   with `fail-on-drift` when the server differs from Git.
 //!
-//! Workflow commands go to stdout (the runner reads them there), with every secret masked
-//! before anything else is printed (`inputs_to_env`).
+//! The steps themselves are shared with GitLab CI (`driver`); this file is GitHub's side of
+//! them: workflow commands on stdout (the runner reads them there, with every secret masked
+//! before anything else is printed by `inputs_to_env`), annotations on files, the step
+//! summary and outputs, the sticky comment, and `source: github`.
 
 use std::path::PathBuf;
 
 use secrecy::SecretString;
 
 use super::commands::{self, Level};
+pub use super::driver::Mode;
+use super::driver::{self, Platform, Posted};
 use super::github::{Context, Event};
 use crate::apply::ApplyError;
 use crate::cli::{CiArgs, SourceKind};
+use crate::flow::Flow;
 use crate::forge::github::{CommentOutcome, GithubClient, Issue};
 use crate::render::markdown::{self, MarkdownContext};
 use crate::run::{self, Planned, RunError};
 use crate::settings::Settings;
 
-/// What this run does.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Mode {
-    /// Plan and comment on pull request `number`.
-    PullRequest {
-        number: u64,
-        fork: bool,
-        target_event: bool,
-    },
-    /// Apply (a push to the deployed branch).
-    Apply { branch: String },
-    /// Plan only, saying why.
-    PlanOnly { why: String },
-    /// Drift check.
-    Drift,
-}
-
 /// The mode for an event; `deployed` is the `branch` input.
 pub fn mode(ctx: &Context, deployed: Option<&str>) -> Mode {
     match &ctx.event {
-        Event::PullRequest { number, fork, .. } => Mode::PullRequest {
+        // `pull_request_target` runs in the base repository, with its secrets and a token
+        // that can comment, even for a fork's pull request.
+        Event::PullRequest { number, fork, .. } => Mode::Review {
             number: *number,
-            fork: *fork,
-            target_event: ctx.event_name == "pull_request_target",
+            fork: *fork && ctx.event_name != "pull_request_target",
         },
         Event::Push {
             branch,
@@ -88,492 +77,205 @@ pub fn mode(ctx: &Context, deployed: Option<&str>) -> Mode {
 pub async fn run(args: &CiArgs) -> u8 {
     let ctx = match super::github::context() {
         Ok(c) => c,
-        Err(e) => return fail(None, &e.to_string()),
-    };
-    let mode = mode(&ctx, settings_branch(args).as_deref());
-    // A fork's pull request runs without the repository's secrets: the server may be out of
-    // reach, but the flow files can still be checked, and the PR must not fail for it.
-    let fork_pr = matches!(
-        mode,
-        Mode::PullRequest {
-            fork: true,
-            target_event: false,
-            ..
-        }
-    );
-    let (mut settings, server) = match Settings::from_args(&args.sync, true) {
-        Ok(s) => (s, true),
-        Err(e) if fork_pr => match Settings::from_args(&without_server(&args.sync), false) {
-            Ok(s) => {
-                warn(&format!("fork pull request: {e}"));
-                (s, false)
-            }
-            Err(e) => return fail(Some(&ctx), &e.to_string()),
-        },
-        Err(e) => return fail(Some(&ctx), &e.to_string()),
-    };
-    // Logs render ANSI colour, but nothing here is a terminal: choose colour explicitly.
-    if args.sync.color == "auto" {
-        settings.color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-    }
-    let token = args
-        .github_token
-        .clone()
-        .or_else(|| std::env::var("GITHUB_TOKEN").ok())
-        .filter(|t| !t.trim().is_empty())
-        .map(SecretString::from);
-    let gh = match &token {
-        Some(t) => match GithubClient::new(
-            &ctx.api_url,
-            t,
-            std::time::Duration::from_secs(args.sync.timeout.max(1)),
-        ) {
-            Ok(c) => Some(c),
-            Err(e) => return fail(Some(&ctx), &e.to_string()),
-        },
-        None => None,
-    };
-    let target = settings.scope.namespace.clone();
-    print!(
-        "{}",
-        commands::group(&format!(
-            "kestra-sync: plan for `{target}` ({})",
-            ctx.event_name
-        ))
-    );
-
-    let flows = match read_flows(&settings, &ctx, gh.as_ref()).await {
-        Ok(f) => f,
         Err(e) => {
-            print!("{}", commands::endgroup());
-            return fail_run(&ctx, &e);
-        }
-    };
-    let n = flows.len();
-    let planned = match server {
-        true => run::plan(&settings, flows).await,
-        false => Err(RunError::Settings(crate::settings::SettingsError(
-            "no Kestra server settings".into(),
-        ))),
-    };
-    let planned = match planned {
-        Ok(p) => p,
-        Err(e @ (RunError::Kestra(_) | RunError::Settings(_))) if fork_pr => {
-            print!("{}", commands::endgroup());
-            let why = format!(
-                "fork pull request: the plan against the server was skipped ({e}); GitHub does not give secrets to workflows of fork pull requests. The {n} flow file(s) passed the local checks. Use the `workflow_run` pattern to plan fork pull requests (docs/forks.md)"
-            );
-            warn(&why);
-            append_summary_line(
-                Some(&ctx),
-                &format!(
-                    "### Kestra plan for `{target}`: skipped\n\n> [!NOTE]\n> {}.\n",
-                    escape_md(&why)
-                ),
-            );
-            return 0;
-        }
-        Err(e) => {
-            print!("{}", commands::endgroup());
-            return fail_run(&ctx, &e);
-        }
-    };
-    // stdout is the log: the plan in the chosen format.
-    let shown = match settings.format {
-        crate::cli::Format::Text => crate::render::text::render(&planned.plan, settings.color),
-        crate::cli::Format::Json => crate::render::json::render(&planned.plan),
-        crate::cli::Format::Markdown => markdown::render_standalone(&planned.plan),
-    };
-    print!("{shown}");
-    print!("{}", commands::endgroup());
-
-    let plan_file = write_plan_file(&settings, &ctx, &planned);
-    let mut outputs = plan_outputs(&planned);
-    outputs.push(("plan-file", plan_file.clone().unwrap_or_default()));
-    if let Some(out) = &ctx.output_file {
-        if let Err(e) = commands::write_outputs(out, &outputs) {
-            warn(&format!(
-                "cannot write the step outputs to GITHUB_OUTPUT: {e}"
-            ));
-        }
-    }
-    let md_ctx = |marker: Option<String>, at: &str| MarkdownContext {
-        marker,
-        commit: Some(ctx.display_commit().to_string()).filter(|c| !c.is_empty()),
-        job_url: ctx.job_url.clone(),
-        tool_version: env!("CARGO_PKG_VERSION").into(),
-        full_plan_at: at.into(),
-    };
-    let changes = planned.plan.summary.has_changes();
-    let detailed = if settings.detailed_exitcode && changes {
-        2
-    } else {
-        0
-    };
-
-    match mode {
-        Mode::PullRequest {
-            number,
-            fork,
-            target_event,
-        } => {
-            let mut notes = Vec::new();
-            if args.comment {
-                let marker = markdown::marker(&target, &planned.plan.server.url);
-                let body = markdown::render(
-                    &planned.plan,
-                    &md_ctx(Some(marker.clone()), "the job summary"),
-                    markdown::GITHUB_COMMENT_LIMIT,
-                );
-                let outcome = if fork && !target_event {
-                    Ok(CommentOutcome::Skipped { reason: "this pull request comes from a fork: GitHub gives its workflows a read-only token, so the plan cannot be posted as a comment. Use the `workflow_run` pattern to comment on fork pull requests (docs/forks.md). The plan is in the job summary".into() })
-                } else {
-                    match (&gh, Issue::new(&ctx.repository, number)) {
-                        (None, _) => Ok(CommentOutcome::Skipped { reason: "no GitHub token (input `github-token`, default `${{ github.token }}`): the plan was not posted as a comment. It is in the job summary".into() }),
-                        (Some(_), Err(e)) => Err(e),
-                        (Some(c), Ok(issue)) => c.upsert_comment(&issue, &marker, &body).await,
-                    }
-                };
-                match outcome {
-                    Ok(CommentOutcome::Skipped { reason }) => {
-                        warn(&format!("plan comment skipped: {reason}"));
-                        notes.push(format!(
-                            "> [!NOTE]\n> The plan comment was skipped: {reason}.\n"
-                        ));
-                    }
-                    Ok(CommentOutcome::Created { id }) => {
-                        tracing::info!("plan comment created ({id})")
-                    }
-                    Ok(CommentOutcome::Updated { id }) => {
-                        tracing::info!("plan comment updated ({id})")
-                    }
-                    Ok(CommentOutcome::Unchanged { id }) => {
-                        tracing::info!("plan comment unchanged ({id})")
-                    }
-                    Err(e) => {
-                        warn(&format!("could not post the plan comment: {e}"));
-                        notes.push(format!(
-                            "> [!WARNING]\n> Could not post the plan comment: {e}\n"
-                        ));
-                    }
-                }
-            }
-            summary(&ctx, &planned, &md_ctx(None, "the job log"), &notes);
-            detailed
-        }
-        Mode::PlanOnly { why } => {
-            notice(&why);
-            summary(
-                &ctx,
-                &planned,
-                &md_ctx(None, "the job log"),
-                &[format!("_{why}._\n")],
-            );
-            detailed
-        }
-        Mode::Drift => {
-            let verdict = if changes {
-                "**Drift check**: the server differs from Git."
-            } else {
-                "**Drift check**: no drift, the server matches Git."
-            };
-            summary(
-                &ctx,
-                &planned,
-                &md_ctx(None, "the job log"),
-                &[format!("{verdict}\n")],
-            );
-            if changes && args.fail_on_drift {
-                print!(
-                    "{}",
-                    commands::annotation(
-                        Level::Error,
-                        None,
-                        None,
-                        Some("Drift"),
-                        &format!(
-                            "the flows of `{target}` on the server differ from Git (fail-on-drift)"
-                        )
-                    )
-                );
-                return 1;
-            }
-            if changes {
-                warn(&format!(
-                    "drift: the flows of `{target}` on the server differ from Git"
-                ));
-            }
-            detailed
-        }
-        Mode::Apply { branch } => {
-            apply(
-                &settings,
-                &ctx,
-                &planned,
-                &branch,
-                &md_ctx(None, "the job log"),
-            )
-            .await
-        }
-    }
-}
-
-/// The options minus the server: what a fork's pull request can still check.
-fn without_server(args: &crate::cli::SyncArgs) -> crate::cli::SyncArgs {
-    let mut a = args.clone();
-    a.kestra_url = None;
-    a.kestra_username = None;
-    a.kestra_password = None;
-    a.kestra_api_token = None;
-    a
-}
-
-/// The deployed branch from the `branch` input, unless it names the clone branch of
-/// `--source git`.
-fn settings_branch(args: &CiArgs) -> Option<String> {
-    args.sync.branch.clone().filter(|b| !b.trim().is_empty())
-}
-
-async fn apply(
-    settings: &Settings,
-    ctx: &Context,
-    planned: &Planned,
-    branch: &str,
-    md: &MarkdownContext,
-) -> u8 {
-    if settings.dry_run {
-        notice(&format!("push to `{branch}`: dry-run, nothing written"));
-        summary(
-            ctx,
-            planned,
-            md,
-            &["_Dry run (`dry-run: true`): nothing was written._\n".into()],
-        );
-        return 0;
-    }
-    if !planned.plan.summary.has_changes() {
-        summary(ctx, planned, md, &[]);
-        return 0;
-    }
-    print!(
-        "{}",
-        commands::group(&format!(
-            "kestra-sync: apply to `{}`",
-            settings.scope.namespace
-        ))
-    );
-    let result = run::apply(settings, planned).await;
-    print!("{}", commands::endgroup());
-    match result {
-        Ok(report) => {
-            print!(
-                "{}",
-                crate::render::text::render_report(&report, settings.color)
-            );
-            write_summary(ctx, |room| {
-                markdown::render_apply_report(&planned.plan, &report, md, room)
-            });
-            0
-        }
-        Err(RunError::Apply(ApplyError::Partial(report))) => {
-            print!(
-                "{}",
-                crate::render::text::render_report(&report, settings.color)
-            );
-            write_summary(ctx, |room| {
-                markdown::render_apply_report(&planned.plan, &report, md, room)
-            });
             print!(
                 "{}",
                 commands::annotation(
                     Level::Error,
                     None,
                     None,
-                    Some("Apply incomplete"),
-                    &format!(
-                        "apply stopped part-way: {} applied, {} failed, {} not attempted",
-                        report.applied, report.failed, report.not_attempted
-                    )
+                    Some("kestra-sync"),
+                    &e.to_string()
                 )
             );
-            1
+            return 1;
         }
-        Err(e) => fail_run(ctx, &e),
-    }
-}
-
-/// Read and prepare the flow files from the configured source (`github`: the tarball at
-/// `GITHUB_SHA`, for a pull request the merge commit, i.e. what merging would deploy).
-async fn read_flows(
-    settings: &Settings,
-    ctx: &Context,
-    gh: Option<&GithubClient>,
-) -> Result<Vec<crate::flow::Flow>, RunError> {
-    if settings.source != SourceKind::Github {
-        let loaded = run::read_source(settings).await?;
-        return run::prepare(settings, &loaded.files);
-    }
-    let Some(gh) = gh else {
-        return Err(RunError::Source(crate::source::SourceError::Other(
-            "`source: github` reads the repository through the API and needs the `github-token` input (with `contents: read`)".into(),
-        )));
     };
-    let spec = crate::source::SourceSpec {
-        workspace: settings.workspace.clone(),
-        git_directory: settings.git_directory.clone(),
-        include_child_namespaces: settings.scope.include_children,
-    };
-    let files = crate::source::github::read(gh, &ctx.repository, &ctx.sha, &spec).await?;
-    run::prepare(settings, &files)
-}
-
-fn plan_outputs(planned: &Planned) -> Vec<(&'static str, String)> {
-    let s = &planned.plan.summary;
-    vec![
-        ("has-changes", s.has_changes().to_string()),
-        ("added", s.added.to_string()),
-        ("updated", s.updated.to_string()),
-        ("unchanged", s.unchanged.to_string()),
-        ("deleted", s.deleted.to_string()),
-    ]
-}
-
-/// Write the JSON plan: `plan-file`, else `kestra-sync-plan-<namespace>.json` in the
-/// workspace (not hidden: upload-artifact skips hidden files). Returns the path as given,
-/// relative to the workspace when it is, so later steps can use it.
-fn write_plan_file(settings: &Settings, ctx: &Context, planned: &Planned) -> Option<String> {
-    let root = ctx
-        .workspace
+    let mode = mode(&ctx, driver::deployed_branch(args).as_deref());
+    let token = args
+        .github_token
         .clone()
-        .unwrap_or_else(|| settings.workspace.clone());
-    let given: PathBuf = settings
-        .plan_file
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(default_plan_file(&settings.scope.namespace)));
-    let full = if given.is_absolute() {
-        given.clone()
-    } else {
-        root.join(&given)
+        .or_else(|| std::env::var("GITHUB_TOKEN").ok())
+        .filter(|t| !t.trim().is_empty())
+        .map(SecretString::from);
+    let client = match &token {
+        Some(t) => GithubClient::new(
+            &ctx.api_url,
+            t,
+            std::time::Duration::from_secs(args.sync.timeout.max(1)),
+        )
+        .map(Some),
+        None => Ok(None),
     };
-    match std::fs::write(&full, crate::render::json::render(&planned.plan)) {
-        Ok(()) => Some(given.to_string_lossy().into_owned()),
+    let gh = match client {
+        Ok(c) => c,
         Err(e) => {
-            warn(&format!(
-                "cannot write the plan file `{}`: {e}",
-                full.display()
-            ));
-            None
+            let platform = GitHub { ctx, gh: None };
+            return driver::fail(&platform, &e.to_string());
         }
-    }
-}
-
-fn summary(ctx: &Context, planned: &Planned, md: &MarkdownContext, notes: &[String]) {
-    let notes: String = notes.iter().map(|n| format!("{n}\n")).collect();
-    write_summary(ctx, |room| {
-        let plan = markdown::render(&planned.plan, md, room.saturating_sub(notes.len()));
-        format!("{plan}\n{notes}")
-    });
-}
-
-/// Append to the step summary, rendering within the room left.
-fn write_summary(ctx: &Context, render: impl FnOnce(usize) -> String) {
-    let Some(path) = &ctx.summary_file else {
-        return;
     };
-    let room = commands::summary_room(path);
-    let text = render(room);
-    if let Err(e) = commands::append_summary(path, &text) {
-        warn(&format!(
-            "cannot write the job summary (GITHUB_STEP_SUMMARY): {e}"
-        ));
+    driver::run(&GitHub { ctx, gh }, args, mode).await
+}
+
+/// GitHub's side of the shared steps.
+struct GitHub {
+    ctx: Context,
+    gh: Option<GithubClient>,
+}
+
+impl Platform for GitHub {
+    fn review_noun(&self) -> &'static str {
+        "pull request"
     }
-}
 
-fn append_summary_line(ctx: Option<&Context>, text: &str) {
-    if let Some(path) = ctx.and_then(|c| c.summary_file.as_deref()) {
-        let _ = commands::append_summary(path, text);
+    fn comment_noun(&self) -> &'static str {
+        "comment"
     }
-}
 
-fn warn(msg: &str) {
-    print!(
-        "{}",
-        commands::annotation(Level::Warning, None, None, None, msg)
-    );
-}
+    fn trigger(&self) -> &str {
+        &self.ctx.event_name
+    }
 
-fn notice(msg: &str) {
-    print!(
-        "{}",
-        commands::annotation(Level::Notice, None, None, None, msg)
-    );
-}
+    fn option(&self, input: &str) -> String {
+        input.to_string()
+    }
 
-/// An error before anything ran: annotation, summary line, exit 1.
-fn fail(ctx: Option<&Context>, msg: &str) -> u8 {
-    print!(
-        "{}",
-        commands::annotation(Level::Error, None, None, Some("kestra-sync"), msg)
-    );
-    append_summary_line(
-        ctx,
-        &format!("### ❌ kestra-sync failed\n\n{}\n", escape_md(msg)),
-    );
-    1
-}
+    fn fork_help(&self) -> (&'static str, &'static str) {
+        (
+            "GitHub does not give secrets to workflows of fork pull requests",
+            "Use the `workflow_run` pattern to plan fork pull requests (docs/forks.md)",
+        )
+    }
 
-/// A failed run: every local problem and server verdict as an annotation on its file.
-fn fail_run(ctx: &Context, err: &RunError) -> u8 {
-    let mut lines = Vec::new();
-    match err {
-        RunError::Problems(problems) => {
-            for p in problems {
-                print!("{}", commands::problem(p));
-                lines.push(format!("- `{}`: {}", p.file, escape_md(&p.message)));
-            }
-        }
-        RunError::Apply(ApplyError::Invalid(results)) => {
-            for v in results {
-                print!("{}", commands::validation(v));
-                for e in &v.errors {
-                    lines.push(format!("- `{}`: {}", v.git_path, escape_md(e)));
+    fn print(&self, level: Level, title: Option<&str>, message: &str) {
+        print!(
+            "{}",
+            commands::annotation(level, None, None, title, message)
+        );
+    }
+
+    fn section(&self, title: &str) {
+        print!("{}", commands::group(title));
+    }
+
+    fn end_section(&self) {
+        print!("{}", commands::endgroup());
+    }
+
+    fn problems(&self, err: &RunError) {
+        match err {
+            RunError::Problems(problems) => {
+                for p in problems {
+                    print!("{}", commands::problem(p));
                 }
             }
+            RunError::Apply(ApplyError::Invalid(results)) => {
+                for v in results {
+                    print!("{}", commands::validation(v));
+                }
+            }
+            _ => {}
         }
-        _ => {}
     }
-    print!(
-        "{}",
-        commands::annotation(
-            Level::Error,
-            None,
-            None,
-            Some("kestra-sync"),
-            &err.to_string()
-        )
-    );
-    let list = if lines.is_empty() {
-        String::new()
-    } else {
-        format!("\n{}\n", lines.join("\n"))
-    };
-    append_summary_line(
-        Some(ctx),
-        &format!(
-            "### ❌ kestra-sync failed\n\n{}\n{list}",
-            escape_md(&err.to_string())
-        ),
-    );
-    1
-}
 
-fn escape_md(s: &str) -> String {
-    s.replace('<', "&lt;").replace('>', "&gt;")
-}
+    fn summary(&self, render: impl FnOnce(usize) -> String) {
+        let Some(path) = &self.ctx.summary_file else {
+            return;
+        };
+        let room = commands::summary_room(path);
+        let text = render(room);
+        if let Err(e) = commands::append_summary(path, &text) {
+            self.print(
+                Level::Warning,
+                None,
+                &format!("cannot write the job summary (GITHUB_STEP_SUMMARY): {e}"),
+            );
+        }
+    }
 
-/// The plan file when `plan-file` is not given, relative to the workspace.
-pub fn default_plan_file(namespace: &str) -> String {
-    format!("kestra-sync-plan-{namespace}.json")
+    fn markdown(&self, marker: Option<String>, full_plan_at: &str) -> MarkdownContext {
+        MarkdownContext {
+            marker,
+            commit: Some(self.ctx.display_commit().to_string()).filter(|c| !c.is_empty()),
+            job_url: self.ctx.job_url.clone(),
+            tool_version: env!("CARGO_PKG_VERSION").into(),
+            full_plan_at: full_plan_at.into(),
+        }
+    }
+
+    fn plan_root(&self) -> Option<PathBuf> {
+        self.ctx.workspace.clone()
+    }
+
+    fn outputs(&self, planned: &Planned, plan_file: Option<&str>) {
+        let Some(out) = &self.ctx.output_file else {
+            return;
+        };
+        let s = &planned.plan.summary;
+        let outputs = [
+            ("has-changes", s.has_changes().to_string()),
+            ("added", s.added.to_string()),
+            ("updated", s.updated.to_string()),
+            ("unchanged", s.unchanged.to_string()),
+            ("deleted", s.deleted.to_string()),
+            ("plan-file", plan_file.unwrap_or_default().to_string()),
+        ];
+        if let Err(e) = commands::write_outputs(out, &outputs) {
+            self.print(
+                Level::Warning,
+                None,
+                &format!("cannot write the step outputs to GITHUB_OUTPUT: {e}"),
+            );
+        }
+    }
+
+    fn comment_limit(&self) -> usize {
+        markdown::GITHUB_COMMENT_LIMIT
+    }
+
+    fn comment_full_plan_at(&self) -> &'static str {
+        "the job summary"
+    }
+
+    /// `source: github` reads the tarball at `GITHUB_SHA` (for a pull request the merge
+    /// commit, i.e. what merging would deploy); other sources as everywhere.
+    async fn read_flows(&self, settings: &Settings) -> Result<Vec<Flow>, RunError> {
+        if settings.source != SourceKind::Github {
+            let loaded = run::read_source(settings).await?;
+            return run::prepare(settings, &loaded.files);
+        }
+        let Some(gh) = &self.gh else {
+            return Err(RunError::Source(crate::source::SourceError::Other(
+                "`source: github` reads the repository through the API and needs the `github-token` input (with `contents: read`)".into(),
+            )));
+        };
+        let spec = crate::source::SourceSpec {
+            workspace: settings.workspace.clone(),
+            git_directory: settings.git_directory.clone(),
+            include_child_namespaces: settings.scope.include_children,
+        };
+        let files =
+            crate::source::github::read(gh, &self.ctx.repository, &self.ctx.sha, &spec).await?;
+        run::prepare(settings, &files)
+    }
+
+    async fn post(&self, number: u64, fork: bool, marker: &str, body: &str) -> Posted {
+        if fork {
+            return Posted::Skipped("this pull request comes from a fork: GitHub gives its workflows a read-only token, so the plan cannot be posted as a comment. Use the `workflow_run` pattern to comment on fork pull requests (docs/forks.md). The plan is in the job summary".into());
+        }
+        let outcome = match (&self.gh, Issue::new(&self.ctx.repository, number)) {
+            (None, _) => return Posted::Skipped("no GitHub token (input `github-token`, default `${{ github.token }}`): the plan was not posted as a comment. It is in the job summary".into()),
+            (Some(_), Err(e)) => Err(e),
+            (Some(c), Ok(issue)) => c.upsert_comment(&issue, marker, body).await,
+        };
+        match outcome {
+            Ok(CommentOutcome::Created { id }) => Posted::Created(id),
+            Ok(CommentOutcome::Updated { id }) => Posted::Updated(id),
+            Ok(CommentOutcome::Unchanged { id }) => Posted::Unchanged(id),
+            Ok(CommentOutcome::Skipped { reason }) => Posted::Skipped(reason),
+            Err(e) => Posted::Failed(e.to_string()),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -646,18 +348,16 @@ mod tests {
         };
         assert_eq!(
             mode(&ctx("pull_request", pr.clone()), None),
-            Mode::PullRequest {
+            Mode::Review {
                 number: 5,
-                fork: true,
-                target_event: false
+                fork: true
             }
         );
         assert_eq!(
             mode(&ctx("pull_request_target", pr), None),
-            Mode::PullRequest {
+            Mode::Review {
                 number: 5,
-                fork: true,
-                target_event: true
+                fork: false
             }
         );
         assert!(matches!(

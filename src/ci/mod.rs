@@ -1,14 +1,18 @@
-//! CI platforms: detect GitHub Actions / GitLab CI, read the event, and publish results
-//! (outputs, summary, annotations, masks). `kestra-sync ci` starts here.
+//! CI platforms: detect GitHub Actions / GitLab CI, read the event or pipeline, and publish
+//! results (GitHub: outputs, summary, annotations, masks; GitLab: the job log and an MR
+//! note). `kestra-sync ci` starts here; the steps both run are in [`driver`].
 
 pub mod commands;
+pub mod driver;
 pub mod github;
 pub mod github_run;
+pub mod gitlab;
+pub mod gitlab_run;
 
 use crate::cli::CiArgs;
 
 /// Map the platform's inputs onto the environment variables the options read. Runs before
-/// the command line is parsed (see `main`).
+/// the command line is parsed (see `main`). GitLab's CI/CD variables already are those.
 pub fn apply_platform_inputs() {
     github::inputs_to_env();
 }
@@ -17,6 +21,9 @@ pub fn apply_platform_inputs() {
 pub async fn run(args: &CiArgs) -> u8 {
     if github::detect() {
         return github_run::run(args).await;
+    }
+    if gitlab::detect() {
+        return gitlab_run::run(args).await;
     }
     eprintln!("error: no CI platform detected: `kestra-sync ci` runs in GitHub Actions (GITHUB_ACTIONS=true) or GitLab CI (GITLAB_CI=true); on a laptop use `kestra-sync plan` or `apply`");
     1
