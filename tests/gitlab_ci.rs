@@ -1,0 +1,565 @@
+//! GitLab CI end to end: the built binary run as a GitLab job runs `kestra-sync ci` (GitLab's
+//! predefined variables: `GITLAB_CI`, `CI_PIPELINE_SOURCE`, `CI_API_V4_URL` pointing at a fake
+//! GitLab, `CI_PROJECT_ID` as a number or a `group/project` path, `CI_MERGE_REQUEST_IID`,
+//! `CI_PROJECT_DIR` as the checkout, `CI_DEFAULT_BRANCH`, `CI_COMMIT_BRANCH`; the user's
+//! CI/CD variables `GITLAB_TOKEN` and `KESTRA_*`), against the Kestra emulator. Every run is
+//! checked for leaked secrets.
+
+mod common;
+mod gitlab_support;
+
+use common::{Emulator, Workspace, PASSWORD, USER};
+use gitlab_support::{FakeGitLab, BOT, READ_ONLY_TOKEN, TOKEN};
+use wiremock::MockServer;
+
+const IID: u64 = 42;
+const MARKER_PREFIX: &str = "<!-- kestra-sync:plan target=prod@127.0.0.1:";
+const HEAD_SHA: &str = "6dcb09b5b57875f334f61aebed695e2e4193db5e";
+
+fn flow(id: &str, message: &str) -> String {
+    format!(
+        "id: {id}\nnamespace: prod\n\ntasks:\n  - id: hello\n    type: io.kestra.plugin.core.log.Log\n    message: \"{message}\"\n"
+    )
+}
+
+/// Kestra with two flows in `prod`.
+fn kestra() -> Emulator {
+    let emu = common::emulator();
+    emu.seed_flow("main", &flow("cleanup_tmp", "v1"));
+    emu.seed_flow("main", &flow("steady", "same"));
+    emu
+}
+
+/// A checkout: `cleanup_tmp` changed, `steady` the same, `ingest_orders` new.
+fn checkout() -> Workspace {
+    let ws = Workspace::new();
+    ws.write("cleanup_tmp.yml", flow("cleanup_tmp", "v2"));
+    ws.write("steady.yml", flow("steady", "same"));
+    ws.write("ingest_orders.yml", flow("ingest_orders", "hi"));
+    ws
+}
+
+/// What one job run left behind.
+struct Job {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Job {
+    fn log(&self) -> String {
+        format!("{}{}", self.stdout, self.stderr)
+    }
+}
+
+/// The variables GitLab sets for a pipeline of `source` on project `project`.
+fn pipeline(
+    gitlab: &MockServer,
+    emu: &Emulator,
+    ws: &Workspace,
+    source: &str,
+    project: &str,
+) -> Vec<(String, String)> {
+    let mut vars = vec![
+        ("GITLAB_CI", "true".to_string()),
+        ("CI", "true".into()),
+        ("CI_PIPELINE_SOURCE", source.into()),
+        ("CI_API_V4_URL", format!("{}/api/v4", gitlab.uri())),
+        ("CI_PROJECT_ID", project.into()),
+        ("CI_PROJECT_DIR", ws.path().display().to_string()),
+        ("CI_DEFAULT_BRANCH", "main".into()),
+        ("CI_COMMIT_SHA", "f".repeat(40)),
+        (
+            "CI_JOB_URL",
+            "https://gitlab.example.com/acme/flows/-/jobs/77".into(),
+        ),
+        ("CI_JOB_TOKEN", "glcbt-jobtoken-ABCDEF".into()),
+        // The user's CI/CD variables.
+        ("KESTRA_URL", emu.url()),
+        ("KESTRA_USERNAME", USER.into()),
+        ("KESTRA_PASSWORD", PASSWORD.into()),
+        ("KESTRA_SYNC_TARGET_NAMESPACE", "prod".into()),
+        ("KESTRA_SYNC_RETRIES", "1".into()),
+        ("KESTRA_SYNC_TIMEOUT", "10".into()),
+        ("NO_COLOR", "1".into()),
+    ];
+    if source == "merge_request_event" {
+        vars.push(("CI_MERGE_REQUEST_IID", IID.to_string()));
+        vars.push(("CI_MERGE_REQUEST_SOURCE_BRANCH_SHA", HEAD_SHA.into()));
+    }
+    vars.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+}
+
+fn with(mut vars: Vec<(String, String)>, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+    for (k, v) in extra {
+        vars.retain(|(n, _)| n != k);
+        vars.push((k.to_string(), v.to_string()));
+    }
+    vars
+}
+
+fn without(mut vars: Vec<(String, String)>, names: &[&str]) -> Vec<(String, String)> {
+    vars.retain(|(n, _)| !names.contains(&n.as_str()));
+    vars
+}
+
+/// Run `kestra-sync ci` as a GitLab job's `script:` would, from the checkout, in a blocking
+/// thread (the fake GitLab keeps serving). No secret may appear in the log.
+async fn job(ws: &Workspace, vars: Vec<(String, String)>) -> Job {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_kestra-sync"));
+    cmd.arg("ci")
+        .current_dir(ws.path())
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .envs(vars);
+    let output = tokio::task::spawn_blocking(move || cmd.output())
+        .await
+        .unwrap()
+        .unwrap();
+    let job = Job {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    };
+    for secret in [TOKEN, READ_ONLY_TOKEN, PASSWORD, "glcbt-jobtoken-ABCDEF"] {
+        assert!(
+            !job.log().contains(secret),
+            "a secret leaked in the log:\n{}",
+            job.log()
+        );
+    }
+    job
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn merge_request_plan_is_one_note_updated_in_place() {
+    // CI_PROJECT_ID as a path: it must arrive URL-encoded.
+    let fake = FakeGitLab::new("acme%2Fflows", IID);
+    let gitlab = fake.start().await;
+    let emu = kestra();
+    let ws = checkout();
+    let vars = || {
+        with(
+            pipeline(&gitlab, &emu, &ws, "merge_request_event", "acme/flows"),
+            &[("GITLAB_TOKEN", TOKEN)],
+        )
+    };
+
+    // First run: one note.
+    let j = job(&ws, vars()).await;
+    assert_eq!(j.code, 0, "{}", j.log());
+    let notes = fake.notes_of(BOT);
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    let id = notes[0]["id"].as_u64().unwrap();
+    let body = notes[0]["body"].as_str().unwrap().to_string();
+    assert!(body.starts_with(MARKER_PREFIX), "{body}");
+    assert!(
+        body.contains("### Kestra plan for `prod`: 1 to add, 1 to update, 0 to delete"),
+        "{body}"
+    );
+    assert!(body.contains("commit 6dcb09b"), "the MR head: {body}");
+    assert!(
+        body.contains("[job log](<https://gitlab.example.com/acme/flows/-/jobs/77>)"),
+        "{body}"
+    );
+    assert_eq!(fake.writes(), [format!("POST {id}")]);
+    // The log: the plan, in a collapsible section; the plan file for artifacts.
+    assert!(
+        j.stdout.contains("section_start:")
+            && j.stdout
+                .contains("kestra-sync: plan for `prod` (merge_request_event)"),
+        "{}",
+        j.stdout
+    );
+    assert!(
+        j.stdout.contains("1 to add, 1 to update, 0 to delete"),
+        "{}",
+        j.stdout
+    );
+    assert!(
+        j.stdout
+            .contains("note: JSON plan written to `kestra-sync-plan-prod.json`"),
+        "{}",
+        j.stdout
+    );
+    let plan: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(ws.path().join("kestra-sync-plan-prod.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(plan["summary"]["added"], 1);
+    assert_eq!(plan["summary"]["updated"], 1);
+    assert_eq!(emu.write_count(), 0, "a merge request never applies");
+
+    // Second run, a flow changed: the same note is edited.
+    ws.write("steady.yml", flow("steady", "changed"));
+    let j = job(&ws, vars()).await;
+    assert_eq!(j.code, 0, "{}", j.log());
+    let notes = fake.notes_of(BOT);
+    assert_eq!(notes.len(), 1);
+    assert_eq!(notes[0]["id"], id);
+    assert!(
+        notes[0]["body"]
+            .as_str()
+            .unwrap()
+            .contains("1 to add, 2 to update"),
+        "{}",
+        notes[0]["body"]
+    );
+    assert_eq!(fake.writes(), [format!("POST {id}"), format!("PUT {id}")]);
+
+    // Third run, nothing changed: no write.
+    let j = job(&ws, vars()).await;
+    assert_eq!(j.code, 0, "{}", j.log());
+    assert_eq!(fake.writes(), [format!("POST {id}"), format!("PUT {id}")]);
+    assert_eq!(fake.notes_of(BOT).len(), 1);
+    assert_eq!(emu.write_count(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_numeric_project_id_and_a_chosen_plan_file() {
+    let fake = FakeGitLab::new("4242", IID);
+    let gitlab = fake.start().await;
+    let emu = kestra();
+    let ws = checkout();
+    let vars = with(
+        pipeline(&gitlab, &emu, &ws, "merge_request_event", "4242"),
+        &[
+            ("GITLAB_TOKEN", TOKEN),
+            ("KESTRA_SYNC_PLAN_FILE", "kestra-plan.json"),
+        ],
+    );
+    let j = job(&ws, vars).await;
+    assert_eq!(j.code, 0, "{}", j.log());
+    assert_eq!(fake.notes_of(BOT).len(), 1);
+    let post = gitlab
+        .received_requests()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|r| r.method.as_str() == "POST")
+        .unwrap();
+    assert_eq!(
+        post.url.path(),
+        format!("/api/v4/projects/4242/merge_requests/{IID}/notes")
+    );
+    assert!(ws.path().join("kestra-plan.json").is_file());
+    assert!(!ws.path().join("kestra-sync-plan-prod.json").exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_token_the_job_warns_how_to_make_one_and_passes() {
+    let fake = FakeGitLab::new("4242", IID);
+    let gitlab = fake.start().await;
+    let emu = kestra();
+    let ws = checkout();
+
+    // Only the job token, as in any job without GITLAB_TOKEN.
+    let j = job(
+        &ws,
+        pipeline(&gitlab, &emu, &ws, "merge_request_event", "4242"),
+    )
+    .await;
+    assert_eq!(j.code, 0, "{}", j.log());
+    let warning = j
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("warning: plan note skipped: "))
+        .unwrap_or_else(|| panic!("{}", j.stdout));
+    for part in [
+        "only CI_JOB_TOKEN is available (GITLAB_TOKEN is not set)",
+        "CI_JOB_TOKEN can only read notes",
+        "create a project access token",
+        "the `api` scope",
+        "GITLAB_TOKEN, masked but not protected",
+    ] {
+        assert!(warning.contains(part), "{part}: {warning}");
+    }
+    assert!(
+        j.stdout.contains("1 to add, 1 to update"),
+        "the plan is still in the log"
+    );
+
+    // Nothing at all (an empty GITLAB_TOKEN is unset).
+    let vars = with(
+        without(
+            pipeline(&gitlab, &emu, &ws, "merge_request_event", "4242"),
+            &["CI_JOB_TOKEN"],
+        ),
+        &[("GITLAB_TOKEN", "")],
+    );
+    let j = job(&ws, vars).await;
+    assert_eq!(j.code, 0, "{}", j.log());
+    assert!(
+        j.stdout.contains(
+            "warning: plan note skipped: no GitLab token (GITLAB_TOKEN is not set): CI_JOB_TOKEN can only read notes"
+        ),
+        "{}",
+        j.stdout
+    );
+    assert!(
+        gitlab.received_requests().await.unwrap().is_empty(),
+        "no token, no request"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_only_token_warns_and_passes() {
+    let fake = FakeGitLab::new("acme%2Fflows", IID);
+    let gitlab = fake.start().await;
+    let emu = kestra();
+    let ws = checkout();
+    let vars = with(
+        pipeline(&gitlab, &emu, &ws, "merge_request_event", "acme/flows"),
+        &[("GITLAB_TOKEN", READ_ONLY_TOKEN)],
+    );
+    let j = job(&ws, vars).await;
+    assert_eq!(j.code, 0, "{}", j.log());
+    assert!(
+        j.stdout.contains(&format!(
+            "warning: plan note skipped: the token cannot post notes (GitLab answered 403 to POST {}/api/v4/projects/acme%2Fflows/merge_requests/{IID}/notes: 403 Forbidden): CI_JOB_TOKEN can only read notes; create a project access token",
+            gitlab.uri()
+        )),
+        "{}",
+        j.stdout
+    );
+    assert!(fake.notes_of(BOT).is_empty());
+
+    // A revoked token: 401 at the first request, the same kind of warning.
+    let vars = with(
+        pipeline(&gitlab, &emu, &ws, "merge_request_event", "acme/flows"),
+        &[("GITLAB_TOKEN", "glpat-revoked-0000")],
+    );
+    let j = job(&ws, vars).await;
+    assert_eq!(j.code, 0, "{}", j.log());
+    assert!(
+        j.stdout.contains(
+            "warning: plan note skipped: the token cannot post notes (GitLab answered 401 to GET"
+        ),
+        "{}",
+        j.stdout
+    );
+    assert!(!j.log().contains("glpat-revoked-0000"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_to_the_default_branch_applies_elsewhere_only_plans() {
+    let fake = FakeGitLab::new("4242", IID);
+    let gitlab = fake.start().await;
+    let emu = kestra();
+    let ws = checkout();
+
+    // A push to another branch: plan only.
+    let vars = with(
+        pipeline(&gitlab, &emu, &ws, "push", "4242"),
+        &[("CI_COMMIT_BRANCH", "feature"), ("GITLAB_TOKEN", TOKEN)],
+    );
+    let j = job(&ws, vars).await;
+    assert_eq!(j.code, 0, "{}", j.log());
+    assert_eq!(emu.write_count(), 0);
+    assert!(
+        j.stdout
+            .contains("note: `feature` is not the deployed branch `main`"),
+        "{}",
+        j.stdout
+    );
+
+    // Dry run on the default branch: nothing written, and it says so.
+    let vars = with(
+        pipeline(&gitlab, &emu, &ws, "push", "4242"),
+        &[
+            ("CI_COMMIT_BRANCH", "main"),
+            ("KESTRA_SYNC_DRY_RUN", "true"),
+        ],
+    );
+    let j = job(&ws, vars).await;
+    assert_eq!(j.code, 0, "{}", j.log());
+    assert_eq!(emu.write_count(), 0);
+    assert!(
+        j.stdout
+            .contains("`KESTRA_SYNC_DRY_RUN` is on: nothing written"),
+        "{}",
+        j.stdout
+    );
+
+    // The default branch: applied.
+    let vars = with(
+        pipeline(&gitlab, &emu, &ws, "push", "4242"),
+        &[("CI_COMMIT_BRANCH", "main"), ("GITLAB_TOKEN", TOKEN)],
+    );
+    let j = job(&ws, vars).await;
+    assert_eq!(j.code, 0, "{}", j.log());
+    let live: Vec<(String, String)> = emu
+        .flows("main")
+        .into_iter()
+        .map(|f| (f.id, f.source))
+        .collect();
+    assert_eq!(live.len(), 3, "{live:?}");
+    assert!(
+        live.iter()
+            .any(|(id, src)| id == "cleanup_tmp" && src.contains("\"v2\"")),
+        "{live:?}"
+    );
+    assert!(live.iter().any(|(id, _)| id == "ingest_orders"));
+    assert!(
+        j.stdout.contains("kestra-sync: apply to `prod`"),
+        "{}",
+        j.stdout
+    );
+    assert!(
+        gitlab.received_requests().await.unwrap().is_empty(),
+        "pushes need no GitLab API call"
+    );
+
+    // A deployed branch chosen with KESTRA_SYNC_BRANCH: `release` applies, `main` does not.
+    ws.write("steady.yml", flow("steady", "release"));
+    let writes = emu.write_count();
+    let vars = with(
+        pipeline(&gitlab, &emu, &ws, "push", "4242"),
+        &[
+            ("CI_COMMIT_BRANCH", "main"),
+            ("KESTRA_SYNC_BRANCH", "release"),
+        ],
+    );
+    let j = job(&ws, vars).await;
+    assert_eq!(j.code, 0, "{}", j.log());
+    assert_eq!(emu.write_count(), writes);
+    let vars = with(
+        pipeline(&gitlab, &emu, &ws, "web", "4242"),
+        &[
+            ("CI_COMMIT_BRANCH", "release"),
+            ("KESTRA_SYNC_BRANCH", "release"),
+        ],
+    );
+    let j = job(&ws, vars).await;
+    assert_eq!(j.code, 0, "{}", j.log());
+    assert!(emu
+        .flows("main")
+        .iter()
+        .any(|f| f.id == "steady" && f.source.contains("\"release\"")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_schedule_reports_drift_and_fails_only_when_asked() {
+    let fake = FakeGitLab::new("4242", IID);
+    let gitlab = fake.start().await;
+    let emu = kestra();
+    let ws = checkout();
+    let schedule = || {
+        with(
+            pipeline(&gitlab, &emu, &ws, "schedule", "4242"),
+            &[("CI_COMMIT_BRANCH", "main")],
+        )
+    };
+
+    let j = job(&ws, schedule()).await;
+    assert_eq!(j.code, 0, "{}", j.log());
+    assert!(
+        j.stdout.contains(
+            "warning: drift: the flows of `prod` on the server differ from Git (set `KESTRA_SYNC_FAIL_ON_DRIFT` to fail on drift)"
+        ),
+        "{}",
+        j.stdout
+    );
+
+    let j = job(
+        &ws,
+        with(schedule(), &[("KESTRA_SYNC_FAIL_ON_DRIFT", "true")]),
+    )
+    .await;
+    assert_eq!(j.code, 1, "{}", j.log());
+    assert!(
+        j.stdout.contains(
+            "error: Drift: the flows of `prod` on the server differ from Git, and `KESTRA_SYNC_FAIL_ON_DRIFT` is on: failing"
+        ),
+        "{}",
+        j.stdout
+    );
+    assert_eq!(emu.write_count(), 0, "a drift check never writes");
+
+    // No drift: passes even with fail-on-drift.
+    ws.write("cleanup_tmp.yml", flow("cleanup_tmp", "v1"));
+    ws.remove("ingest_orders.yml");
+    let j = job(
+        &ws,
+        with(schedule(), &[("KESTRA_SYNC_FAIL_ON_DRIFT", "true")]),
+    )
+    .await;
+    assert_eq!(j.code, 0, "{}", j.log());
+    assert!(
+        j.stdout
+            .contains("note: no drift: the flows of `prod` on the server match Git"),
+        "{}",
+        j.stdout
+    );
+    assert!(gitlab.received_requests().await.unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broken_flow_is_a_file_line_message() {
+    let fake = FakeGitLab::new("4242", IID);
+    let gitlab = fake.start().await;
+    let emu = kestra();
+    let ws = checkout();
+    ws.write("bad.yml", "namespace: prod\ntasks: []\n");
+    let vars = with(
+        pipeline(&gitlab, &emu, &ws, "merge_request_event", "4242"),
+        &[("GITLAB_TOKEN", TOKEN)],
+    );
+    let j = job(&ws, vars).await;
+    assert_eq!(j.code, 1, "{}", j.log());
+    // Every problem, one `file:line: message` line each.
+    let lines: Vec<&str> = j
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("_flows/bad.yml"))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "_flows/bad.yml: no top-level `id`: a flow needs one, e.g. `id: my_flow`",
+            "_flows/bad.yml:2: `tasks` is an empty list: a flow needs at least one task"
+        ],
+        "{}",
+        j.stdout
+    );
+    assert!(
+        j.stdout
+            .contains("error: 2 problem(s) in flow files; nothing was written"),
+        "{}",
+        j.stdout
+    );
+    assert!(fake.writes().is_empty(), "no plan, no note");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outside_a_known_pipeline_source_the_job_is_told_why() {
+    let fake = FakeGitLab::new("4242", IID);
+    let gitlab = fake.start().await;
+    let emu = kestra();
+    let ws = checkout();
+    let vars = with(
+        pipeline(&gitlab, &emu, &ws, "trigger", "4242"),
+        &[("CI_COMMIT_BRANCH", "main")],
+    );
+    let j = job(&ws, vars).await;
+    assert_eq!(j.code, 0, "{}", j.log());
+    assert!(
+        j.stdout
+            .contains("note: the `trigger` pipeline source only plans"),
+        "{}",
+        j.stdout
+    );
+    assert_eq!(emu.write_count(), 0);
+
+    let vars = without(
+        pipeline(&gitlab, &emu, &ws, "push", "4242"),
+        &["CI_PIPELINE_SOURCE"],
+    );
+    let j = job(&ws, vars).await;
+    assert_eq!(j.code, 1, "{}", j.log());
+    assert!(
+        j.stdout.contains("error: CI_PIPELINE_SOURCE is not set"),
+        "{}",
+        j.stdout
+    );
+}
