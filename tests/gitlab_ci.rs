@@ -563,3 +563,84 @@ async fn outside_a_known_pipeline_source_the_job_is_told_why() {
         j.stdout
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fork_pipeline_without_secrets_checks_locally_and_passes() {
+    let fake = FakeGitLab::new("100", IID);
+    let gitlab = fake.start().await;
+    let emu = kestra();
+    let ws = checkout();
+    // GitLab runs it in the fork's project (900): none of the parent's CI/CD variables.
+    let vars = with(
+        without(
+            pipeline(&gitlab, &emu, &ws, "merge_request_event", "900"),
+            &["KESTRA_PASSWORD"],
+        ),
+        &[
+            ("CI_MERGE_REQUEST_PROJECT_ID", "100"),
+            ("CI_MERGE_REQUEST_SOURCE_PROJECT_ID", "900"),
+        ],
+    );
+    let j = job(&ws, vars).await;
+    assert_eq!(j.code, 0, "{}", j.log());
+    assert!(
+        j.stdout
+            .contains("warning: fork merge request: the plan against the server was skipped"),
+        "{}",
+        j.stdout
+    );
+    assert!(
+        j.stdout
+            .contains("The 3 flow file(s) passed the local checks"),
+        "{}",
+        j.stdout
+    );
+    assert!(gitlab.received_requests().await.unwrap().is_empty());
+    assert_eq!(emu.write_count(), 0);
+
+    // A broken file still fails the fork's pipeline.
+    ws.write("bad.yml", "id: bad\nnamespace: prod\ntasks: []\n");
+    let vars = with(
+        without(
+            pipeline(&gitlab, &emu, &ws, "merge_request_event", "900"),
+            &["KESTRA_PASSWORD"],
+        ),
+        &[
+            ("CI_MERGE_REQUEST_PROJECT_ID", "100"),
+            ("CI_MERGE_REQUEST_SOURCE_PROJECT_ID", "900"),
+        ],
+    );
+    let j = job(&ws, vars).await;
+    assert_eq!(j.code, 1, "{}", j.log());
+    assert!(j.stdout.contains("_flows/bad.yml:3: "), "{}", j.stdout);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gitlab_out_of_reach_is_a_warning_not_a_failure() {
+    let emu = kestra();
+    let ws = checkout();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let gitlab = MockServer::start().await;
+    let vars = with(
+        pipeline(&gitlab, &emu, &ws, "merge_request_event", "4242"),
+        &[
+            ("GITLAB_TOKEN", TOKEN),
+            ("CI_API_V4_URL", &format!("http://127.0.0.1:{port}/api/v4")),
+            ("KESTRA_SYNC_RETRIES", "0"),
+        ],
+    );
+    let j = job(&ws, vars).await;
+    assert_eq!(j.code, 0, "{}", j.log());
+    assert!(
+        j.stdout.contains(&format!(
+            "warning: could not post the plan note: cannot reach GitLab at http://127.0.0.1:{port}/api/v4/user: "
+        )),
+        "{}",
+        j.stdout
+    );
+    assert!(j.stdout.contains("1 to add, 1 to update"), "{}", j.stdout);
+}
