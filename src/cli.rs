@@ -122,7 +122,7 @@ pub struct SyncArgs {
     )]
     pub git_password: Option<String>,
 
-    /// Kestra base URL, e.g. https://kestra.example.com.
+    /// Kestra base URL, e.g. `https://kestra.example.com`.
     #[arg(long, env = "KESTRA_URL", help_heading = "Kestra server")]
     pub kestra_url: Option<String>,
 

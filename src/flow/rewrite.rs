@@ -1,7 +1,7 @@
 //! The text-preserving namespace rewrite: only the value of the top-level `namespace` key
 //! changes; every other byte (comments, CRLF, BOM, `---`, Subflow `namespace:` keys) stays.
 //!
-//! How: the parser says where the top-level `namespace` value starts ([`super::locate`]);
+//! How: the parser says where the top-level `namespace` value starts (`super::locate`);
 //! we find where that scalar ends and splice the new value in, keeping its quoting style.
 //! A file without a top-level `namespace` gets a `namespace: <target>` line right after
 //! its top-level `id` line, with the same indentation and line ending. Then the result is

@@ -1,6 +1,6 @@
 //! `KestraClient`: one per run. Connecting learns the server version and picks the path form;
 //! then single-flow reads and the writes (create, update, delete). Listing a scope is in
-//! [`super::listing`], server validation in [`super::validate`]. Every request goes through
+//! `super::listing`, server validation in `super::validate`. Every request goes through
 //! the shared [`crate::http`] client (timeouts, safe retries, no secret in errors).
 
 use std::time::Duration;
