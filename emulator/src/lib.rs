@@ -6,9 +6,9 @@
 //! `/flows/validate`, 2.0 ignoring flat query parameters, both error body generations.
 //! On top of that it injects faults (statuses, 429, dropped connections, stalls) and latency.
 //!
-//! Modules: [`store`] (flows and revisions), [`flowcheck`] (what the server validates),
-//! [`query`] (filters), [`api`] (routes), [`errors`] (error bodies), [`server`] (accept loop,
-//! auth, faults, counters), [`version`].
+//! Modules: `store` (flows and revisions), `flowcheck` (what the server validates),
+//! `query` (filters), `api` (routes), `errors` (error bodies), `server` (accept loop,
+//! auth, faults, counters), `version`.
 
 mod api;
 mod errors;
