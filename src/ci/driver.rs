@@ -7,7 +7,7 @@
 //!
 //! What differs between platforms (how a message, a file's problem or a log section is
 //! written, where the summary and the outputs go, how flows are read and how the plan is
-//! posted) is the [`Platform`] trait, implemented by `github_run` and `gitlab_run`.
+//! posted) is the `Platform` trait, implemented by `github_run` and `gitlab_run`.
 
 use std::path::PathBuf;
 
