@@ -202,8 +202,8 @@ pub struct CiArgs {
     #[command(flatten)]
     pub sync: SyncArgs,
 
-    /// Token used to post the plan comment (GitHub: `github.token`; GitLab: a project access
-    /// token with `api` scope, from GITLAB_TOKEN).
+    /// GitHub token used to post the plan comment and, with `--source github`, to read the
+    /// repository (the action passes `github.token`).
     #[arg(
         long,
         env = "KESTRA_SYNC_GITHUB_TOKEN",
