@@ -8,7 +8,16 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Plan and apply Kestra flows from a Git folder, like `terraform plan` / `apply`.
 #[derive(Debug, Parser)]
-#[command(name = "kestra-sync", version, about, long_about = None, max_term_width = 100)]
+#[command(
+    name = "kestra-sync",
+    version,
+    about,
+    long_about = None,
+    max_term_width = 100,
+    after_help = "Exit codes: 0 done or no changes, 1 error, 2 changes found (plan --detailed-exitcode).\n\
+                  Every option also reads an environment variable, listed in `kestra-sync <command> --help`.\n\
+                  Docs and examples: https://github.com/kestra-sync/kestra-sync"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
