@@ -68,21 +68,35 @@ enum Sub {
         #[arg(long)]
         apply: bool,
     },
+    /// (internal) run a command and write its wall time, CPU time, peak RSS and exit code.
+    #[command(hide = true)]
+    MeasureChild {
+        out: PathBuf,
+        program: PathBuf,
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<std::ffi::OsString>,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    if let Some(Sub::Naive {
-        url,
-        workspace,
-        state,
-        apply,
-    }) = &cli.sub
-    {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()?;
-        return rt.block_on(naive::run(url, workspace, state, *apply));
+    match &cli.sub {
+        Some(Sub::Naive {
+            url,
+            workspace,
+            state,
+            apply,
+        }) => {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            return rt.block_on(naive::run(url, workspace, state, *apply));
+        }
+        Some(Sub::MeasureChild { out, program, args }) => {
+            let code = measure::trampoline(out, program, args)?;
+            std::process::exit(code);
+        }
+        None => {}
     }
     let binary = match &cli.binary {
         Some(b) => b.clone(),
@@ -194,40 +208,48 @@ fn run_case_inner(
         .collect();
     std::fs::write(&state, lines)?;
 
-    let cmd = match client {
+    let url = emu.url();
+    let mut args: Vec<std::ffi::OsString> = Vec::new();
+    let mut push = |a: &dyn AsRef<std::ffi::OsStr>| args.push(a.as_ref().to_os_string());
+    let program = match client {
         Client::KestraSync => {
-            let mut cmd = Command::new(binary);
-            cmd.arg(if op == Op::Plan { "plan" } else { "apply" })
-                .args(["--kestra-url", &emu.url()])
-                .args(["--target-namespace", TARGET])
-                .arg("--workspace")
-                .arg(ws.path())
-                .args(["--include-child-namespaces", "--format", "json"]);
-            if op == Op::ApplyChange {
-                cmd.args(["--delete", "--max-deletes", &change.deleted.to_string()]);
+            push(&if op == Op::Plan { "plan" } else { "apply" });
+            for a in ["--kestra-url", &url, "--target-namespace", TARGET] {
+                push(&a);
             }
-            cmd
+            push(&"--workspace");
+            push(&ws.path());
+            for a in ["--include-child-namespaces", "--format", "json"] {
+                push(&a);
+            }
+            if op == Op::ApplyChange {
+                push(&"--delete");
+                push(&"--max-deletes");
+                push(&change.deleted.to_string());
+            }
+            binary.to_path_buf()
         }
         Client::Naive => {
-            let mut cmd = Command::new(std::env::current_exe()?);
-            cmd.args(["naive", "--url", &emu.url(), "--workspace"])
-                .arg(ws.path())
-                .arg("--state")
-                .arg(&state);
-            if op != Op::Plan {
-                cmd.arg("--apply");
+            for a in ["naive", "--url", &url, "--workspace"] {
+                push(&a);
             }
-            cmd
+            push(&ws.path());
+            push(&"--state");
+            push(&state);
+            if op != Op::Plan {
+                push(&"--apply");
+            }
+            std::env::current_exe()?
         }
     };
-    let mut cmd = cmd;
-    cmd.env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("NO_COLOR", "1");
+    let env = [
+        ("PATH", std::env::var_os("PATH").unwrap_or_default()),
+        ("NO_COLOR", "1".into()),
+    ];
 
     emu.set_latency(latency);
     emu.reset_counts();
-    let m = measure::run(cmd)?;
+    let m = measure::run(&program, &args, &env)?;
     let requests = emu.request_count();
     let writes = emu.write_count();
     emu.set_latency(Duration::ZERO);
@@ -295,6 +317,7 @@ fn run_case_inner(
     }
     Ok(Figures {
         wall: m.wall,
+        cpu: m.cpu,
         requests,
         peak_rss: m.peak_rss,
     })

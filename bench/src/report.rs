@@ -29,6 +29,8 @@ impl Op {
 #[derive(Debug, Clone)]
 pub struct Figures {
     pub wall: Duration,
+    /// CPU time (user + system) of the client process.
+    pub cpu: Duration,
     /// Requests the server received.
     pub requests: u64,
     /// Peak RSS of the client process, bytes.
@@ -65,8 +67,9 @@ fn cells(f: &Option<Result<Figures, String>>) -> String {
         None => "– | – | –".into(),
         Some(Err(_)) => "FAILED | – | –".into(),
         Some(Ok(f)) => format!(
-            "{} | {} | {:.0} MiB",
+            "{} (CPU {}) | {} | {:.0} MiB",
             secs(f.wall),
+            secs(f.cpu),
             f.requests,
             f.peak_rss as f64 / MIB
         ),
