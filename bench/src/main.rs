@@ -186,7 +186,10 @@ fn run_case_inner(
     client: Client,
 ) -> anyhow::Result<Figures> {
     let base = workload::flows(n);
-    let emu = Emulator::start_in_background(Options::default())?;
+    let emu = Emulator::start_in_background(Options {
+        export_deflate: false,
+        ..Options::default()
+    })?;
     for src in workload::unrelated_sources() {
         emu.try_seed_flow("main", &src)?;
     }

@@ -110,7 +110,7 @@ pub fn trampoline(out: &Path, program: &Path, args: &[std::ffi::OsString]) -> an
     if reaped != pid {
         bail!("wait4 failed: {}", std::io::Error::last_os_error());
     }
-    let tv = |t: libc::timeval| t.tv_sec as i64 * 1_000_000_000 + t.tv_usec as i64 * 1000;
+    let tv = |t: libc::timeval| t.tv_sec * 1_000_000_000 + t.tv_usec * 1000;
     let cpu = tv(usage.ru_utime) + tv(usage.ru_stime);
     let code = if libc::WIFEXITED(status) {
         libc::WEXITSTATUS(status)

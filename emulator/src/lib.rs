@@ -104,6 +104,11 @@ pub struct Options {
     /// with parameters it no longer reads, or as a proxy that strips the query string would.
     /// Paging and sorting still apply. For tests of a client's own scope checks.
     pub ignore_namespace_filters: bool,
+    /// `false` => export entries are stored, not deflated. Kestra deflates (the default);
+    /// the benchmark turns it off because the zip crate allocates a fresh compressor per
+    /// entry (~25 µs each), which would make the emulator, not the client, the cost of a
+    /// 10,000-flow export.
+    pub export_deflate: bool,
 }
 
 impl Default for Options {
@@ -116,6 +121,7 @@ impl Default for Options {
             faults: Faults::default(),
             export_enabled: true,
             ignore_namespace_filters: false,
+            export_deflate: true,
         }
     }
 }
@@ -144,12 +150,17 @@ pub(crate) struct Shared {
     pub edition: String,
     pub auth: Auth,
     pub export_enabled: bool,
+    pub export_deflate: bool,
     pub ignore_namespace_filters: bool,
     pub knobs: Mutex<Knobs>,
     pub store: Mutex<store::Store>,
     pub requests: Mutex<Vec<Recorded>>,
     pub request_count: AtomicU64,
     pub write_count: AtomicU64,
+    /// Stored source -> its parsed JSON map: listings of 10,000 flows would otherwise parse
+    /// every flow's YAML on every page (the benchmark measures the client, not this).
+    pub parsed:
+        Mutex<std::collections::HashMap<String, Arc<serde_json::Map<String, serde_json::Value>>>>,
 }
 
 impl Shared {
@@ -165,6 +176,19 @@ impl Shared {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push(r);
+    }
+    /// The JSON map of a stored source (empty when it does not parse), cached.
+    pub fn parsed_json(&self, source: &str) -> Arc<serde_json::Map<String, serde_json::Value>> {
+        let mut cache = self.parsed.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(hit) = cache.get(source) {
+            return hit.clone();
+        }
+        let map = Arc::new(flowcheck::parse(source).map(|p| p.json).unwrap_or_default());
+        if cache.len() >= 100_000 {
+            cache.clear();
+        }
+        cache.insert(source.to_string(), map.clone());
+        map
     }
     pub fn count_write(&self) {
         self.write_count.fetch_add(1, Ordering::SeqCst);
@@ -211,6 +235,7 @@ fn build_shared(opts: Options) -> anyhow::Result<Arc<Shared>> {
         edition: opts.edition.clone(),
         auth: opts.auth.clone(),
         export_enabled: opts.export_enabled,
+        export_deflate: opts.export_deflate,
         ignore_namespace_filters: opts.ignore_namespace_filters,
         knobs: Mutex::new(Knobs {
             latency: opts.latency,
@@ -221,6 +246,7 @@ fn build_shared(opts: Options) -> anyhow::Result<Arc<Shared>> {
         requests: Mutex::new(Vec::new()),
         request_count: AtomicU64::new(0),
         write_count: AtomicU64::new(0),
+        parsed: Mutex::new(std::collections::HashMap::new()),
     }))
 }
 

@@ -118,15 +118,31 @@ impl Store {
 
     /// Live flows of a tenant, sorted by namespace then id.
     pub fn live_flows(&self, tenant: &str) -> Vec<StoredFlow> {
+        self.live_flows_matching(tenant, |_, _| true, true)
+    }
+
+    /// Live flows of a tenant whose `(namespace, id)` pass `keep`, sorted by namespace then
+    /// id; sources are copied only for those, and only `with_source` (listings of 10,000
+    /// flows stay cheap; without, `source` is empty).
+    pub fn live_flows_matching(
+        &self,
+        tenant: &str,
+        keep: impl Fn(&str, &str) -> bool,
+        with_source: bool,
+    ) -> Vec<StoredFlow> {
         self.flows
             .iter()
-            .filter(|((t, _, _), _)| t == tenant)
+            .filter(|((t, ns, id), _)| t == tenant && keep(ns, id))
             .filter_map(|((_, ns, id), revs)| {
                 let last = revs.last()?;
                 (!last.deleted).then(|| StoredFlow {
                     namespace: ns.clone(),
                     id: id.clone(),
-                    source: last.source.clone(),
+                    source: if with_source {
+                        last.source.clone()
+                    } else {
+                        String::new()
+                    },
                     revision: last.revision,
                     deleted: false,
                 })

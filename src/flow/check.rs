@@ -100,9 +100,12 @@ pub(super) fn prepare(
     let mut flows = Vec::new();
     // (namespace, id) -> the first file defining it.
     let mut owners: HashMap<(String, String), &SourceFile> = HashMap::new();
-    for file in files {
-        let namespace = namespace_of(file, target_namespace, &mut reported_folders, &mut problems);
-        let checked = check_file(file, namespace.as_deref());
+    let namespaces: Vec<Option<String>> = files
+        .iter()
+        .map(|file| namespace_of(file, target_namespace, &mut reported_folders, &mut problems))
+        .collect();
+    let all_checked = check_files(files, &namespaces);
+    for ((file, namespace), checked) in files.iter().zip(namespaces).zip(all_checked) {
         let mut report = |p: FileProblem| {
             problems.push(Problem {
                 file: file.git_path.clone(),
@@ -138,6 +141,44 @@ pub(super) fn prepare(
         problems.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
         Err(problems)
     }
+}
+
+/// [`check_file`] for every file, on every core: parsing and rewriting 10,000 flows is the
+/// largest cost of a plan. Results in file order.
+fn check_files(files: &[SourceFile], namespaces: &[Option<String>]) -> Vec<Checked> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(files.len() / 64 + 1);
+    let chunk = files.len().div_ceil(threads.max(1)).max(1);
+    if threads <= 1 {
+        return files
+            .iter()
+            .zip(namespaces)
+            .map(|(f, ns)| check_file(f, ns.as_deref()))
+            .collect();
+    }
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = files
+            .chunks(chunk)
+            .zip(namespaces.chunks(chunk))
+            .map(|(fs, nss)| {
+                scope.spawn(move || {
+                    fs.iter()
+                        .zip(nss)
+                        .map(|(f, ns)| check_file(f, ns.as_deref()))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| match h.join() {
+                Ok(v) => v,
+                // a panic in a check is a bug; re-raise it where it happened
+                Err(p) => std::panic::resume_unwind(p),
+            })
+            .collect()
+    })
 }
 
 /// What checking one file found.

@@ -2,12 +2,13 @@
 //! does not grow with the number of flows:
 //!
 //! 1. `GET /flows/export/by-query?filters[namespace][PREFIX|EQUALS]=ns`: one ZIP of every
-//!    stored source. Entry names (`ns-id.yml`, `ns.id.yml` on 0.21) are ambiguous (ids and
-//!    namespaces contain `-` and `.`), so each entry's YAML says which flow it is; an entry
-//!    whose YAML does not parse is matched by name against the search results.
+//!    stored source. Entry names (`ns-id.yml`, `ns.id.yml` on 0.21) can be ambiguous (ids
+//!    and namespaces contain `-` and `.`): a name that fits exactly one listed flow is that
+//!    flow; any other entry's YAML says which flow it is.
 //! 2. `GET /flows/search?page=k&size=1000&filters[…]`: namespace, id and revision of every
-//!    flow (the export has no revisions), `ceil(total / 1000)` requests. A flow the search
-//!    lists but the export lacks is read on its own (a race with another writer).
+//!    flow (the export has no revisions), `ceil(total / 1000)` requests: the first, then the
+//!    others concurrently, all while the export is read. A flow the search lists but the
+//!    export lacks is read on its own (a race with another writer).
 //!
 //! When the export is not available (an older or trimmed server: 404/405, another 4xx, 500
 //! such as Java's "duplicate entry" when two flows share an entry name) or its ZIP cannot be
@@ -49,8 +50,9 @@ impl KestraClient {
     /// filtered to the scope again here (never trust the server to scope a listing). See the
     /// module docs for the requests made.
     pub async fn list_flows(&self, scope: &Scope) -> Result<Vec<RemoteFlow>, KestraError> {
-        let export = self.export(scope).await?;
-        let listed = self.search_all(scope).await?;
+        // both at once: the plan waits for one round trip, not two
+        let (export, listed) = futures::join!(self.export(scope), self.search_all(scope));
+        let (export, listed) = (export?, listed?);
         let flows = match export.and_then(|entries| identify(entries, &listed, scope)) {
             Ok(mut flows) => {
                 for (key, flow) in flows.iter_mut() {
@@ -99,46 +101,44 @@ impl KestraClient {
         }
     }
 
-    /// Every flow the search lists in `scope`: `(namespace, id) → revision`.
+    /// Every flow the search lists in `scope`: `(namespace, id) → revision`. The first page
+    /// says how many there are; the other pages are then read concurrently, so the wait does
+    /// not grow with the number of pages.
     async fn search_all(&self, scope: &Scope) -> Result<BTreeMap<Key, Option<u64>>, KestraError> {
-        let (filter, value) = scope_filter(scope);
+        let first = self.search_page(scope, 1).await?;
+        let total = first.total;
+        let per_page = first.results.len() as u64;
+        let mut seen = per_page;
+        let mut pages = vec![first];
+        if per_page > 0 && seen < total {
+            let last = total.div_ceil(per_page);
+            let rest: Vec<SearchPage> = futures::stream::iter(2..=last)
+                .map(|page| self.search_page(scope, page))
+                .buffered(FETCH_CONCURRENCY)
+                .try_collect()
+                .await?;
+            seen += rest.iter().map(|p| p.results.len() as u64).sum::<u64>();
+            pages.extend(rest);
+            // The scope grew while we read it: go on until a short page.
+            let mut page = last + 1;
+            while seen < total {
+                let more = self.search_page(scope, page).await?;
+                if more.results.is_empty() {
+                    break;
+                }
+                seen += more.results.len() as u64;
+                pages.push(more);
+                page += 1;
+            }
+        }
         let mut listed = BTreeMap::new();
         let mut outside = 0usize;
-        let mut seen: u64 = 0;
-        let mut page: u64 = 1;
-        loop {
-            let mut url = self.paths.flows(&["search"])?;
-            url.query_pairs_mut()
-                .append_pair("page", &page.to_string())
-                .append_pair("size", &SEARCH_PAGE_SIZE.to_string())
-                .append_pair("sort", "namespace:asc")
-                .append_pair("sort", "id:asc")
-                .append_pair(&filter, value);
-            let reply = self.send(Method::GET, url, Body::None).await?;
-            if reply.status != StatusCode::OK {
-                let err = self.error(&reply);
-                return Err(match (&self.paths.tenant, reply.status) {
-                    (Some(t), StatusCode::NOT_FOUND) => err.with_hint(&format!(
-                        "if tenant `{t}` is not yours, set --kestra-tenant"
-                    )),
-                    _ => err,
-                });
+        for flow in pages.into_iter().flat_map(|p| p.results) {
+            if scope.contains(&flow.namespace) {
+                listed.insert((flow.namespace, flow.id), flow.revision);
+            } else {
+                outside += 1;
             }
-            let results: SearchPage = parse_json(&reply)?;
-            let count = results.results.len() as u64;
-            for flow in results.results {
-                if scope.contains(&flow.namespace) {
-                    listed.insert((flow.namespace, flow.id), flow.revision);
-                } else {
-                    outside += 1;
-                }
-            }
-            seen += count;
-            // Stop on the last page; a server capping the page size just means more pages.
-            if count == 0 || seen >= results.total {
-                break;
-            }
-            page += 1;
         }
         if outside > 0 {
             tracing::warn!(
@@ -147,6 +147,29 @@ impl KestraClient {
             );
         }
         Ok(listed)
+    }
+
+    /// One page of the search, sorted by namespace then id.
+    async fn search_page(&self, scope: &Scope, page: u64) -> Result<SearchPage, KestraError> {
+        let (filter, value) = scope_filter(scope);
+        let mut url = self.paths.flows(&["search"])?;
+        url.query_pairs_mut()
+            .append_pair("page", &page.to_string())
+            .append_pair("size", &SEARCH_PAGE_SIZE.to_string())
+            .append_pair("sort", "namespace:asc")
+            .append_pair("sort", "id:asc")
+            .append_pair(&filter, value);
+        let reply = self.send(Method::GET, url, Body::None).await?;
+        if reply.status != StatusCode::OK {
+            let err = self.error(&reply);
+            return Err(match (&self.paths.tenant, reply.status) {
+                (Some(t), StatusCode::NOT_FOUND) => err.with_hint(&format!(
+                    "if tenant `{t}` is not yours, set --kestra-tenant"
+                )),
+                _ => err,
+            });
+        }
+        parse_json(&reply)
     }
 
     /// Read each flow on its own (bounded concurrency). A 404 means it was deleted since it
@@ -239,9 +262,15 @@ fn identify(
 ) -> Result<BTreeMap<Key, RemoteFlow>, String> {
     let mut flows = BTreeMap::new();
     let mut outside = 0usize;
+    let names = name_index(listed);
     for (name, source) in entries {
-        let key = yaml_key(&source)
-            .or_else(|| name_key(&name, listed))
+        // The name, when it names exactly one listed flow; else the YAML says (a YAML
+        // parse per entry would cost more than the whole rest of a 10,000-flow listing).
+        let key = names
+            .get(name.as_str())
+            .cloned()
+            .flatten()
+            .or_else(|| yaml_key(&source))
             .ok_or_else(|| {
                 format!("cannot tell which flow the entry `{name}` is: its YAML has no readable `namespace` and `id`")
             })?;
@@ -283,19 +312,33 @@ fn yaml_key(source: &str) -> Option<Key> {
 }
 
 /// The one listed flow whose export entry name would be `name`, if exactly one.
-fn name_key(name: &str, listed: &BTreeMap<Key, Option<u64>>) -> Option<Key> {
-    let mut matches = listed.keys().filter(|(ns, id)| {
-        ["-", "."].iter().any(|sep| {
-            ["yml", "yaml"]
-                .iter()
-                .any(|ext| name == format!("{ns}{sep}{id}.{ext}"))
-        })
-    });
-    let first = matches.next()?;
-    match matches.next() {
-        None => Some(first.clone()),
-        Some(_) => None,
+/// Export entry name -> the one listed flow it can be (`None` when two listed flows share
+/// it), in both spellings (`ns-id`, 0.21's `ns.id`) and both extensions.
+fn name_index(
+    listed: &BTreeMap<Key, Option<u64>>,
+) -> std::collections::HashMap<String, Option<Key>> {
+    let mut index = std::collections::HashMap::with_capacity(listed.len() * 4);
+    for key in listed.keys() {
+        for sep in ["-", "."] {
+            for ext in ["yml", "yaml"] {
+                let name = format!("{}{sep}{}.{ext}", key.0, key.1);
+                index
+                    .entry(name)
+                    .and_modify(|k: &mut Option<Key>| {
+                        if k.as_ref() != Some(key) {
+                            *k = None;
+                        }
+                    })
+                    .or_insert_with(|| Some(key.clone()));
+            }
+        }
     }
+    index
+}
+
+#[cfg(test)]
+fn name_key(name: &str, listed: &BTreeMap<Key, Option<u64>>) -> Option<Key> {
+    name_index(listed).get(name).cloned().flatten()
 }
 
 #[cfg(test)]

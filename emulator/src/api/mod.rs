@@ -19,7 +19,6 @@ use axum::Router;
 use serde_json::{json, Value};
 
 use crate::errors::ApiError;
-use crate::flowcheck;
 use crate::store::Revision;
 use crate::version::Version;
 use crate::Shared;
@@ -197,9 +196,7 @@ pub(crate) fn flow_json(
     rev: &Revision,
     with_source: bool,
 ) -> Value {
-    let mut map = flowcheck::parse(&rev.source)
-        .map(|p| p.json)
-        .unwrap_or_default();
+    let mut map = (*sh.parsed_json(&rev.source)).clone();
     map.insert("id".into(), json!(id));
     map.insert("namespace".into(), json!(namespace));
     map.insert("revision".into(), json!(rev.revision));

@@ -82,8 +82,8 @@ pub(super) async fn get_flow(
 pub(super) async fn list_namespace(State(sh): State<AppState>, Params(params): Params) -> Response {
     let tenant = tenant(&sh, &params);
     let ns = params.get("namespace").cloned().unwrap_or_default();
-    let flows: Vec<Value> = live_matching(&sh, &tenant, |f| {
-        sh.ignore_namespace_filters || f.namespace == ns
+    let flows: Vec<Value> = live_matching(&sh, &tenant, |namespace, _| {
+        sh.ignore_namespace_filters || namespace == ns
     })
     .iter()
     .map(|f| stored_json(&sh, f, false))
@@ -94,13 +94,9 @@ pub(super) async fn list_namespace(State(sh): State<AppState>, Params(params): P
 fn live_matching(
     sh: &AppState,
     tenant: &str,
-    keep: impl Fn(&StoredFlow) -> bool,
+    keep: impl Fn(&str, &str) -> bool,
 ) -> Vec<StoredFlow> {
-    sh.store()
-        .live_flows(tenant)
-        .into_iter()
-        .filter(|f| keep(f))
-        .collect()
+    sh.store().live_flows_matching(tenant, keep, true)
 }
 
 fn stored_json(sh: &AppState, f: &StoredFlow, with_source: bool) -> Value {
@@ -161,14 +157,28 @@ pub(super) async fn search(
         (Err(e), _) | (_, Err(e)) => return e.render(sh.version, &uri),
     };
     let tenant = tenant(&sh, &params);
-    let mut flows = live_matching(&sh, &tenant, |f| listing.matches(&f.namespace, &f.id));
+    // sources are read only for the page's flows
+    let mut flows =
+        sh.store()
+            .live_flows_matching(&tenant, |ns, id| listing.matches(ns, id), false);
     sort_flows(&mut flows, &listing.sort);
     let total = flows.len();
     let skip = (page - 1).saturating_mul(size);
-    let results: Vec<Value> = flows
-        .iter()
+    let mut page_flows: Vec<StoredFlow> = flows
+        .into_iter()
         .skip(usize::try_from(skip).unwrap_or(usize::MAX))
         .take(usize::try_from(size).unwrap_or(usize::MAX))
+        .collect();
+    {
+        let store = sh.store();
+        for f in &mut page_flows {
+            if let Some(rev) = store.live(&tenant, &f.namespace, &f.id) {
+                f.source = rev.source.clone();
+            }
+        }
+    }
+    let results: Vec<Value> = page_flows
+        .iter()
         .map(|f| stored_json(&sh, f, false))
         .collect();
     json_response(StatusCode::OK, &json!({"results": results, "total": total}))
@@ -179,13 +189,15 @@ fn sort_flows(flows: &mut [StoredFlow], sort: &[String]) {
     for spec in sort.iter().rev() {
         let (field, dir) = spec.split_once(':').unwrap_or((spec.as_str(), "asc"));
         let desc = dir.eq_ignore_ascii_case("desc");
-        let key = |f: &StoredFlow| match field {
-            "id" => f.id.clone(),
-            "namespace" => f.namespace.clone(),
-            _ => String::new(),
-        };
+        fn key<'f>(f: &'f StoredFlow, field: &str) -> &'f str {
+            match field {
+                "id" => &f.id,
+                "namespace" => &f.namespace,
+                _ => "",
+            }
+        }
         flows.sort_by(|a, b| {
-            let o = key(a).cmp(&key(b));
+            let o = key(a, field).cmp(key(b, field));
             if desc {
                 o.reverse()
             } else {
@@ -211,7 +223,7 @@ pub(super) async fn export(
         Err(e) => return e.render(sh.version, &uri),
     };
     let tenant = tenant(&sh, &params);
-    let flows = live_matching(&sh, &tenant, |f| listing.matches(&f.namespace, &f.id));
+    let flows = live_matching(&sh, &tenant, |ns, id| listing.matches(ns, id));
     match zip_sources(&sh, &flows) {
         Ok(bytes) => {
             let mut resp = (StatusCode::OK, bytes).into_response();
@@ -232,8 +244,11 @@ pub(super) async fn export(
 
 fn zip_sources(sh: &AppState, flows: &[StoredFlow]) -> zip::result::ZipResult<Vec<u8>> {
     let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    let opts = zip::write::SimpleFileOptions::default()
-        .compression_method(zip::CompressionMethod::Deflated);
+    let opts = zip::write::SimpleFileOptions::default().compression_method(if sh.export_deflate {
+        zip::CompressionMethod::Deflated
+    } else {
+        zip::CompressionMethod::Stored
+    });
     for f in flows {
         zip.start_file(sh.version.export_entry_name(&f.namespace, &f.id), opts)?;
         zip.write_all(f.source.as_bytes())?;
