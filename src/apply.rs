@@ -32,6 +32,10 @@ pub enum Outcome {
     Kept,
     /// The request failed; the server still holds the old state.
     Failed { error: String },
+    /// The answer was lost (timeout, dropped connection) and the flow could not be read
+    /// back: the server may hold the change or not. Counted with the failures; a plan
+    /// shows which.
+    Unknown { error: String },
     /// Not tried because an earlier step failed (deletes wait for every write).
     NotAttempted { reason: String },
 }
@@ -193,7 +197,7 @@ pub async fn apply(
             .count(),
         failed: rows
             .iter()
-            .filter(|r| matches!(r.outcome, Outcome::Failed { .. }))
+            .filter(|r| matches!(r.outcome, Outcome::Failed { .. } | Outcome::Unknown { .. }))
             .count(),
         not_attempted: rows
             .iter()
@@ -241,19 +245,15 @@ async fn write_one(client: &KestraClient, c: &FlowChange) -> FlowResult {
         ),
         // The answer may have been lost after the server wrote (a dropped connection, a
         // timeout, or a retried create that now finds its own flow): read the truth.
-        Err(err) => match client.get_flow(&c.namespace, &c.flow_id).await {
+        Err(err) => match read_back(client, c, &err).await {
             Ok(Some(live)) if strip_revision(&live.source) == strip_revision(source) => result(
                 c,
                 Outcome::Applied {
                     revision: live.revision,
                 },
             ),
-            _ => result(
-                c,
-                Outcome::Failed {
-                    error: err.to_string(),
-                },
-            ),
+            Ok(_) => failed(c, &err),
+            Err(read_err) => unknown_or_failed(c, &err, &read_err),
         },
     }
 }
@@ -261,14 +261,66 @@ async fn write_one(client: &KestraClient, c: &FlowChange) -> FlowResult {
 async fn delete_one(client: &KestraClient, c: &FlowChange) -> FlowResult {
     match client.delete(&c.namespace, &c.flow_id).await {
         Ok(_) => result(c, Outcome::Applied { revision: None }),
-        Err(err) => match client.get_flow(&c.namespace, &c.flow_id).await {
+        Err(err) => match read_back(client, c, &err).await {
             Ok(None) => result(c, Outcome::Applied { revision: None }),
-            _ => result(
-                c,
-                Outcome::Failed {
-                    error: err.to_string(),
-                },
+            Ok(Some(_)) => failed(c, &err),
+            Err(read_err) => unknown_or_failed(c, &err, &read_err),
+        },
+    }
+}
+
+fn failed(c: &FlowChange, err: &KestraError) -> FlowResult {
+    result(
+        c,
+        Outcome::Failed {
+            error: err.to_string(),
+        },
+    )
+}
+
+/// Whether a failed write may still have reached the server: no answer came (timeout,
+/// dropped connection) after the request was sent.
+fn answer_lost(err: &KestraError) -> bool {
+    matches!(
+        err,
+        KestraError::MaybeApplied { .. } | KestraError::Transport { .. }
+    )
+}
+
+/// The write failed and the flow could not be read back: when the write's answer was lost
+/// the server may hold the change or not, and the report says so rather than guess.
+fn unknown_or_failed(c: &FlowChange, err: &KestraError, read_err: &KestraError) -> FlowResult {
+    if !answer_lost(err) {
+        // the server answered the write with an error: the old state stands
+        return failed(c, err);
+    }
+    result(
+        c,
+        Outcome::Unknown {
+            error: format!(
+                "{err}; reading the flow back failed too ({read_err}): the server may or may not hold this change, run plan to see"
             ),
         },
+    )
+}
+
+/// Read the flow after a failed write or delete; when the write's answer was lost, a few
+/// more reads are tried (the client's own retries may be off).
+async fn read_back(
+    client: &KestraClient,
+    c: &FlowChange,
+    err: &KestraError,
+) -> Result<Option<crate::kestra::RemoteFlow>, KestraError> {
+    let attempts = if answer_lost(err) { 3u64 } else { 1 };
+    let mut attempt = 0u64;
+    loop {
+        match client.get_flow(&c.namespace, &c.flow_id).await {
+            Ok(found) => return Ok(found),
+            Err(e) if attempt + 1 >= attempts => return Err(e),
+            Err(_) => {
+                attempt += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(200 * attempt)).await;
+            }
+        }
     }
 }

@@ -55,9 +55,11 @@ pub fn render_apply_report(
             head,
             "### ❌ Kestra apply to {target} stopped part-way: {} applied, {} failed, {} not attempted\n\n\
              > [!CAUTION]\n\
-             > The server holds every change marked applied below and none of the others. \
-             Fix the cause and run again: apply converges.",
-            report.applied, report.failed, report.not_attempted
+             > {}",
+            report.applied,
+            report.failed,
+            report.not_attempted,
+            crate::render::text::incomplete_note(report).replace("above", "below")
         );
     }
 
@@ -80,6 +82,7 @@ pub fn render_apply_report(
                     }
                 }
                 Outcome::Failed { error } => format!("❌ failed: {}", one_line(error)),
+                Outcome::Unknown { error } => format!("❓ unknown: {}", one_line(error)),
                 Outcome::NotAttempted { reason } => {
                     format!("⏭️ not attempted: {}", one_line(reason))
                 }

@@ -177,6 +177,7 @@ pub fn render_report(report: &crate::apply::Report, color: bool) -> String {
             (Outcome::Applied { .. }, SyncState::Deleted) => ("-", AnsiColor::Red, "deleted"),
             (Outcome::Applied { .. }, _) => ("~", AnsiColor::Yellow, "updated"),
             (Outcome::Failed { .. }, _) => ("x", AnsiColor::Red, "FAILED"),
+            (Outcome::Unknown { .. }, _) => ("!", AnsiColor::Red, "UNKNOWN"),
             (Outcome::NotAttempted { .. }, _) => ("?", AnsiColor::Magenta, "not attempted"),
         };
         let (on, off) = style(color, c, true);
@@ -196,7 +197,7 @@ pub fn render_report(report: &crate::apply::Report, color: bool) -> String {
                     let _ = write!(out, " (revision {rev})");
                 }
             },
-            Outcome::Failed { error } => {
+            Outcome::Failed { error } | Outcome::Unknown { error } => {
                 let _ = write!(out, ": {error}");
             }
             Outcome::NotAttempted { reason } => {
@@ -219,10 +220,20 @@ pub fn render_report(report: &crate::apply::Report, color: bool) -> String {
         report.not_attempted
     );
     if !report.is_complete() {
-        let _ = writeln!(
-            out,
-            "The server holds every change marked applied above and none of the others. Fix the cause and run again: apply converges."
-        );
+        let _ = writeln!(out, "{}", incomplete_note(report));
     }
     out
+}
+
+/// What the server holds after an incomplete apply, in one sentence for every renderer.
+pub fn incomplete_note(report: &crate::apply::Report) -> &'static str {
+    let unknown = report
+        .flows
+        .iter()
+        .any(|r| matches!(r.outcome, crate::apply::Outcome::Unknown { .. }));
+    if unknown {
+        "The server holds every change marked applied above, none of those marked failed or not attempted, and maybe those marked unknown (their answer was lost): run plan to see. Fix the cause and run again: apply converges."
+    } else {
+        "The server holds every change marked applied above and none of the others. Fix the cause and run again: apply converges."
+    }
 }
