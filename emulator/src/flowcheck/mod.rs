@@ -77,8 +77,10 @@ impl std::fmt::Display for ParseError {
 }
 
 /// Parse a source: YAML, a mapping, convertible to JSON. Duplicate keys are an error, as
-/// with the server's strict Jackson parser.
+/// with the server's strict Jackson parser. A leading byte-order mark is skipped, as
+/// SnakeYAML's scanner does at the start of a stream.
 pub(crate) fn parse(source: &str) -> Result<Parsed, ParseError> {
+    let source = source.strip_prefix('\u{feff}').unwrap_or(source);
     if source.trim().is_empty() {
         return Err(ParseError(
             "Illegal flow source: the source is empty".to_string(),
