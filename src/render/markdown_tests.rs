@@ -302,6 +302,18 @@ fn an_oversized_plan_drops_the_largest_diffs_and_says_so() {
     assert!(md.ends_with("kestra-sync 0.1.0</sub>\n"));
 }
 
+/// What a reviewer sees when a plan is over the limit: the same rendering as GitHub's 65,536
+/// characters, at a limit small enough to read in a snapshot.
+#[test]
+fn over_the_limit_comment_as_people_read_it() {
+    let p = big_plan(6, 14);
+    let limit = 4_000;
+    let md = render(&p, &ctx(), limit);
+    assert!(md.len() <= limit, "{} bytes", md.len());
+    assert!(md.contains("omitted to fit the comment size limit"), "{md}");
+    insta::assert_snapshot!(md);
+}
+
 #[test]
 fn a_plan_whose_table_alone_is_too_long_lists_what_fits() {
     let p = big_plan(3000, 1);
