@@ -224,7 +224,6 @@ fn verify(
     namespace: &str,
     line: Option<usize>,
 ) -> Result<(), FileProblem> {
-    let line = line.or_else(|| locate::key_position(new_body, "namespace").map(|p| p.line));
     let mut expected = original.clone();
     expected.insert(
         Value::String("namespace".into()),
@@ -232,8 +231,9 @@ fn verify(
     );
     match parse::parse_mapping(new_body) {
         Ok(reparsed) if reparsed == expected => Ok(()),
+        // the line is looked up only now: a probe is a whole parse, and this is the rare path
         _ => Err(FileProblem::new(
-            line,
+            line.or_else(|| locate::key_position(new_body, "namespace").map(|p| p.line)),
             "kestra-sync could not set the namespace without changing something else in this file (an unusual layout of the top-level `namespace`); write it as `namespace: <name>` on its own line, and please report this with the file",
         )),
     }
