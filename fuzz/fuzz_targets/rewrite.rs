@@ -70,8 +70,14 @@ fuzz_target!(|data: &[u8]| {
         let k = source[..prefix]
             .rfind("namespace")
             .expect("the change follows the namespace key");
+        // (unchanged text between the key and the change may hold blank and comment lines:
+        // the value may start lines below its key)
+        let between_ok = source[k..prefix]
+            .split('\n')
+            .skip(1)
+            .all(|l| l.is_empty() || l.starts_with([' ', '\t', '\r', '#']));
         assert!(
-            continues(&source[k..prefix]),
+            between_ok,
             "the change is off the namespace value: {:?}",
             &source[k..prefix]
         );
