@@ -89,9 +89,13 @@ fuzz_target!(|data: &[u8]| {
         );
         // a quoted value may go on at column 0 (libyaml accepts it): then only the parse
         // equality above bounds the span
-        let written = source[k..]
-            .split_once(':')
-            .map_or("", |(_, v)| v.trim_start());
+        // (the value's first character: after the colon, blanks and comment lines)
+        let after_colon = source[k..].split_once(':').map_or("", |(_, v)| v);
+        let written = after_colon
+            .split_inclusive('\n')
+            .map(str::trim_start)
+            .find(|l| !l.is_empty() && !l.starts_with('#'))
+            .unwrap_or("");
         let quoted = written.starts_with(['"', '\'']);
         assert!(
             quoted || continues(&removed),
