@@ -352,3 +352,35 @@ fn the_verification_refuses_a_rewrite_that_changed_more() {
     assert!(err.message.contains("could not set the namespace"));
     super::verify("id: a\nnamespace: prod\nx: 1\n", &original, "prod", None).expect("same");
 }
+
+/// Layouts the fuzzer found (`fuzz/fuzz_targets/rewrite.rs`): libyaml reads them this way,
+/// and the rewrite must change exactly the value.
+#[test]
+fn fuzzer_found_layouts_change_only_the_value() {
+    // the value on a later line, after a blank line and a comment
+    assert_rewrites(
+        "namespace:\n\n# labels:\n  some :label\n\nid: x\ntasks:\n  - id: t\n",
+        "prod",
+        "# labels:\n",
+        "some :label",
+        "prod",
+    );
+    // a double-quoted value going on at column 0
+    assert_rewrites(
+        "id: x\nnamespace: \"a b\nc d\"\ntasks:\n  - id: t\n",
+        "prod",
+        "namespace: ",
+        "\"a b\nc d\"",
+        "\"prod\"",
+    );
+    // no namespace and a last line without line ending: a line ending, then the line
+    assert_eq!(
+        rewrite_namespace("id: x", "prod").expect("rewrites"),
+        "id: x\nnamespace: prod"
+    );
+    // an indented top-level mapping: the inserted line has the same indentation
+    assert_eq!(
+        rewrite_namespace("  id: x\n  tasks: []\n", "prod").expect("rewrites"),
+        "  id: x\n  namespace: prod\n  tasks: []\n"
+    );
+}
