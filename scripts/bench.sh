@@ -6,5 +6,5 @@
 # Takes a few minutes on 2 cores; prints a Markdown table and PASS/FAIL per target.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release --quiet -p kestra-sync --bin kestra-sync -p kestra-bench
+cargo build --release --quiet -p kestra-sync -p kestra-bench --bin kestra-sync --bin kestra-bench
 exec target/release/kestra-bench "$@"
