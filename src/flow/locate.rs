@@ -1,17 +1,12 @@
 //! Where a top-level key and its value sit in a flow file's text, as the parser itself sees
 //! them. The namespace rewrite must touch exactly the bytes of one value, and a hand-made
 //! line scanner would disagree with libyaml on odd files (libyaml accepts a quoted string or
-//! a `{...}` that continues at column 0, which looks like a new top-level key). So we ask the
-//! parser: a probe deserializer walks the top-level mapping and fails on purpose at the
-//! wanted key or value; serde_yaml_ng attaches the position of that event to the error.
-//! From a value's start, [`scalar_end`] finds where the scalar text ends.
+//! a `{...}` that continues at column 0, which looks like a new top-level key; a plain value
+//! may go on over several lines). So we read libyaml's own events ([`super::events`]) and
+//! take the key's and the value's positions from them: exact, and cheap, since the walk
+//! stops at the wanted value (the namespace is usually on the second or third line).
 
-use std::fmt;
-
-use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
-
-/// Marks our own probe errors, so a real parse error is never taken for a position.
-const MARKER: &str = "\u{1}kestra-sync-probe:";
+use super::events::{Event, Events, Kind, ScalarStyle};
 
 /// A position in the text (without BOM) as libyaml reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,282 +17,129 @@ pub struct Position {
     pub line: usize,
 }
 
-/// What the probed value turned out to be.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ValueKind {
-    /// A string scalar (plain or quoted).
-    Str,
-    /// `~`, `null`, or nothing at all after the `:`.
-    Null,
-    /// Anything else: number, boolean, list, mapping, tagged value.
-    Other,
-}
-
 /// Position of the first top-level key `key`, or `None` when the document has no such key.
 pub fn key_position(body: &str, key: &str) -> Option<Position> {
-    probe(body, key, false).map(|(p, _)| p)
+    top_level_entry(body, key).map(|e| Position {
+        index: e.key.start,
+        line: e.key.line,
+    })
 }
 
-/// Position and kind of the value of the first top-level key `key`. For an empty value
-/// (`key:` and nothing) the position is just after the `:`.
-pub fn value_position(body: &str, key: &str) -> Option<(Position, ValueKind)> {
-    probe(body, key, true)
+/// Where a top-level entry of the document's mapping sits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// The key scalar.
+    pub key: Event,
+    /// The value's first event (a scalar, an alias, or the start of a collection).
+    pub value: Event,
 }
 
-fn probe(body: &str, key: &str, value: bool) -> Option<(Position, ValueKind)> {
-    let de = serde_yaml_ng::Deserializer::from_str(body);
-    let err = de::Deserializer::deserialize_any(de, Root { key, value }).err()?;
-    let text = err.to_string();
-    let kind = text.split(MARKER).nth(1)?;
-    let kind = if kind.starts_with("str") {
-        ValueKind::Str
-    } else if kind.starts_with("null") {
-        ValueKind::Null
-    } else {
-        ValueKind::Other
-    };
-    let location = err.location()?;
-    Some((
-        Position {
-            index: location.index(),
-            line: location.line(),
-        },
-        kind,
-    ))
-}
-
-/// Visits the top-level mapping, skipping every entry until the wanted key.
-struct Root<'k> {
-    key: &'k str,
-    value: bool,
-}
-
-impl<'de> Visitor<'de> for Root<'_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a mapping")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        while let Some(hit) = map.next_key_seed(Key {
-            key: self.key,
-            fire: !self.value,
-        })? {
-            if hit {
-                return map.next_value_seed(Value);
-            }
-            map.next_value::<IgnoredAny>()?;
-        }
-        Ok(())
-    }
-}
-
-/// A key: `Ok(true)` when it is the wanted one, or the probe error when `fire`.
-struct Key<'k> {
-    key: &'k str,
-    fire: bool,
-}
-
-impl<'de> DeserializeSeed<'de> for Key<'_> {
-    type Value = bool;
-
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Key<'_> {
-    type Value = bool;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a key")
-    }
-
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<bool, E> {
-        match (v == self.key, self.fire) {
-            (true, true) => Err(E::custom(format_args!("{MARKER}key"))),
-            (hit, _) => Ok(hit),
-        }
-    }
-
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<bool, E> {
-        Ok(false)
-    }
-
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<bool, E> {
-        Ok(false)
-    }
-
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<bool, E> {
-        Ok(false)
-    }
-
-    fn visit_i128<E: de::Error>(self, _: i128) -> Result<bool, E> {
-        Ok(false)
-    }
-
-    fn visit_u128<E: de::Error>(self, _: u128) -> Result<bool, E> {
-        Ok(false)
-    }
-
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<bool, E> {
-        Ok(false)
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<bool, E> {
-        Ok(false)
-    }
-
-    fn visit_none<E: de::Error>(self) -> Result<bool, E> {
-        Ok(false)
-    }
-
-    fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<bool, A::Error> {
-        IgnoredAny.visit_seq(seq).map(|_| false)
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<bool, A::Error> {
-        IgnoredAny.visit_map(map).map(|_| false)
-    }
-
-    fn visit_enum<A: de::EnumAccess<'de>>(self, data: A) -> Result<bool, A::Error> {
-        IgnoredAny.visit_enum(data).map(|_| false)
-    }
-}
-
-/// The wanted value: always fails, saying what kind of value it met.
-struct Value;
-
-impl<'de> DeserializeSeed<'de> for Value {
-    type Value = ();
-
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Value {
-    type Value = ();
-
-    // Every visit we do not override fails with "invalid type ..., expected <this>", which
-    // carries the marker: that is the `Other` kind.
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        write!(f, "{MARKER}other")
-    }
-
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
-        Err(E::custom(format_args!("{MARKER}str")))
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
-        Err(E::custom(format_args!("{MARKER}null")))
-    }
-
-    fn visit_none<E: de::Error>(self) -> Result<(), E> {
-        Err(E::custom(format_args!("{MARKER}null")))
-    }
-}
-
-/// The style a scalar is written in, read from its first character.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Style {
-    Plain,
-    SingleQuoted,
-    DoubleQuoted,
-}
-
-/// The style of the scalar starting at `start`, or `None` when the node there is not a
-/// simple scalar (anchor `&`, alias `*`, tag `!`, block scalar `|`/`>`, flow `[`/`{`,
-/// list `- `, complex key `? `).
-pub fn scalar_style(body: &str, start: usize) -> Option<Style> {
-    let b = body.as_bytes();
-    let first = *b.get(start)?;
-    let blank_after = matches!(b.get(start + 1), None | Some(b' ' | b'\t' | b'\r' | b'\n'));
-    match first {
-        b'"' => Some(Style::DoubleQuoted),
-        b'\'' => Some(Style::SingleQuoted),
-        b'&' | b'*' | b'!' | b'|' | b'>' | b'[' | b'{' | b'#' | b',' | b']' | b'}' => None,
-        b' ' | b'\t' | b'\r' | b'\n' => None,
-        b'-' | b'?' | b':' if blank_after => None,
-        _ => Some(Style::Plain),
-    }
-}
-
-/// End (exclusive byte offset) of the scalar of `style` starting at `start`, in a block
-/// mapping whose keys sit at column `indent`. Mirrors libyaml's scanner: a quoted scalar
-/// ends at its closing quote (across lines); a plain scalar ends before ` #`, before a
-/// `: `, or at a line break followed by a line indented `indent` or less.
-pub fn scalar_end(body: &str, start: usize, style: Style, indent: usize) -> Option<usize> {
-    let b = body.as_bytes();
-    match style {
-        Style::DoubleQuoted => {
-            let mut i = start + 1;
-            while let Some(&c) = b.get(i) {
-                match c {
-                    b'\\' => i += 2,
-                    b'"' => return Some(i + 1),
-                    _ => i += 1,
-                }
-            }
-            None
-        }
-        Style::SingleQuoted => {
-            let mut i = start + 1;
-            while let Some(&c) = b.get(i) {
-                if c == b'\'' {
-                    if b.get(i + 1) == Some(&b'\'') {
-                        i += 2;
-                        continue;
-                    }
-                    return Some(i + 1);
-                }
-                i += 1;
-            }
-            None
-        }
-        Style::Plain => Some(plain_end(b, start, indent)),
-    }
-}
-
-fn is_blank_or_break(c: u8) -> bool {
-    matches!(c, b' ' | b'\t' | b'\r' | b'\n')
-}
-
-fn plain_end(b: &[u8], start: usize, indent: usize) -> usize {
-    let mut i = start;
-    let mut end = start;
+/// The first top-level entry whose key is the plain or quoted scalar `key`, in the first
+/// document, when the document is a mapping. Reads events only up to that value.
+pub fn top_level_entry(body: &str, key: &str) -> Option<Entry> {
+    let mut events = Events::new(body);
+    // stream start, document start, then the root node
     loop {
-        // One run of non-blank characters; `:` followed by a blank ends the scalar.
-        let run_start = i;
-        while let Some(&c) = b.get(i) {
-            if is_blank_or_break(c) {
-                break;
-            }
-            if c == b':' && b.get(i + 1).is_none_or(|&n| is_blank_or_break(n)) {
-                return if i == run_start { end } else { i };
-            }
-            i += 1;
+        let e = events.next_event()?;
+        match e.kind {
+            Kind::StreamStart | Kind::DocumentStart => continue,
+            Kind::MappingStart { .. } => break,
+            _ => return None,
         }
-        end = i;
-        // Blanks and line breaks; the scalar goes on only on a line indented past `indent`.
-        let mut column = 0;
-        let mut broke = false;
-        while let Some(&c) = b.get(i) {
-            match c {
-                b' ' | b'\t' => column += 1,
-                b'\r' | b'\n' => {
-                    broke = true;
-                    column = 0;
+    }
+    loop {
+        // a key, or the end of the mapping
+        let k = events.next_event()?;
+        let wanted = match &k.kind {
+            Kind::MappingEnd => return None,
+            Kind::Scalar { value, .. } => value == key.as_bytes(),
+            Kind::SequenceStart { .. } | Kind::MappingStart { .. } => {
+                skip_rest_of_node(&mut events)?;
+                false
+            }
+            _ => false,
+        };
+        let v = events.next_event()?;
+        if wanted {
+            return Some(Entry { key: k, value: v });
+        }
+        if matches!(
+            v.kind,
+            Kind::SequenceStart { .. } | Kind::MappingStart { .. }
+        ) {
+            skip_rest_of_node(&mut events)?;
+        }
+    }
+}
+
+/// Skip events up to the end of the collection whose start was just read.
+fn skip_rest_of_node(events: &mut Events<'_>) -> Option<()> {
+    let mut depth = 1usize;
+    while depth > 0 {
+        match events.next_event()?.kind {
+            Kind::SequenceStart { .. } | Kind::MappingStart { .. } => depth += 1,
+            Kind::SequenceEnd | Kind::MappingEnd => depth -= 1,
+            Kind::StreamEnd => return None,
+            _ => {}
+        }
+    }
+    Some(())
+}
+
+/// Whether `new` reads exactly as `old` but for one scalar, the one starting at byte
+/// `value_start` of `old`, which reads as `value` in `new`: libyaml's events of the two
+/// texts are the same (kind, value, style, position) up to that scalar, and the two events
+/// after it are the same at the same place relative to the unchanged text that follows.
+/// From there both parsers read the same bytes in the same state, so the documents are
+/// equal but for that value. Reads events only up to there: a few lines for most flows.
+///
+/// `false` means "not shown this way", not "different": the caller then compares the whole
+/// documents (`rewrite::verify`). The fuzz target `rewrite` checks every output against a
+/// full re-parse, so a wrong `true` here would be found there.
+pub fn only_value_changed(old: &str, new: &str, value_start: usize, value: &str) -> bool {
+    /// Events compared after the changed scalar.
+    const AFTER: usize = 2;
+    let Ok(delta) = isize::try_from(new.len()).map(|n| n - old.len() as isize) else {
+        return false;
+    };
+    let shifted = |i: usize| i.checked_add_signed(delta);
+    let (mut a, mut b) = (Events::new(old), Events::new(new));
+    let mut after: Option<usize> = None;
+    loop {
+        let (x, y) = match (a.next_event(), b.next_event()) {
+            (Some(x), Some(y)) => (x, y),
+            // an error or an early end: not shown
+            _ => return false,
+        };
+        match after {
+            None if x.start == value_start && matches!(x.kind, Kind::Scalar { .. }) => {
+                let new_is_value = matches!(
+                    &y.kind,
+                    Kind::Scalar { value: v, decorated: false, style }
+                        if v.as_slice() == value.as_bytes() && *style != ScalarStyle::Block
+                );
+                if !new_is_value {
+                    return false;
                 }
-                _ => break,
+                after = Some(0);
             }
-            i += 1;
-        }
-        match b.get(i) {
-            None | Some(b'#') => return end,
-            Some(_) if broke && column <= indent => return end,
-            Some(_) => {}
+            None => {
+                if x != y {
+                    return false;
+                }
+            }
+            Some(n) => {
+                let same = x.kind == y.kind
+                    && shifted(x.start) == Some(y.start)
+                    && shifted(x.end) == Some(y.end);
+                if !same {
+                    return false;
+                }
+                if n + 1 == AFTER || x.kind == Kind::StreamEnd {
+                    return true;
+                }
+                after = Some(n + 1);
+            }
         }
     }
 }
@@ -308,4 +150,154 @@ pub fn column_of(body: &str, index: usize) -> (usize, bool) {
     let line_start = before.rfind('\n').map_or(0, |n| n + 1);
     let prefix = before.get(line_start..).unwrap_or_default();
     (prefix.len(), prefix.bytes().all(|c| c == b' '))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_carry_byte_positions_and_lines() {
+        let body = "# é comment\nid: \"a\"\nns: b # c\n";
+        let e = top_level_entry(body, "id").unwrap();
+        assert_eq!(&body[e.key.start..e.key.end], "id");
+        assert_eq!(&body[e.value.start..e.value.end], "\"a\"");
+        assert_eq!((e.key.line, e.value.line), (2, 2));
+        let e = top_level_entry(body, "ns").unwrap();
+        assert_eq!(&body[e.value.start..e.value.end], "b");
+        assert_eq!(e.value.line, 3);
+        assert_eq!(
+            key_position(body, "ns"),
+            Some(Position { index: 21, line: 3 })
+        );
+    }
+
+    #[test]
+    fn a_plain_value_over_several_lines_ends_where_libyaml_ends_it() {
+        let body = "namespace: a\n  b # c\n\n  d\nid: x\n";
+        let e = top_level_entry(body, "namespace").unwrap();
+        assert_eq!(&body[e.value.start..e.value.end], "a\n  b");
+        let body = "description: \"x\nid: y\"\nid: z\n";
+        let e = top_level_entry(body, "id").unwrap();
+        assert_eq!(e.key.line, 3);
+    }
+
+    #[test]
+    fn only_top_level_keys_are_found() {
+        let body =
+            "tasks:\n  - id: x\n    namespace: inner\nlabels: {namespace: l}\nnamespace: top\n";
+        let e = top_level_entry(body, "namespace").unwrap();
+        assert_eq!(&body[e.value.start..e.value.end], "top");
+        assert_eq!(e.key.line, 5);
+        assert!(top_level_entry(body, "missing").is_none());
+        assert!(top_level_entry("- a\n- b\n", "a").is_none());
+        assert!(top_level_entry("just text", "just").is_none());
+        assert!(top_level_entry("", "a").is_none());
+        assert!(top_level_entry("a: [\nb: c", "b").is_none());
+    }
+
+    #[test]
+    fn complex_keys_anchors_and_aliases() {
+        let body = "? [a, b]\n: 1\n? {c: d}\n: {e: f}\nx: &anchor v\ny: *anchor\n";
+        let x = top_level_entry(body, "x").unwrap();
+        assert!(matches!(
+            x.value.kind,
+            Kind::Scalar {
+                decorated: true,
+                ..
+            }
+        ));
+        assert_eq!(&body[x.value.start..x.value.end], "&anchor v");
+        let y = top_level_entry(body, "y").unwrap();
+        assert_eq!(y.value.kind, Kind::Alias);
+    }
+
+    #[test]
+    fn empty_values_are_empty_plain_scalars() {
+        let body = "namespace:\nid: x\n";
+        let e = top_level_entry(body, "namespace").unwrap();
+        match e.value.kind {
+            Kind::Scalar { value, style, .. } => {
+                assert!(value.is_empty());
+                assert_eq!(style, ScalarStyle::Plain);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(e.value.start, e.value.end);
+    }
+
+    #[test]
+    fn only_value_changed_accepts_a_spliced_value() {
+        let old = "# c\nid: x\nnamespace: dev # team\ntasks:\n  - id: t\n";
+        let at = old.find("dev").unwrap();
+        let new = old.replace("dev", "prod.team");
+        assert!(only_value_changed(old, &new, at, "prod.team"));
+        // quoted, and a plain value over two lines become one line
+        let old = "id: x\nnamespace: 'a'\ntasks: []\n";
+        let new = old.replace("'a'", "'prod'");
+        assert!(only_value_changed(
+            old,
+            &new,
+            old.find('\'').unwrap(),
+            "prod"
+        ));
+        let old = "id: x\nnamespace: a\n  b\ntasks: []\n";
+        let new = "id: x\nnamespace: prod\ntasks: []\n";
+        assert!(only_value_changed(
+            old,
+            new,
+            old.find("a\n").unwrap(),
+            "prod"
+        ));
+        // an empty value, and the last entry of the file
+        let old = "id: x\nnamespace:\ntasks: []\n";
+        let e = top_level_entry(old, "namespace").unwrap();
+        let new = "id: x\nnamespace: prod\ntasks: []\n";
+        assert!(only_value_changed(old, new, e.value.start, "prod"));
+        let old = "id: x\nnamespace: a";
+        assert!(only_value_changed(
+            old,
+            "id: x\nnamespace: prod",
+            17,
+            "prod"
+        ));
+    }
+
+    #[test]
+    fn only_value_changed_refuses_anything_else() {
+        let old = "id: x\nnamespace: dev\ntasks: []\nk: v\n";
+        let at = old.find("dev").unwrap();
+        // the value is not the wanted one
+        assert!(!only_value_changed(
+            old,
+            &old.replace("dev", "prd"),
+            at,
+            "prod"
+        ));
+        // the text after the value reads differently (the next key became a continuation)
+        let new = "id: x\nnamespace: prod\n  tasks: []\nk: v\n";
+        assert!(!only_value_changed(old, new, at, "prod"));
+        // a change before the value
+        let new = old.replace("id: x", "id: y").replace("dev", "prod");
+        assert!(!only_value_changed(old, &new, at, "prod"));
+        // a change right after the value
+        let new = old.replace("dev", "prod").replace("tasks", "tasks2");
+        assert!(!only_value_changed(old, &new, at, "prod"));
+        // not where a scalar starts, or an unparsable result
+        assert!(!only_value_changed(
+            old,
+            &old.replace("dev", "prod"),
+            at + 1,
+            "prod"
+        ));
+        assert!(!only_value_changed(
+            old,
+            "id: x\nnamespace: prod\n\t- [",
+            at,
+            "prod"
+        ));
+        // a block scalar is not a plain value
+        let new = old.replace("dev", "|\n  prod");
+        assert!(!only_value_changed(old, &new, at, "prod"));
+    }
 }

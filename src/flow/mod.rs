@@ -4,6 +4,7 @@
 //! other byte. Pure: no I/O.
 
 pub mod check;
+mod events;
 mod locate;
 pub mod parse;
 pub mod rewrite;

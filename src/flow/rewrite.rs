@@ -1,17 +1,23 @@
 //! The text-preserving namespace rewrite: only the value of the top-level `namespace` key
 //! changes; every other byte (comments, CRLF, BOM, `---`, Subflow `namespace:` keys) stays.
 //!
-//! How: the parser says where the top-level `namespace` value starts (`super::locate`);
-//! we find where that scalar ends and splice the new value in, keeping its quoting style.
-//! A file without a top-level `namespace` gets a `namespace: <target>` line right after
-//! its top-level `id` line, with the same indentation and line ending. Then the result is
-//! parsed again and must equal the original document with only `namespace` changed;
-//! anything else is reported as a problem, never written.
+//! How: libyaml's own events say where the top-level `namespace` value starts and ends
+//! (`super::locate`); we splice the new value in, keeping its quoting style. A file without
+//! a top-level `namespace` gets a `namespace: <target>` line right after its top-level `id`
+//! line, with the same indentation and line ending. A file whose namespace is already the
+//! target is left as it is.
+//!
+//! Then the result is checked: the parser must read it as the original document with only
+//! `namespace` changed. Cheaply first (`locate::only_value_changed`: the events agree up
+//! to the value and re-align right after it, a few lines of parsing); when that cannot
+//! show it, by parsing the whole result and comparing documents. Anything else is reported
+//! as a problem, never written.
 
 use serde_yaml_ng::{Mapping, Value};
 
 use super::check::check_namespace;
-use super::locate::{self, Position, Style, ValueKind};
+use super::events::{Kind, ScalarStyle};
+use super::locate::{self, Entry};
 use super::parse::{self, FileProblem};
 
 /// Return `source` with its top-level `namespace` set to `namespace`, or the problem that
@@ -38,30 +44,41 @@ pub(crate) fn rewrite_parsed(
         )
     })?;
     let (new_body, line) = match mapping.get("namespace") {
-        Some(current) => (replace_value(body, current, namespace)?, None),
+        // already right: the file goes as it is
+        Some(Value::String(current)) if current == namespace => {
+            return Ok(format!("{bom}{body}"));
+        }
+        Some(current) => {
+            let (new_body, value_start) = replace_value(body, current, namespace)?;
+            if locate::only_value_changed(body, &new_body, value_start, namespace) {
+                return Ok(format!("{bom}{new_body}"));
+            }
+            (new_body, None)
+        }
         None => insert_after_id(body, namespace)?,
     };
     verify(&new_body, mapping, namespace, line)?;
     Ok(format!("{bom}{new_body}"))
 }
 
-/// The line of a top-level key that is written in block style (`key:` at the start of a
-/// line, after indentation only), or a problem saying the layout is unsupported.
-fn block_key(body: &str, key: &str) -> Result<(Position, usize), FileProblem> {
-    let pos = locate::key_position(body, key).ok_or_else(|| {
+/// The top-level entry `key`, whose key is written in block style (`key:` at the start of
+/// a line, after indentation only), with the key's column; or a problem saying the layout
+/// is unsupported.
+fn block_entry(body: &str, key: &str) -> Result<(Entry, usize), FileProblem> {
+    let entry = locate::top_level_entry(body, key).ok_or_else(|| {
         FileProblem::new(
             None,
             format!("cannot find the top-level `{key}` key in the text (is it written with a tag or an anchor?): write it as `{key}: value`"),
         )
     })?;
-    let (column, only_spaces) = locate::column_of(body, pos.index);
+    let (column, only_spaces) = locate::column_of(body, entry.key.start);
     if !only_spaces {
         return Err(FileProblem::new(
-            Some(pos.line),
+            Some(entry.key.line),
             format!("the top-level `{key}` key is not at the start of its line (a `{{...}}` flow-style mapping, an anchor or a `?` key): write the flow as a block mapping, one `key: value` per line"),
         ));
     }
-    Ok((pos, column))
+    Ok((entry, column))
 }
 
 fn unsupported(line: usize, key: &str, what: &str) -> FileProblem {
@@ -76,78 +93,78 @@ fn unsupported(line: usize, key: &str, what: &str) -> FileProblem {
     )
 }
 
-/// Replace the value of the existing top-level `namespace`.
-fn replace_value(body: &str, current: &Value, namespace: &str) -> Result<String, FileProblem> {
-    let (key, indent) = block_key(body, "namespace")?;
+/// The value of `entry` as a plain or quoted scalar: its span and style, or what it is.
+fn simple_scalar(body: &str, entry: &Entry) -> Result<(usize, usize, Style), &'static str> {
+    let v = &entry.value;
+    match &v.kind {
+        Kind::Scalar {
+            decorated: false,
+            style,
+            ..
+        } => match style {
+            ScalarStyle::Plain => Ok((v.start, v.end, Style::Plain)),
+            ScalarStyle::SingleQuoted => Ok((v.start, v.end, Style::SingleQuoted)),
+            ScalarStyle::DoubleQuoted => Ok((v.start, v.end, Style::DoubleQuoted)),
+            ScalarStyle::Block => Err("a block scalar (`|` or `>`)"),
+        },
+        Kind::Alias => Err("an alias (`*name`)"),
+        Kind::Scalar { .. } | Kind::SequenceStart { .. } | Kind::MappingStart { .. } => {
+            match body.as_bytes().get(v.start) {
+                Some(b'&') => Err("a value with an anchor (`&name`)"),
+                Some(b'!') => Err("a value with a tag (`!tag`)"),
+                _ => Err("an unusual value"),
+            }
+        }
+        _ => Err("an unusual value"),
+    }
+}
+
+/// Replace the value of the existing top-level `namespace`: the new text, and where the
+/// old value started.
+fn replace_value(
+    body: &str,
+    current: &Value,
+    namespace: &str,
+) -> Result<(String, usize), FileProblem> {
+    let (entry, _) = block_entry(body, "namespace")?;
+    let line = entry.key.line;
     if matches!(
         current,
         Value::Sequence(_) | Value::Mapping(_) | Value::Tagged(_)
     ) {
-        return Err(unsupported(key.line, "namespace", parse::describe(current)));
+        return Err(unsupported(line, "namespace", parse::describe(current)));
     }
-    let (value, kind) = locate::value_position(body, "namespace")
-        .ok_or_else(|| unsupported(key.line, "namespace", "an unusual value"))?;
-    let colon = key_colon(body, key.index)
-        .ok_or_else(|| unsupported(key.line, "namespace", "an unusual key"))?;
-    let style = if value.index > colon {
-        locate::scalar_style(body, value.index)
+    let colon = key_colon(body, entry.key.end)
+        .ok_or_else(|| unsupported(line, "namespace", "an unusual key"))?;
+    let (start, end, style) =
+        simple_scalar(body, &entry).map_err(|what| unsupported(line, "namespace", what))?;
+    // `namespace:` with nothing after it: libyaml places the empty value anywhere up to
+    // the next token; the new value goes right after the colon.
+    let empty = start == end;
+    if start < colon || (empty && style != Style::Plain) {
+        return Err(unsupported(line, "namespace", "an unusual value"));
+    }
+    let value_start = start;
+    let (start, end, written) = if empty {
+        (
+            colon + 1,
+            colon + 1,
+            format!(" {}", render(namespace, style)),
+        )
     } else {
-        None
+        (start, end, render(namespace, style))
     };
-    let span = style.and_then(|s| {
-        locate::scalar_end(body, value.index, s, indent).map(|end| (value.index, end, s))
-    });
-    let empty = kind == ValueKind::Null
-        && span
-            .and_then(|(start, end, _)| body.get(start..end))
-            .is_none_or(|text| !matches!(text, "~" | "null" | "Null" | "NULL"));
-    let (start, end, style) = match span {
-        _ if empty => (colon + 1, colon + 1, Style::Plain),
-        Some(span) => span,
-        None => {
-            let written_value = body.get(colon + 1..).unwrap_or_default().trim_start();
-            let what = match written_value.as_bytes().first() {
-                Some(b'&') => "a value with an anchor (`&name`)",
-                Some(b'*') => "an alias (`*name`)",
-                Some(b'!') => "a value with a tag (`!tag`)",
-                Some(b'|' | b'>') => "a block scalar (`|` or `>`)",
-                _ => "an unusual value",
-            };
-            return Err(unsupported(key.line, "namespace", what));
-        }
-    };
-    let mut written = render(namespace, style);
-    if empty {
-        written.insert(0, ' ');
-    }
     let (before, after) = (
         body.get(..start).unwrap_or_default(),
         body.get(end..).unwrap_or_default(),
     );
-    Ok(format!("{before}{written}{after}"))
+    Ok((format!("{before}{written}{after}"), value_start))
 }
 
-/// Byte offset of the `:` after the key starting at `key_start` (same line).
-fn key_colon(body: &str, key_start: usize) -> Option<usize> {
+/// Byte offset of the `:` after a key that ends at `key_end` (blanks between, same line).
+fn key_colon(body: &str, key_end: usize) -> Option<usize> {
     let b = body.as_bytes();
-    let mut i = match locate::scalar_style(body, key_start)? {
-        style @ (Style::DoubleQuoted | Style::SingleQuoted) => {
-            locate::scalar_end(body, key_start, style, usize::MAX)?
-        }
-        Style::Plain => {
-            let mut i = key_start;
-            while let Some(&c) = b.get(i) {
-                let blank_next = b
-                    .get(i + 1)
-                    .is_none_or(|n| matches!(n, b' ' | b'\t' | b'\r' | b'\n'));
-                if (c == b':' && blank_next) || c == b'\n' {
-                    break;
-                }
-                i += 1;
-            }
-            i
-        }
-    };
+    let mut i = key_end;
     while matches!(b.get(i), Some(b' ' | b'\t')) {
         i += 1;
     }
@@ -162,21 +179,25 @@ fn insert_after_id(body: &str, namespace: &str) -> Result<(String, Option<usize>
             "the file has no top-level `namespace` and no `id` to put one after: add `id: <flow id>`",
         )
     };
-    let (key, indent) = block_key(body, "id").map_err(|_| no_id())?;
-    let (value, _) = locate::value_position(body, "id").ok_or_else(no_id)?;
-    let end = locate::scalar_style(body, value.index)
-        .filter(|_| value.index > key.index)
-        .and_then(|style| locate::scalar_end(body, value.index, style, indent))
-        .ok_or_else(|| unsupported(key.line, "id", "something other than a one-line value"))?;
+    let (entry, indent) = block_entry(body, "id").map_err(|_| no_id())?;
+    let line = entry.key.line;
+    let one_line = |what| unsupported(line, "id", what);
+    let (start, end, _) = simple_scalar(body, &entry).map_err(one_line)?;
+    if start == end
+        || entry.value.line != line
+        || body.get(start..end).is_none_or(|v| v.contains('\n'))
+    {
+        return Err(one_line("something other than a one-line value"));
+    }
     let line_end = body
         .get(end..)
         .and_then(|rest| rest.find('\n'))
         .map_or(body.len(), |n| end + n);
     let tail = body.get(end..line_end).unwrap_or_default().trim();
     if !(tail.is_empty() || tail.starts_with('#')) {
-        return Err(unsupported(key.line, "id", "a value followed by more text"));
+        return Err(one_line("a value followed by more text"));
     }
-    let line = format!(
+    let new_line = format!(
         "{}namespace: {}",
         " ".repeat(indent),
         render(namespace, Style::Plain)
@@ -188,12 +209,20 @@ fn insert_after_id(body: &str, namespace: &str) -> Result<(String, Option<usize>
             "\n"
         };
         let (before, after) = body.split_at(line_end + 1);
-        format!("{before}{line}{eol}{after}")
+        format!("{before}{new_line}{eol}{after}")
     } else {
         let eol = if body.contains("\r\n") { "\r\n" } else { "\n" };
-        format!("{body}{eol}{line}")
+        format!("{body}{eol}{new_line}")
     };
-    Ok((out, Some(key.line)))
+    Ok((out, Some(line)))
+}
+
+/// How the namespace is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Style {
+    Plain,
+    SingleQuoted,
+    DoubleQuoted,
 }
 
 /// The namespace as YAML text in `style`. A plain value that YAML would read as a number,
