@@ -74,7 +74,7 @@ fn corpus_table() -> Vec<(&'static str, Expect)> {
         ),
         (
             "double-bom.yml",
-            refused(&["double-bom.yml", "more than one YAML document"]),
+            refused(&["double-bom.yml:1", "two byte order marks"]),
         ),
         (
             "duplicate-keys.yml",
@@ -418,8 +418,8 @@ fn generated() -> Vec<Generated> {
             assert_eq!(unsafe { libc_mkfifo(c.as_ptr(), 0o644) }, 0, "mkfifo");
         }),
         vec![],
-        // not a regular file: skipped, never read (reading would block)
-        accepted("prod", "ok"),
+        // not a regular file: never read (reading would block), never skipped silently
+        refused(&["_flows/pipe.yml", "not a regular file", ".kestraignore"]),
     );
     v.push(Generated {
         name: "target namespace in upper case",

@@ -71,6 +71,13 @@ fn line_of(bytes: &[u8], at: usize) -> usize {
 
 /// Parse `body` (text without BOM) as one YAML document holding a mapping.
 pub fn parse_mapping(body: &str) -> Result<Mapping, FileProblem> {
+    if body.starts_with(BOM) {
+        // libyaml would read a second BOM as the start of a second document
+        return Err(FileProblem::new(
+            Some(1),
+            "the file starts with two byte order marks (BOM): save it as UTF-8 with at most one (most editors: \"UTF-8\", not \"UTF-8 with BOM\")",
+        ));
+    }
     if let Some(line) = too_deep(body) {
         return Err(FileProblem::new(Some(line), DEEP));
     }

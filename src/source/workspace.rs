@@ -188,8 +188,16 @@ impl Walk<'_> {
                     None => continue,
                 },
             };
-            if entry.file_type().is_file() {
+            let kind = entry.file_type();
+            if kind.is_file() {
                 files.push(self.read_file(&entry)?);
+            } else if !kind.is_dir() {
+                // a FIFO, socket or device named like a flow: never read (a FIFO would
+                // block), never skipped silently
+                let shown = shown_path(self.prefix, &self.rel(entry.path())?.join("/"));
+                return Err(SourceError::Other(format!(
+                    "`{shown}` is not a regular file (a FIFO, socket or device): remove it or list it in `{IGNORE_FILE}`"
+                )));
             }
         }
         match refused {
