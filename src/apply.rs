@@ -60,14 +60,31 @@ pub struct FlowResult {
 pub struct Report {
     pub flows: Vec<FlowResult>,
     pub applied: usize,
+    /// The server answered with an error: the old state stands.
     pub failed: usize,
+    /// The answer was lost and the flow could not be read back: maybe applied.
+    pub unknown: usize,
     pub not_attempted: usize,
 }
 
 impl Report {
     /// True when every planned change reached the server.
     pub fn is_complete(&self) -> bool {
-        self.failed == 0 && self.not_attempted == 0
+        self.failed == 0 && self.unknown == 0 && self.not_attempted == 0
+    }
+
+    /// `2 applied, 1 failed, 3 not attempted` (and `, 1 unknown` when there is one): the
+    /// counts every renderer shows.
+    pub fn tally(&self) -> String {
+        let unknown = if self.unknown > 0 {
+            format!(", {} unknown", self.unknown)
+        } else {
+            String::new()
+        };
+        format!(
+            "{} applied, {} failed{unknown}, {} not attempted",
+            self.applied, self.failed, self.not_attempted
+        )
     }
 }
 
@@ -84,7 +101,7 @@ pub enum ApplyError {
     #[error("could not validate the flows on the server; nothing was written: {0}")]
     Validate(#[source] KestraError),
     /// Some writes failed: the report says exactly what was and was not applied.
-    #[error("apply stopped part-way: {} applied, {} failed, {} not attempted", .0.applied, .0.failed, .0.not_attempted)]
+    #[error("apply stopped part-way: {}", .0.tally())]
     Partial(Report),
 }
 
@@ -197,7 +214,11 @@ pub async fn apply(
             .count(),
         failed: rows
             .iter()
-            .filter(|r| matches!(r.outcome, Outcome::Failed { .. } | Outcome::Unknown { .. }))
+            .filter(|r| matches!(r.outcome, Outcome::Failed { .. }))
+            .count(),
+        unknown: rows
+            .iter()
+            .filter(|r| matches!(r.outcome, Outcome::Unknown { .. }))
             .count(),
         not_attempted: rows
             .iter()

@@ -183,6 +183,7 @@ fn one_seed(seed: u64, tally: &Mutex<Tally>) -> Result<(), String> {
         seed: s,
         kinds: all_fault_kinds(),
         only_methods: None,
+        only_paths: None,
     };
     let check_unrelated = |when: &str| -> Result<(), String> {
         let now: BTreeMap<Key, (String, u64)> = snapshot(&emu)
@@ -407,4 +408,61 @@ fn every_run_under_faults_ends_consistent_and_converges() {
         "no apply failed: are faults injected?"
     );
     assert!(t.dropped > 0, "no connection was dropped");
+}
+
+/// The one outcome the seeded runs reach only by chance, made certain: a create whose
+/// answer is lost after the server wrote it, then every read-back lost too. The report must
+/// say UNKNOWN (not FAILED: the flow *is* there; not created: nobody saw it), exit 1, and
+/// the next run must find the flow in place and change nothing.
+#[test]
+fn a_lost_create_that_cannot_be_read_back_is_reported_unknown() {
+    let emu = Emulator::start_in_background(Options::default()).expect("emulator");
+    emu.seed_flow("main", &flow("prod", "keep1", "v1"));
+    let ws = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(ws.path().join("_flows")).expect("mkdir");
+    for (id, v) in [("keep1", "v1"), ("lost", "v1")] {
+        std::fs::write(
+            ws.path().join("_flows").join(format!("{id}.yml")),
+            flow("prod", id, v),
+        )
+        .expect("write");
+    }
+    // only the create (POST …/flows) and the reads of that one flow; the listing and the
+    // validation (…/flows/search, …/flows/export/by-query, …/flows/validate) go through
+    emu.set_faults(Faults {
+        rate: 1.0,
+        seed: 1,
+        kinds: vec![FaultKind::DropAfterHandling],
+        only_methods: None,
+        only_paths: Some(vec!["/flows".into(), "/flows/prod/lost".into()]),
+    });
+    let run = kestra_sync(&emu, ws.path(), &["apply"], 1);
+    assert_eq!(run.code, Some(1), "{}", run.describe());
+    let verdicts = report(&run);
+    assert_eq!(
+        verdicts.get(&key("prod", "lost")).map(String::as_str),
+        Some("UNKNOWN"),
+        "{}",
+        run.describe()
+    );
+    assert!(
+        run.stdout.contains("may or may not hold this change")
+            && run
+                .stdout
+                .contains("0 applied, 0 failed, 1 unknown, 0 not attempted")
+            && run.stderr.contains("apply stopped part-way"),
+        "{}",
+        run.describe()
+    );
+    // the write did happen, exactly once
+    let live = snapshot(&emu);
+    assert_eq!(
+        live.get(&key("prod", "lost"))
+            .map(|(s, r)| (s.as_str(), *r)),
+        Some((flow("prod", "lost", "v1").as_str(), 1))
+    );
+    emu.set_faults(Faults::default());
+    let again = kestra_sync(&emu, ws.path(), &["apply"], 1);
+    assert_eq!(again.code, Some(0), "{}", again.describe());
+    assert_eq!(snapshot(&emu), live, "the second run changed nothing");
 }

@@ -73,7 +73,7 @@ pub enum FaultKind {
     Stall(Duration),
 }
 
-/// Fault injection: each request (of `only_methods`, if given) gets a fault with probability
+/// Fault injection: each request (of `only_methods` and `only_paths`, if given) gets a fault with probability
 /// `rate`, the kind picked uniformly from `kinds`, both drawn from an RNG seeded with `seed`:
 /// the same seed and request order give the same faults.
 #[derive(Debug, Clone, Default)]
@@ -83,6 +83,9 @@ pub struct Faults {
     pub kinds: Vec<FaultKind>,
     /// Upper-case method names (`"POST"`, `"PUT"`…); `None` = every method.
     pub only_methods: Option<Vec<String>>,
+    /// Path endings (`"/flows"`, `"/flows/prod/a"`): only requests whose path ends with one
+    /// of them; `None` = every path. Lets a test aim a fault at one write and its read-back.
+    pub only_paths: Option<Vec<String>>,
 }
 
 /// What the emulated server is.

@@ -62,7 +62,7 @@ async fn connection(stream: tokio::net::TcpStream, router: axum::Router, shared:
 }
 
 /// Fault drawn for one request, if any.
-fn draw_fault(shared: &Shared, method: &str) -> Option<FaultKind> {
+fn draw_fault(shared: &Shared, method: &str, path: &str) -> Option<FaultKind> {
     let mut knobs = shared.knobs();
     let faults = knobs.faults.clone();
     if faults.rate <= 0.0 || faults.kinds.is_empty() {
@@ -70,6 +70,11 @@ fn draw_fault(shared: &Shared, method: &str) -> Option<FaultKind> {
     }
     if let Some(only) = &faults.only_methods {
         if !only.iter().any(|m| m.eq_ignore_ascii_case(method)) {
+            return None;
+        }
+    }
+    if let Some(only) = &faults.only_paths {
+        if !only.iter().any(|p| path.ends_with(p.as_str())) {
             return None;
         }
     }
@@ -104,7 +109,7 @@ async fn handle(
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
-    let fault = draw_fault(&shared, &method);
+    let fault = draw_fault(&shared, &method, &path);
     match fault {
         Some(FaultKind::DropBeforeHandling) => {
             record(None);

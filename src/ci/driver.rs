@@ -319,10 +319,7 @@ async fn apply<P: Platform>(
             p.print(
                 Level::Error,
                 Some("Apply incomplete"),
-                &format!(
-                    "apply stopped part-way: {} applied, {} failed, {} not attempted",
-                    report.applied, report.failed, report.not_attempted
-                ),
+                &format!("apply stopped part-way: {}", report.tally()),
             );
             1
         }

@@ -53,12 +53,10 @@ pub fn render_apply_report(
     } else {
         let _ = writeln!(
             head,
-            "### ❌ Kestra apply to {target} stopped part-way: {} applied, {} failed, {} not attempted\n\n\
+            "### ❌ Kestra apply to {target} stopped part-way: {}\n\n\
              > [!CAUTION]\n\
              > {}",
-            report.applied,
-            report.failed,
-            report.not_attempted,
+            report.tally(),
             crate::render::text::incomplete_note(report).replace("above", "below")
         );
     }
@@ -223,6 +221,7 @@ mod tests {
             ],
             applied: 3,
             failed: 0,
+            unknown: 0,
             not_attempted: 0,
         };
         let p = plan(Summary {
@@ -274,6 +273,7 @@ mod tests {
             ],
             applied: 1,
             failed: 1,
+            unknown: 0,
             not_attempted: 1,
         };
         let p = plan(Summary {
@@ -295,6 +295,7 @@ mod tests {
             flows: vec![],
             applied: 0,
             failed: 0,
+            unknown: 0,
             not_attempted: 0,
         };
         let p = plan(Summary {
@@ -326,6 +327,7 @@ mod tests {
             flows,
             applied: 5000,
             failed: 0,
+            unknown: 0,
             not_attempted: 0,
         };
         let p = plan(Summary {

@@ -209,15 +209,13 @@ pub fn render_report(report: &crate::apply::Report, color: bool) -> String {
     }
     let _ = writeln!(
         out,
-        "Apply {}: {} applied, {} failed, {} not attempted.",
+        "Apply {}: {}.",
         if report.is_complete() {
             "complete"
         } else {
             "INCOMPLETE"
         },
-        report.applied,
-        report.failed,
-        report.not_attempted
+        report.tally()
     );
     if !report.is_complete() {
         let _ = writeln!(out, "{}", incomplete_note(report));
