@@ -46,7 +46,11 @@ pub struct FlowChange {
     pub namespace: String,
     pub flow_id: String,
     pub sync_state: SyncState,
-    /// Revision on the server before the change, if it exists there.
+    /// Revision on the server before the change, if it exists there. Always given for the
+    /// rows that change a flow on the server (UPDATED, DELETED). For UNCHANGED and KEPT rows
+    /// it is given when the scope holds at most one search page (1,000 flows) and may be
+    /// `null` beyond: reading those revisions would cost a request per 1,000 flows, and
+    /// nothing is done with them.
     pub revision: Option<u64>,
     /// Unified diff live -> Git (`None` when unchanged).
     pub diff: Option<String>,
@@ -90,6 +94,29 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// `(namespace, id)` of the rows that change a flow on the server (UPDATED, DELETED)
+    /// whose revision the listing did not give: those [`Plan::set_revisions`] must fill.
+    pub fn unknown_revisions(&self) -> Vec<(String, String)> {
+        self.flows
+            .iter()
+            .filter(|f| matches!(f.sync_state, SyncState::Updated | SyncState::Deleted))
+            .filter(|f| f.revision.is_none())
+            .map(|f| (f.namespace.clone(), f.flow_id.clone()))
+            .collect()
+    }
+
+    /// Set the revisions read after the plan was computed (rows not in `revisions` keep
+    /// theirs).
+    pub fn set_revisions(&mut self, revisions: &BTreeMap<(String, String), u64>) {
+        for f in &mut self.flows {
+            if f.revision.is_none() {
+                if let Some(r) = revisions.get(&(f.namespace.clone(), f.flow_id.clone())) {
+                    f.revision = Some(*r);
+                }
+            }
+        }
+    }
+
     pub fn changes(&self) -> impl Iterator<Item = &FlowChange> {
         self.flows.iter().filter(|f| {
             matches!(
@@ -100,23 +127,8 @@ impl Plan {
     }
 }
 
-/// Remove the first `(?m)^revision: \d+\n?` line, as the server does before comparing.
-pub fn strip_revision(source: &str) -> std::borrow::Cow<'_, str> {
-    let mut offset = 0;
-    for line in source.split_inclusive('\n') {
-        let body = line.strip_suffix('\n').unwrap_or(line);
-        if let Some(rest) = body.strip_prefix("revision: ") {
-            if !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_digit()) {
-                let mut out = String::with_capacity(source.len());
-                out.push_str(&source[..offset]);
-                out.push_str(&source[offset + line.len()..]);
-                return std::borrow::Cow::Owned(out);
-            }
-        }
-        offset += line.len();
-    }
-    std::borrow::Cow::Borrowed(source)
-}
+/// The server's comparison rule, kept under this name for the plan's callers.
+pub use crate::kestra::strip_revision;
 
 /// Unified diff from `old` to `new` with 3 lines of context; `(diff, added, removed)`.
 pub fn unified_diff(
@@ -283,24 +295,6 @@ mod tests {
             namespace: "prod".into(),
             include_children: children,
         }
-    }
-
-    #[test]
-    fn strip_revision_removes_only_the_first_revision_line() {
-        assert_eq!(
-            strip_revision("id: a\nrevision: 4\nnamespace: b\n"),
-            "id: a\nnamespace: b\n"
-        );
-        assert_eq!(strip_revision("revision: 4"), "");
-        assert_eq!(
-            strip_revision("id: a\n  revision: 4\n"),
-            "id: a\n  revision: 4\n"
-        );
-        assert_eq!(strip_revision("revision: x\n"), "revision: x\n");
-        assert_eq!(
-            strip_revision("revision: 1\nrevision: 2\n"),
-            "revision: 2\n"
-        );
     }
 
     #[test]

@@ -6,7 +6,7 @@
 use crate::apply::{self, ApplyError, ApplyOptions, Report};
 use crate::cli::SourceKind;
 use crate::flow::{self, Flow, Problem};
-use crate::kestra::{KestraClient, KestraError, Validation};
+use crate::kestra::{KestraClient, KestraError, LocalFlow, Validation};
 use crate::plan::{self, Plan};
 use crate::settings::{Settings, SettingsError};
 use crate::source::{self, SourceError, SourceFile, SourceSpec};
@@ -88,7 +88,8 @@ pub struct Planned {
     pub plan: Plan,
 }
 
-/// Connect, read the live scope, and compute the plan.
+/// Connect, read the live scope, and compute the plan (the requests do not grow with the
+/// number of flows: see [`KestraClient::list_flows`] and [`KestraClient::read_revisions`]).
 pub async fn plan(settings: &Settings, flows: Vec<Flow>) -> Result<Planned, RunError> {
     let Some(config) = settings.kestra.clone() else {
         return Err(RunError::Settings(SettingsError(
@@ -96,14 +97,29 @@ pub async fn plan(settings: &Settings, flows: Vec<Flow>) -> Result<Planned, RunE
         )));
     };
     let client = KestraClient::connect(config).await?;
-    let live = client.list_flows(&settings.scope).await?;
-    let plan = plan::compute(
+    let local: Vec<LocalFlow<'_>> = flows
+        .iter()
+        .map(|f| LocalFlow {
+            namespace: &f.namespace,
+            id: &f.id,
+            source: &f.source,
+        })
+        .collect();
+    let listing = client.list_flows(&settings.scope, &local).await?;
+    let mut plan = plan::compute(
         &flows,
-        &live,
+        &listing.flows,
         &settings.scope,
         settings.delete,
         client.server_info().clone(),
     );
+    // Beyond 1,000 flows the listing gives no revision past its first search page: read
+    // those of the flows the plan changes (a few requests), never of the unchanged ones.
+    let unknown = plan.unknown_revisions();
+    if !unknown.is_empty() {
+        let revisions = client.read_revisions(&listing, &unknown).await?;
+        plan.set_revisions(&revisions);
+    }
     Ok(Planned {
         flows,
         client,

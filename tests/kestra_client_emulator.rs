@@ -71,7 +71,11 @@ async fn every_version_lists_writes_and_deletes_in_its_own_path_form() {
         let expected_tenant = (version != "0.22.0").then(|| "main".to_string());
         assert_eq!(client.server_info().tenant, expected_tenant, "{version}");
 
-        let flows = client.list_flows(&prod_and_children()).await.unwrap();
+        let flows = client
+            .list_flows(&prod_and_children(), &[])
+            .await
+            .unwrap()
+            .flows;
         let got: Vec<(&str, &str, Option<u64>)> = flows
             .iter()
             .map(|f| (f.namespace.as_str(), f.id.as_str(), f.revision))
@@ -109,9 +113,10 @@ async fn every_version_lists_writes_and_deletes_in_its_own_path_form() {
         assert!(client.delete("prod.team-x", "b-c").await.unwrap());
         assert!(!client.delete("prod.team-x", "b-c").await.unwrap());
         let after: Vec<String> = client
-            .list_flows(&prod_and_children())
+            .list_flows(&prod_and_children(), &[])
             .await
             .unwrap()
+            .flows
             .into_iter()
             .map(|f| format!("{}.{}", f.namespace, f.id))
             .collect();
@@ -162,7 +167,11 @@ async fn transient_faults_on_reads_are_retried_through() {
     cfg.retries = 8;
     let patient = KestraClient::connect(cfg).await.unwrap();
     for _ in 0..5 {
-        let flows = patient.list_flows(&prod_and_children()).await.unwrap();
+        let flows = patient
+            .list_flows(&prod_and_children(), &[])
+            .await
+            .unwrap()
+            .flows;
         assert_eq!(flows.len(), 1);
     }
     let faulted = emu

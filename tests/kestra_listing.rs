@@ -96,7 +96,11 @@ async fn export_and_one_search_page_list_the_scope_with_sources_and_revisions() 
     )
     .await;
 
-    let flows = client.list_flows(&children("prod")).await.unwrap();
+    let flows = client
+        .list_flows(&children("prod"), &[])
+        .await
+        .unwrap()
+        .flows;
     assert_eq!(
         flows,
         vec![
@@ -163,14 +167,18 @@ async fn a_flat_scope_asks_for_equals_and_drops_children_the_server_returns() {
         namespace: "prod".into(),
         include_children: false,
     };
-    let flows = client.list_flows(&scope).await.unwrap();
+    let flows = client.list_flows(&scope, &[]).await.unwrap().flows;
     assert_eq!(flows.len(), 1);
     assert_eq!((flows[0].id.as_str(), flows[0].revision), ("a", Some(2)));
     assert_no_flat_params(&server).await;
 }
 
+fn k(ns: &str, id: &str) -> (String, String) {
+    (ns.to_string(), id.to_string())
+}
+
 #[tokio::test]
-async fn requests_stay_few_for_thousands_of_flows_even_when_the_server_caps_pages() {
+async fn a_large_scope_costs_one_search_page_and_revisions_are_read_only_when_asked() {
     let (server, client) = connected("1.3.0").await;
     let n = 2500;
     let ids: Vec<String> = (0..n).map(|i| format!("flow-{i:04}")).collect();
@@ -179,29 +187,208 @@ async fn requests_stay_few_for_thousands_of_flows_even_when_the_server_caps_page
         .map(|id| entry("prod.big", id, &source("prod.big", id)))
         .collect();
     mount_export(&server, zip_response(&entries)).await;
+    // revision = 10 + index, so each flow's revision is its own
     let listed: Vec<(String, String, u64)> = ids
         .iter()
-        .map(|id| ("prod.big".to_string(), id.clone(), 4))
+        .enumerate()
+        .map(|(i, id)| ("prod.big".to_string(), id.clone(), 10 + i as u64))
         .collect();
     mount_search(&server, listed, 1000).await;
-    let flows = client.list_flows(&children("prod")).await.unwrap();
-    assert_eq!(flows.len(), n);
-    assert!(flows.iter().all(|f| f.revision == Some(4)));
-    // 1 export + ceil(2500 / 1000) search pages.
+    let listing = client.list_flows(&children("prod"), &[]).await.unwrap();
+    assert_eq!(listing.flows.len(), n);
+    assert!(!listing.has_all_revisions());
+    assert_eq!(listing.search_pages_left(), 2);
+    for (i, f) in listing.flows.iter().enumerate() {
+        assert_eq!(f.id, ids[i]);
+        assert_eq!(f.source, source("prod.big", &ids[i]));
+        let expected = (i < 1000).then_some(10 + i as u64);
+        assert_eq!(f.revision, expected, "{}", f.id);
+    }
+    // 1 export + the first search page, whatever the number of flows.
     assert_eq!(count(&server, "/export/by-query").await, 1);
-    assert_eq!(count(&server, "/flows/search").await, 3);
+    assert_eq!(count(&server, "/flows/search").await, 1);
 
-    // A server that caps the page size at 100 answers more pages, nothing is lost.
+    // Two flows beyond the first page, two pages left: one GET each (the tie goes to the
+    // GETs, which also check the source is the one listed). A revision the listing has
+    // costs nothing.
+    for (id, rev) in [("flow-1500", 1510), ("flow-2400", 2410)] {
+        Mock::given(method("GET"))
+            .and(path(format!("/api/v1/main/flows/prod.big/{id}")))
+            .and(query_param("source", "true"))
+            .respond_with(flow_ok("prod.big", id, rev))
+            .expect(1)
+            .mount(&server)
+            .await;
+    }
+    let revisions = client
+        .read_revisions(
+            &listing,
+            &[
+                k("prod.big", "flow-1500"),
+                k("prod.big", "flow-2400"),
+                k("prod.big", "flow-0010"),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        revisions.into_iter().collect::<Vec<_>>(),
+        vec![
+            (k("prod.big", "flow-0010"), 20),
+            (k("prod.big", "flow-1500"), 1510),
+            (k("prod.big", "flow-2400"), 2410)
+        ]
+    );
+    assert_eq!(count(&server, "/flows/search").await, 1);
+    assert_eq!(server.received_requests().await.unwrap().len(), 3 + 2);
+
+    // Three flows beyond the first page: the two remaining pages instead.
+    let revisions = client
+        .read_revisions(
+            &listing,
+            &[
+                k("prod.big", "flow-1000"),
+                k("prod.big", "flow-1999"),
+                k("prod.big", "flow-2499"),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        revisions.into_values().collect::<Vec<_>>(),
+        vec![1010, 2009, 2509]
+    );
+    assert_eq!(count(&server, "/flows/search").await, 3);
+    assert_eq!(server.received_requests().await.unwrap().len(), 3 + 2 + 2);
+}
+
+#[tokio::test]
+async fn a_server_capping_the_page_size_is_paged_at_its_own_size() {
     let (server, client) = connected("1.3.0").await;
-    mount_export(&server, zip_response(&entries[..250])).await;
-    let listed: Vec<(String, String, u64)> = ids[..250]
+    let ids: Vec<String> = (0..250).map(|i| format!("f{i:03}")).collect();
+    let entries: Vec<(String, String)> = ids
         .iter()
-        .map(|id| ("prod.big".to_string(), id.clone(), 1))
+        .map(|id| entry("prod", id, &source("prod", id)))
+        .collect();
+    mount_export(&server, zip_response(&entries)).await;
+    let listed: Vec<(String, String, u64)> = ids
+        .iter()
+        .map(|id| ("prod".to_string(), id.clone(), 2))
         .collect();
     mount_search(&server, listed, 100).await;
-    let flows = client.list_flows(&children("prod")).await.unwrap();
-    assert_eq!(flows.len(), 250);
+    let listing = client.list_flows(&children("prod"), &[]).await.unwrap();
+    assert_eq!(listing.flows.len(), 250);
+    assert_eq!(listing.search_pages_left(), 2);
+    assert_eq!(
+        listing
+            .flows
+            .iter()
+            .filter(|f| f.revision.is_some())
+            .count(),
+        100
+    );
+    let wanted: Vec<(String, String)> = ids[100..].iter().map(|id| k("prod", id)).collect();
+    let revisions = client.read_revisions(&listing, &wanted).await.unwrap();
+    assert_eq!(revisions.len(), 150);
+    assert!(revisions.values().all(|r| *r == 2));
     assert_eq!(count(&server, "/flows/search").await, 3);
+}
+
+#[tokio::test]
+async fn a_flow_that_changed_while_planning_fails_the_revision_read() {
+    let (server, client) = connected("1.3.0").await;
+    let ids: Vec<String> = (0..1003).map(|i| format!("f{i:04}")).collect();
+    let entries: Vec<(String, String)> = ids
+        .iter()
+        .map(|id| entry("prod", id, &source("prod", id)))
+        .collect();
+    mount_export(&server, zip_response(&entries)).await;
+    // The search lists `f1002` on the first page only (deleted before page 2 is read).
+    let mut listed: Vec<(String, String, u64)> = ids
+        .iter()
+        .map(|id| ("prod".to_string(), id.clone(), 1))
+        .collect();
+    listed.pop();
+    mount_search(&server, listed, 1000).await;
+    Mock::given(method("GET"))
+        .and(path("/api/v1/main/flows/prod/f1000"))
+        .respond_with(not_found("/api/v1/main/flows/prod/f1000"))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/v1/main/flows/prod/f1001"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(flow_with_source(
+            "prod",
+            "f1001",
+            7,
+            &source("prod", "someone else's edit"),
+        )))
+        .mount(&server)
+        .await;
+    let listing = client.list_flows(&children("prod"), &[]).await.unwrap();
+    assert_eq!(listing.flows.len(), 1003);
+    // Deleted since the export: a 404 is not read as "no revision".
+    let err = client
+        .read_revisions(&listing, &[k("prod", "f1000")])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, kestra_sync::kestra::KestraError::Changed(_)),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("prod/f1000"), "{err}");
+    assert!(err.to_string().contains("run the plan again"), "{err}");
+    // Another source than the one compared: its revision would not be the plan's.
+    let err = client
+        .read_revisions(&listing, &[k("prod", "f1001")])
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("prod/f1001"), "{err}");
+    // Read from the pages (more flows than pages left), one of them no longer listed.
+    let err = client
+        .read_revisions(
+            &listing,
+            &[k("prod", "f1000"), k("prod", "f1001"), k("prod", "f1002")],
+        )
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("prod/f1002"), "{err}");
+    assert!(err.to_string().contains("no longer lists it"), "{err}");
+}
+
+#[tokio::test]
+async fn a_failed_page_read_fails_the_revision_read() {
+    let (server, client) = connected("1.3.0").await;
+    let ids: Vec<String> = (0..1002).map(|i| format!("f{i:04}")).collect();
+    let entries: Vec<(String, String)> = ids
+        .iter()
+        .map(|id| entry("prod", id, &source("prod", id)))
+        .collect();
+    mount_export(&server, zip_response(&entries)).await;
+    mount_search(
+        &server,
+        ids.iter()
+            .map(|id| ("prod".to_string(), id.clone(), 1))
+            .collect(),
+        1000,
+    )
+    .await;
+    let listing = client.list_flows(&children("prod"), &[]).await.unwrap();
+    Mock::given(method("GET"))
+        .and(path("/api/v1/main/flows/search"))
+        .and(query_param("page", "2"))
+        .respond_with(ResponseTemplate::new(500).set_body_json(json!({
+            "message": "Internal server error: boom",
+            "_links": {"self": {"href": "/api/v1/main/flows/search", "templated": false}}
+        })))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    let err = client
+        .read_revisions(&listing, &[k("prod", "f1000"), k("prod", "f1001")])
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(500), "{err}");
 }
 
 #[tokio::test]
@@ -236,7 +423,11 @@ async fn without_export_each_listed_flow_is_read_on_its_own() {
         .expect(1)
         .mount(&server)
         .await;
-    let flows = client.list_flows(&children("prod")).await.unwrap();
+    let flows = client
+        .list_flows(&children("prod"), &[])
+        .await
+        .unwrap()
+        .flows;
     let got: Vec<(&str, &str, Option<u64>)> = flows
         .iter()
         .map(|f| (f.namespace.as_str(), f.id.as_str(), f.revision))
@@ -276,7 +467,7 @@ async fn a_failed_read_fails_the_listing_instead_of_hiding_the_flow() {
         })))
         .mount(&server)
         .await;
-    let err = client.list_flows(&children("prod")).await.unwrap_err();
+    let err = client.list_flows(&children("prod"), &[]).await.unwrap_err();
     assert_eq!(err.status(), Some(500));
     assert!(
         err.to_string().contains("Connection is not available"),
@@ -313,7 +504,11 @@ async fn an_unreadable_zip_or_a_duplicate_entry_error_falls_back_to_reads() {
                 .mount(&server)
                 .await;
         }
-        let flows = client.list_flows(&children("prod")).await.unwrap();
+        let flows = client
+            .list_flows(&children("prod"), &[])
+            .await
+            .unwrap()
+            .flows;
         assert_eq!(flows.len(), 2);
         assert_eq!(flows[1].source, source("prod.a-b", "c"));
     }
@@ -326,7 +521,11 @@ async fn an_entry_our_yaml_parser_rejects_is_identified_by_its_name() {
     let odd = "id: odd\nnamespace: prod\ndescription: one\ndescription: two\ntasks:\n  - id: t\n    type: io.kestra.plugin.core.log.Log\n    message: x\n";
     mount_export(&server, zip_response(&[entry("prod", "odd", odd)])).await;
     mount_search(&server, owned(&[("prod", "odd", 5)]), 1000).await;
-    let flows = client.list_flows(&children("prod")).await.unwrap();
+    let flows = client
+        .list_flows(&children("prod"), &[])
+        .await
+        .unwrap()
+        .flows;
     assert_eq!(flows.len(), 1);
     assert_eq!(
         (flows[0].source.as_str(), flows[0].revision),
@@ -355,7 +554,11 @@ async fn a_flow_listed_but_missing_from_the_export_is_read_on_its_own() {
         .expect(1)
         .mount(&server)
         .await;
-    let flows = client.list_flows(&children("prod")).await.unwrap();
+    let flows = client
+        .list_flows(&children("prod"), &[])
+        .await
+        .unwrap()
+        .flows;
     assert_eq!(flows.len(), 2);
 }
 
@@ -363,7 +566,7 @@ async fn a_flow_listed_but_missing_from_the_export_is_read_on_its_own() {
 async fn refused_export_or_failed_search_is_an_error_not_an_empty_listing() {
     let (server, client) = connected("1.3.0").await;
     mount_export(&server, ResponseTemplate::new(403)).await;
-    let err = client.list_flows(&children("prod")).await.unwrap_err();
+    let err = client.list_flows(&children("prod"), &[]).await.unwrap_err();
     assert_eq!(err.status(), Some(403));
 
     let (server, client) = connected("1.3.0").await;
@@ -373,7 +576,7 @@ async fn refused_export_or_failed_search_is_an_error_not_an_empty_listing() {
         .respond_with(not_found("/api/v1/main/flows/search"))
         .mount(&server)
         .await;
-    let err = client.list_flows(&children("prod")).await.unwrap_err();
+    let err = client.list_flows(&children("prod"), &[]).await.unwrap_err();
     assert_eq!(err.status(), Some(404));
     assert!(err.to_string().contains("--kestra-tenant"), "{err}");
 }
@@ -384,9 +587,10 @@ async fn an_empty_scope_is_an_empty_listing() {
     mount_export(&server, zip_response(&[])).await;
     mount_search(&server, Vec::new(), 1000).await;
     assert!(client
-        .list_flows(&children("prod"))
+        .list_flows(&children("prod"), &[])
         .await
         .unwrap()
+        .flows
         .is_empty());
     assert_eq!(server.received_requests().await.unwrap().len(), 3);
 }

@@ -48,6 +48,10 @@ pub enum KestraError {
     /// A request we refuse to send: a bad `--kestra-url`, an unusable namespace or id.
     #[error("{0}")]
     Invalid(String),
+    /// A flow changed on the server while it was being read (a concurrent writer): what
+    /// was read does not fit together, so nothing built on it can be trusted. Run again.
+    #[error("{0}")]
+    Changed(String),
 }
 
 fn hint_suffix(hint: &str) -> String {

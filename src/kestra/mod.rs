@@ -4,12 +4,15 @@
 
 pub mod client;
 pub mod error;
+mod export;
 mod listing;
 pub mod paths;
+mod revisions;
 pub mod validate;
 
 pub use client::{KestraClient, KestraConfig};
 pub use error::KestraError;
+pub use listing::Listing;
 
 /// A flow as it lives on the server.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,6 +23,35 @@ pub struct RemoteFlow {
     pub source: String,
     /// Current revision, when the server told us.
     pub revision: Option<u64>,
+}
+
+/// A flow the caller holds locally (from Git), given to [`KestraClient::list_flows`] as a
+/// hint: its export entry is then recognised by its name and source, without parsing it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LocalFlow<'a> {
+    pub namespace: &'a str,
+    pub id: &'a str,
+    /// The source the caller wants on the server.
+    pub source: &'a str,
+}
+
+/// Remove the first `(?m)^revision: \d+\n?` line, as the server does (`cleanupSource`)
+/// before comparing a source with the stored one.
+pub fn strip_revision(source: &str) -> std::borrow::Cow<'_, str> {
+    let mut offset = 0;
+    for line in source.split_inclusive('\n') {
+        let body = line.strip_suffix('\n').unwrap_or(line);
+        if let Some(rest) = body.strip_prefix("revision: ") {
+            if !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_digit()) {
+                let mut out = String::with_capacity(source.len());
+                out.push_str(&source[..offset]);
+                out.push_str(&source[offset + line.len()..]);
+                return std::borrow::Cow::Owned(out);
+            }
+        }
+        offset += line.len();
+    }
+    std::borrow::Cow::Borrowed(source)
 }
 
 /// What we learned about the server when connecting; shown in plan footers.
@@ -78,7 +110,25 @@ impl Scope {
 
 #[cfg(test)]
 mod tests {
-    use super::Scope;
+    use super::{strip_revision, Scope};
+
+    #[test]
+    fn strip_revision_removes_only_the_first_revision_line() {
+        assert_eq!(
+            strip_revision("id: a\nrevision: 4\nnamespace: b\n"),
+            "id: a\nnamespace: b\n"
+        );
+        assert_eq!(strip_revision("revision: 4"), "");
+        assert_eq!(
+            strip_revision("id: a\n  revision: 4\n"),
+            "id: a\n  revision: 4\n"
+        );
+        assert_eq!(strip_revision("revision: x\n"), "revision: x\n");
+        assert_eq!(
+            strip_revision("revision: 1\nrevision: 2\n"),
+            "revision: 2\n"
+        );
+    }
 
     #[test]
     fn scope_never_contains_a_sibling_with_the_same_prefix() {
