@@ -6,7 +6,7 @@
 use crate::apply::{self, ApplyError, ApplyOptions, Report};
 use crate::cli::SourceKind;
 use crate::flow::{self, Flow, Problem};
-use crate::kestra::{KestraClient, KestraError, LocalFlow, Validation};
+use crate::kestra::{Fetched, KestraClient, KestraError, LocalFlow, Validation};
 use crate::plan::{self, Plan};
 use crate::settings::{Settings, SettingsError};
 use crate::source::{self, SourceError, SourceFile, SourceSpec};
@@ -91,12 +91,45 @@ pub struct Planned {
 /// Connect, read the live scope, and compute the plan (the requests do not grow with the
 /// number of flows: see [`KestraClient::list_flows`] and [`KestraClient::read_revisions`]).
 pub async fn plan(settings: &Settings, flows: Vec<Flow>) -> Result<Planned, RunError> {
+    let (client, fetched) = connect_and_fetch(settings).await?;
+    finish_plan(settings, client, fetched, flows).await
+}
+
+/// Read, prepare and plan in one go. Preparing (parsing and checking every file) and
+/// reading the live scope take about as long each for thousands of flows, and one needs
+/// the CPU while the other waits on the network: they run at the same time. Local problems
+/// win over a server error: they are what the user must fix first.
+pub async fn read_and_plan(settings: &Settings) -> Result<Planned, RunError> {
+    let Loaded { files, _keep } = read_source(settings).await?;
+    let target = settings.scope.namespace.clone();
+    let preparing = tokio::task::spawn_blocking(move || flow::prepare(&files, &target));
+    let (prepared, fetched) = tokio::join!(preparing, connect_and_fetch(settings));
+    let flows = match prepared {
+        Ok(prepared) => prepared.map_err(RunError::Problems)?,
+        // a panic while checking is a bug: re-raise it where it happened
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
+    };
+    let (client, fetched) = fetched?;
+    finish_plan(settings, client, fetched, flows).await
+}
+
+async fn connect_and_fetch(settings: &Settings) -> Result<(KestraClient, Fetched), RunError> {
     let Some(config) = settings.kestra.clone() else {
         return Err(RunError::Settings(SettingsError(
             "--kestra-url is required (env KESTRA_URL, action input `kestra-url`)".into(),
         )));
     };
     let client = KestraClient::connect(config).await?;
+    let fetched = client.fetch_scope(&settings.scope).await?;
+    Ok((client, fetched))
+}
+
+async fn finish_plan(
+    settings: &Settings,
+    client: KestraClient,
+    fetched: Fetched,
+    flows: Vec<Flow>,
+) -> Result<Planned, RunError> {
     let local: Vec<LocalFlow<'_>> = flows
         .iter()
         .map(|f| LocalFlow {
@@ -105,7 +138,7 @@ pub async fn plan(settings: &Settings, flows: Vec<Flow>) -> Result<Planned, RunE
             source: &f.source,
         })
         .collect();
-    let listing = client.list_flows(&settings.scope, &local).await?;
+    let listing = client.finish_listing(fetched, &local).await?;
     let mut plan = plan::compute(
         &flows,
         &listing.flows,
@@ -125,13 +158,6 @@ pub async fn plan(settings: &Settings, flows: Vec<Flow>) -> Result<Planned, RunE
         client,
         plan,
     })
-}
-
-/// Read, prepare and plan in one go.
-pub async fn read_and_plan(settings: &Settings) -> Result<Planned, RunError> {
-    let loaded = read_source(settings).await?;
-    let flows = prepare(settings, &loaded.files)?;
-    plan(settings, flows).await
 }
 
 /// Apply a computed plan.

@@ -88,6 +88,16 @@ impl Listing {
     }
 }
 
+/// The answers of the listing's two requests, not yet identified: see
+/// [`KestraClient::fetch_scope`].
+#[derive(Debug)]
+pub struct Fetched {
+    scope: Scope,
+    /// The export's entries `(name, text)`, or why the export cannot be used.
+    export: Result<Vec<(String, String)>, String>,
+    first: SearchPage,
+}
+
 impl KestraClient {
     /// Every live flow in `scope`, with source, sorted by namespace then id; the result is
     /// filtered to the scope again here (never trust the server to scope a listing).
@@ -100,9 +110,36 @@ impl KestraClient {
         scope: &Scope,
         local: &[LocalFlow<'_>],
     ) -> Result<Listing, KestraError> {
+        let fetched = self.fetch_scope(scope).await?;
+        self.finish_listing(fetched, local).await
+    }
+
+    /// The first half of [`KestraClient::list_flows`]: its two requests, sent at once. The
+    /// caller may prepare its local flows meanwhile, then call
+    /// [`KestraClient::finish_listing`].
+    pub async fn fetch_scope(&self, scope: &Scope) -> Result<Fetched, KestraError> {
         // both at once: the plan waits for one round trip, not two
         let (export, first) = futures::join!(self.export(scope), self.search_page(scope, 1));
-        let (export, first) = (export?, first?);
+        Ok(Fetched {
+            scope: scope.clone(),
+            export: export?,
+            first: first?,
+        })
+    }
+
+    /// The second half of [`KestraClient::list_flows`]: which flow each exported entry is
+    /// (with `local` as hints), and the reads a partial or unusable export needs.
+    pub async fn finish_listing(
+        &self,
+        fetched: Fetched,
+        local: &[LocalFlow<'_>],
+    ) -> Result<Listing, KestraError> {
+        let Fetched {
+            scope,
+            export,
+            first,
+        } = fetched;
+        let scope = &scope;
         let paging = self.paging(&first)?;
         let mut listed = in_scope(vec![first], scope);
         match export.and_then(|entries| identify(entries, &listed, local, scope)) {

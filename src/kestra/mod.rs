@@ -12,7 +12,7 @@ pub mod validate;
 
 pub use client::{KestraClient, KestraConfig};
 pub use error::KestraError;
-pub use listing::Listing;
+pub use listing::{Fetched, Listing};
 
 /// A flow as it lives on the server.
 #[derive(Debug, Clone, PartialEq, Eq)]
