@@ -384,3 +384,28 @@ fn fuzzer_found_layouts_change_only_the_value() {
         "  id: x\n  namespace: prod\n  tasks: []\n"
     );
 }
+
+/// The cheap verification compares libyaml's events, which do not say what type a plain
+/// value resolves to: the rendering must never write a namespace that would read as
+/// anything but text (in YAML 1.2 as serde_yaml_ng reads it, or 1.1 as Kestra does).
+#[test]
+fn a_namespace_that_yaml_would_misread_is_quoted_and_reads_back_as_text() {
+    for ns in [
+        "true", "false", "null", "yes", "no", "on", "off", "y", "n", "inf", "nan", "infinity",
+        "123", "0x1f", "0o17", "1e5", "1.5", "0123", "1_000", "prod",
+    ] {
+        for input in [
+            "id: a\nnamespace: dev\ntasks: [x]\n",
+            "id: a\nnamespace:\ntasks: [x]\n",
+            "id: a\ntasks: [x]\n",
+        ] {
+            let out = rewrite_namespace(input, ns).unwrap_or_else(|p| panic!("{ns}: {p:?}"));
+            let doc: serde_yaml_ng::Mapping = serde_yaml_ng::from_str(&out).expect("parses");
+            assert_eq!(
+                doc.get("namespace"),
+                Some(&serde_yaml_ng::Value::String(ns.into())),
+                "{ns:?} in {out:?}"
+            );
+        }
+    }
+}
