@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use super::{flow_json, json_response, require_yaml, tenant, uri_text, AppState, Params};
 use crate::errors::ApiError;
 use crate::flowcheck::{self, Parsed, Violation};
-use crate::store::Revision;
+use crate::store::{Revision, Store};
 
 fn violation(path: &str, message: impl Into<String>) -> Violation {
     Violation {
@@ -59,22 +59,12 @@ pub(super) async fn create(
         Err(e) => return e.render(sh.version, &uri),
     };
     let tenant = tenant(&sh, &params);
-    let mut store = sh.store();
+    let store = sh.store();
     if store.live(&tenant, &ns, &id).is_some() {
         return ApiError::invalid(vec![violation("flow.id", "Flow id already exists")])
             .render(sh.version, &uri);
     }
-    let saved = store.save(&tenant, &ns, &id, &source);
-    drop(store);
-    if saved.changed {
-        sh.count_write();
-    }
-    let rev = Revision {
-        source: saved.source,
-        revision: saved.revision,
-        deleted: false,
-    };
-    json_response(StatusCode::OK, &flow_json(&sh, &ns, &id, &rev, true))
+    save_and_answer(&sh, store, &tenant, &ns, &id, &source)
 }
 
 /// `PUT /flows/{namespace}/{id}` → `FlowWithSource`; 404 if missing; 422 if invalid or if
@@ -111,12 +101,25 @@ pub(super) async fn update(
     if !mismatch.is_empty() {
         return ApiError::invalid(mismatch).render(sh.version, &uri);
     }
-    let mut store = sh.store();
+    let store = sh.store();
     // deleted meanwhile by a concurrent request
     if store.live(&tenant, &ns, &id).is_none() {
         return ApiError::not_found().render(sh.version, &uri);
     }
-    let saved = store.save(&tenant, &ns, &id, &source);
+    save_and_answer(&sh, store, &tenant, &ns, &id, &source)
+}
+
+/// Save `source` (a new revision unless it is the stored one), count the write, and answer
+/// the `FlowWithSource` both create and update return.
+fn save_and_answer(
+    sh: &AppState,
+    mut store: std::sync::MutexGuard<'_, Store>,
+    tenant: &str,
+    ns: &str,
+    id: &str,
+    source: &str,
+) -> Response {
+    let saved = store.save(tenant, ns, id, source);
     drop(store);
     if saved.changed {
         sh.count_write();
@@ -126,7 +129,7 @@ pub(super) async fn update(
         revision: saved.revision,
         deleted: false,
     };
-    json_response(StatusCode::OK, &flow_json(&sh, &ns, &id, &rev, true))
+    json_response(StatusCode::OK, &flow_json(sh, ns, id, &rev, true))
 }
 
 /// `DELETE /flows/{namespace}/{id}` → 204 (soft delete, a new revision marked deleted);
