@@ -409,3 +409,41 @@ fn a_namespace_that_yaml_would_misread_is_quoted_and_reads_back_as_text() {
         }
     }
 }
+
+/// The cheap verification (events agree up to the value and re-align after it) must cover
+/// real flows, or every plan pays a full re-parse per file: every flow of the shared corpus
+/// that has a plain or quoted top-level `namespace` is shown local this way.
+#[test]
+fn the_cheap_verification_covers_every_real_flow() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
+    let mut checked = 0;
+    let mut missed = Vec::new();
+    for dir in ["kestra-core/valids", "blueprints"] {
+        let Ok(entries) = std::fs::read_dir(root.join(dir)) else {
+            continue; // the corpus is not beside this checkout
+        };
+        for entry in entries.flatten() {
+            let Ok(text) = std::fs::read_to_string(entry.path()) else {
+                continue;
+            };
+            let (_, body) = super::parse::split_bom(&text);
+            let Ok(mapping) = super::parse::parse_mapping(body) else {
+                continue;
+            };
+            let Some(current @ serde_yaml_ng::Value::String(_)) = mapping.get("namespace") else {
+                continue;
+            };
+            let Ok((new_body, start)) = super::replace_value(body, current, "prod.sync") else {
+                continue;
+            };
+            checked += 1;
+            if !super::locate::only_value_changed(body, &new_body, start, "prod.sync") {
+                missed.push(entry.path().display().to_string());
+            }
+        }
+    }
+    assert!(missed.is_empty(), "full re-parse needed for: {missed:?}");
+    if root.exists() {
+        assert!(checked > 500, "only {checked} corpus flows checked");
+    }
+}
