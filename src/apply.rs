@@ -9,8 +9,9 @@ use futures::stream::{self, StreamExt};
 use serde::Serialize;
 
 use crate::flow::Flow;
+use crate::kestra::strip_revision;
 use crate::kestra::{KestraClient, KestraError, Validation};
-use crate::plan::{strip_revision, FlowChange, Plan, SyncState};
+use crate::plan::{FlowChange, Plan, SyncState};
 
 /// Knobs of one apply.
 #[derive(Debug, Clone)]

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::flow::Flow;
-use crate::kestra::{RemoteFlow, Scope, ServerInfo};
+use crate::kestra::{strip_revision, RemoteFlow, Scope, ServerInfo};
 
 /// The seed task's words for what happens to a flow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -126,9 +126,6 @@ impl Plan {
         })
     }
 }
-
-/// The server's comparison rule, kept under this name for the plan's callers.
-pub use crate::kestra::strip_revision;
 
 /// Unified diff from `old` to `new` with 3 lines of context; `(diff, added, removed)`.
 pub fn unified_diff(

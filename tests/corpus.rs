@@ -104,7 +104,7 @@ fn kestra_core_valids_plan_apply_replan_and_land_byte_for_byte() {
             .find(|f| f.namespace == ns && f.id == id)
             .unwrap_or_else(|| panic!("{rel} not on the server as {ns}/{id}"));
         // The server keeps the source minus its first `revision:` line (kestra.md §3).
-        let text = kestra_sync::plan::strip_revision(text);
+        let text = kestra_sync::kestra::strip_revision(text);
         let (want, got): (Vec<&str>, Vec<&str>) = (
             text.split('\n').collect(),
             flow.source.split('\n').collect(),

@@ -249,7 +249,7 @@ fn id_line(file: &SourceFile) -> Option<usize> {
 }
 
 fn key_line(body: &str, key: &str) -> Option<usize> {
-    locate::key_position(body, key).map(|p| p.line)
+    locate::key_line(body, key)
 }
 
 /// The flow id, or the problem with it.

@@ -8,21 +8,9 @@
 
 use super::events::{Event, Events, Kind, ScalarStyle};
 
-/// A position in the text (without BOM) as libyaml reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Position {
-    /// Byte offset.
-    pub index: usize,
-    /// 1-based line.
-    pub line: usize,
-}
-
-/// Position of the first top-level key `key`, or `None` when the document has no such key.
-pub fn key_position(body: &str, key: &str) -> Option<Position> {
-    top_level_entry(body, key).map(|e| Position {
-        index: e.key.start,
-        line: e.key.line,
-    })
+/// 1-based line of the first top-level key `key`, or `None` when the document has none.
+pub fn key_line(body: &str, key: &str) -> Option<usize> {
+    top_level_entry(body, key).map(|e| e.key.line)
 }
 
 /// Where a top-level entry of the document's mapping sits.
@@ -166,10 +154,8 @@ mod tests {
         let e = top_level_entry(body, "ns").unwrap();
         assert_eq!(&body[e.value.start..e.value.end], "b");
         assert_eq!(e.value.line, 3);
-        assert_eq!(
-            key_position(body, "ns"),
-            Some(Position { index: 21, line: 3 })
-        );
+        assert_eq!(e.key.start, 21);
+        assert_eq!(key_line(body, "ns"), Some(3));
     }
 
     #[test]

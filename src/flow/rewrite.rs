@@ -262,7 +262,7 @@ fn verify(
         Ok(reparsed) if reparsed == expected => Ok(()),
         // the line is looked up only now: a probe is a whole parse, and this is the rare path
         _ => Err(FileProblem::new(
-            line.or_else(|| locate::key_position(new_body, "namespace").map(|p| p.line)),
+            line.or_else(|| locate::key_line(new_body, "namespace")),
             "kestra-sync could not set the namespace without changing something else in this file (an unusual layout of the top-level `namespace`); write it as `namespace: <name>` on its own line, and please report this with the file",
         )),
     }
