@@ -1,7 +1,7 @@
 //! Real flows end to end: the binary against the Kestra emulator over real HTTP, with the
 //! corpora in `../shared/corpus/` (Kestra's own test flows and the blueprint catalogue).
 
-mod common;
+use crate::common;
 
 use common::*;
 

@@ -4,7 +4,7 @@
 //! them it runs against the bundled emulator (no Kestra server can run where `.ci/run` runs).
 //! Each run works in its own fresh namespace, so it never touches anything else on the server.
 
-mod common;
+use crate::common;
 
 use common::*;
 

@@ -9,9 +9,8 @@
 //! The one exception is GitHub's own `::add-mask::<secret>` command, which exists to make
 //! the runner hide the value and must name it.
 
-mod common;
-mod github_support;
-mod gitlab_support;
+use crate::github_support;
+use crate::gitlab_support;
 
 use std::path::Path;
 

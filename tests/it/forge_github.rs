@@ -3,7 +3,7 @@
 //! turn a read-only token into a skip, never an error. Every request is validated against
 //! GitHub's official OpenAPI description.
 
-mod github_support;
+use crate::github_support;
 
 use std::time::Duration;
 

@@ -4,7 +4,7 @@
 //! and transient failures (a read retried; a create whose answer is lost looked up, never
 //! posted twice).
 
-mod gitlab_support;
+use crate::gitlab_support;
 
 use std::time::Duration;
 

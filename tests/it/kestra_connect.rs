@@ -2,7 +2,7 @@
 //! before), an explicit tenant, tolerated base URLs, the `/configs` 404 fallback, both auth
 //! schemes, and secrets never shown in errors.
 
-mod kestra_support;
+use crate::kestra_support;
 
 use std::time::Duration;
 

@@ -4,7 +4,7 @@
 //! GitHub), against the Kestra emulator. Every request to GitHub is validated against
 //! GitHub's official OpenAPI description.
 
-mod github_support;
+use crate::github_support;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -2,7 +2,7 @@
 //! with the number of flows), scope re-checked on every flow a misbehaving server returns,
 //! and the per-flow fallback when the export is not usable. No failure reads as "absent".
 
-mod kestra_support;
+use crate::kestra_support;
 
 use kestra_support::*;
 use kestra_sync::kestra::{RemoteFlow, Scope};

@@ -3,7 +3,7 @@
 //! replayed once it may have reached the server, and the server's message surfaced from both
 //! error body generations.
 
-mod kestra_support;
+use crate::kestra_support;
 
 use std::time::{Duration, Instant};
 

@@ -1,7 +1,7 @@
 //! Reading flows from GitHub without a checkout: one tarball request whatever the number of
 //! files, the token never sent to the download host, GHES prefixes kept, clear errors.
 
-mod github_support;
+use crate::github_support;
 
 use std::io::Write;
 use std::time::Duration;

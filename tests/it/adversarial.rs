@@ -6,7 +6,7 @@
 //! with a message naming the file (or option) and saying what is wrong, never panic, and
 //! write nothing; an accepted case must land the flow under the target namespace.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::time::Duration;

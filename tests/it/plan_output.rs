@@ -1,7 +1,7 @@
 //! What people read, as snapshots: the terminal plan and the JSON plan, from the binary
 //! against the emulator. Review changed snapshots like code.
 
-mod common;
+use crate::common;
 
 use common::*;
 

@@ -5,8 +5,8 @@
 //! CI/CD variables `GITLAB_TOKEN` and `KESTRA_*`), against the Kestra emulator. Every run is
 //! checked for leaked secrets.
 
-mod common;
-mod gitlab_support;
+use crate::common;
+use crate::gitlab_support;
 
 use common::{Emulator, Workspace, PASSWORD, USER};
 use gitlab_support::{FakeGitLab, BOT, READ_ONLY_TOKEN, TOKEN};

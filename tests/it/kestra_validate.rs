@@ -2,7 +2,7 @@
 //! the source byte for byte, `---` inside block scalars included), results mapped back by
 //! index per chunk of 100, constraints as errors and warnings as warnings.
 
-mod kestra_support;
+use crate::kestra_support;
 
 use kestra_support::*;
 use kestra_sync::flow::Flow;

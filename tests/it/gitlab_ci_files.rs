@@ -5,7 +5,7 @@
 //! file named by its `KESTRA_SYNC_PLAN_FILE` found where its `artifacts: paths:` looks.
 //! Plus: every example names this project's image and action by the `v0` major tag.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -1,0 +1,29 @@
+//! The integration tests, in one binary (one link instead of twenty): the binary and the
+//! library against the Kestra emulator over real HTTP, wiremock for GitHub and GitLab.
+//! Each module is one area; the support modules are shared.
+
+mod common;
+mod github_support;
+mod gitlab_support;
+mod kestra_support;
+
+mod adversarial;
+mod corpus;
+mod faults;
+mod flow_corpus;
+mod forge_github;
+mod git_source;
+mod github_action;
+mod gitlab_ci;
+mod gitlab_ci_files;
+mod gitlab_notes;
+mod kestra_client_emulator;
+mod kestra_connect;
+mod kestra_listing;
+mod kestra_validate;
+mod kestra_writes;
+mod plan_output;
+mod plan_requests;
+mod real_kestra;
+mod secrets;
+mod source_github;
