@@ -7,6 +7,7 @@
 //! desired vs live -> [`plan::Plan`] (pure); plan -> text/markdown/json ([`render`], pure);
 //! [`apply`] writes. Only `source`, `kestra`, `forge`, `ci` and `apply` do I/O.
 
+pub mod app;
 pub mod apply;
 pub mod ci;
 pub mod cli;
@@ -16,6 +17,5 @@ pub mod http;
 pub mod kestra;
 pub mod plan;
 pub mod render;
-pub mod run;
 pub mod settings;
 pub mod source;

@@ -5,9 +5,9 @@
 use std::process::ExitCode;
 
 use clap::Parser;
+use kestra_sync::app::pipeline::{self as run, RunError};
 use kestra_sync::cli::{Cli, Command, Format, SyncArgs};
 use kestra_sync::render;
-use kestra_sync::run::{self, RunError};
 use kestra_sync::settings::Settings;
 
 fn main() -> ExitCode {

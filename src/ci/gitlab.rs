@@ -15,7 +15,7 @@
 
 use std::path::PathBuf;
 
-use super::driver::Mode;
+use crate::app::driver::Mode;
 
 /// Running under GitLab CI.
 pub fn detect() -> bool {

@@ -3,11 +3,8 @@
 //! note). `kestra-sync ci` starts here; the steps both run are in [`driver`].
 
 pub mod commands;
-pub mod driver;
 pub mod github;
-pub mod github_run;
 pub mod gitlab;
-pub mod gitlab_run;
 
 use crate::cli::CiArgs;
 
@@ -20,10 +17,10 @@ pub fn apply_platform_inputs() {
 /// `kestra-sync ci`: decide from the platform and the event what to do. Returns the exit code.
 pub async fn run(args: &CiArgs) -> u8 {
     if github::detect() {
-        return github_run::run(args).await;
+        return crate::app::github::run(args).await;
     }
     if gitlab::detect() {
-        return gitlab_run::run(args).await;
+        return crate::app::gitlab::run(args).await;
     }
     eprintln!("error: no CI platform detected: `kestra-sync ci` runs in GitHub Actions (GITHUB_ACTIONS=true) or GitLab CI (GITLAB_CI=true); on a laptop use `kestra-sync plan` or `apply`");
     1

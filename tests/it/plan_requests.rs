@@ -8,13 +8,13 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use kestra_emulator::{Emulator, Options};
+use kestra_sync::app::pipeline as run;
 use kestra_sync::cli::{Format, SourceKind};
 use kestra_sync::flow::Flow;
 use kestra_sync::http::Backoff;
 use kestra_sync::kestra::client::{Auth, KestraConfig};
 use kestra_sync::kestra::Scope;
 use kestra_sync::plan::{Plan, SyncState};
-use kestra_sync::run;
 use kestra_sync::settings::Settings;
 
 fn src(ns: &str, id: &str, version: u32) -> String {

@@ -18,16 +18,16 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use secrecy::{ExposeSecret, SecretString};
 
-use super::commands::Level;
 use super::driver::{self, Platform, Posted};
-use super::gitlab::{self, Context};
+use crate::app::pipeline::{self as run, Planned, RunError};
 use crate::apply::ApplyError;
+use crate::ci::commands::Level;
+use crate::ci::gitlab::{self, Context};
 use crate::cli::CiArgs;
 use crate::flow::Flow;
 use crate::forge::gitlab::{GitLabNotes, MergeRequest, NoteOutcome, TOKEN_HELP};
 use crate::http::{Backoff, HttpOptions};
 use crate::render::markdown::{self, MarkdownContext};
-use crate::run::{self, Planned, RunError};
 use crate::settings::Settings;
 
 /// Run on GitLab CI; the exit code.
@@ -124,7 +124,7 @@ impl Platform for GitLab {
 
     /// Options are CI/CD variables here: the variable of the action input.
     fn option(&self, input: &str) -> String {
-        super::github::INPUTS
+        crate::ci::github::INPUTS
             .iter()
             .find(|(i, _)| *i == input)
             .map(|(_, var)| var.to_string())

@@ -11,12 +11,12 @@
 
 use std::path::PathBuf;
 
-use super::commands::Level;
+use crate::app::pipeline::{self as run, Planned, RunError};
 use crate::apply::ApplyError;
+use crate::ci::commands::Level;
 use crate::cli::{CiArgs, Format, SyncArgs};
 use crate::flow::Flow;
 use crate::render::markdown::{self, MarkdownContext};
-use crate::run::{self, Planned, RunError};
 use crate::settings::{Settings, SettingsError};
 
 /// What this run does, decided by the platform from its event or pipeline.

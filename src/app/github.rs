@@ -18,16 +18,16 @@ use std::path::PathBuf;
 
 use secrecy::SecretString;
 
-use super::commands::{self, Level};
 pub use super::driver::Mode;
 use super::driver::{self, Platform, Posted};
-use super::github::{Context, Event};
+use crate::app::pipeline::{self as run, Planned, RunError};
 use crate::apply::ApplyError;
+use crate::ci::commands::{self, Level};
+use crate::ci::github::{Context, Event};
 use crate::cli::{CiArgs, SourceKind};
 use crate::flow::Flow;
 use crate::forge::github::{CommentOutcome, GithubClient, Issue};
 use crate::render::markdown::{self, MarkdownContext};
-use crate::run::{self, Planned, RunError};
 use crate::settings::Settings;
 
 /// The mode for an event; `deployed` is the `branch` input.
@@ -75,7 +75,7 @@ pub fn mode(ctx: &Context, deployed: Option<&str>) -> Mode {
 
 /// Run on GitHub Actions; the exit code.
 pub async fn run(args: &CiArgs) -> u8 {
-    let ctx = match super::github::context() {
+    let ctx = match crate::ci::github::context() {
         Ok(c) => c,
         Err(e) => {
             print!(
