@@ -2,11 +2,15 @@
 //! URL from `GITHUB_API_URL` (so GitHub Enterprise Server, `https://HOST/api/v3`, works).
 //!
 //! Finding our comment: we list the PR's comments (`per_page=100`, following `Link`), and a
-//! comment is ours when its body **starts with** the target's marker (a quote or a copy in a
-//! reply does not) **and** it was written by the token's identity: the login `GET /user`
-//! answers for a personal or user token; for the workflow's `GITHUB_TOKEN` (or an app
-//! installation token), where `GET /user` is refused, a user of type `Bot`
-//! (`github-actions[bot]`, `my-app[bot]`). The oldest such comment is updated in place, and
+//! comment is ours only when its body **starts with** the target's marker, at its very first
+//! byte (a quote, a copy in a reply, or a marker pasted further down by a flow's text does
+//! not count), **and** it was written by the identity that posts: the login `GET /user`
+//! answers for a personal or user token; for the workflow's `GITHUB_TOKEN`, which GitHub
+//! refuses `GET /user` (403, "Resource not accessible by integration"), exactly the user
+//! `github-actions[bot]` of type `Bot`: another bot's comment (another tool, another app)
+//! is never edited. With a GitHub App installation token (also refused `GET /user`), the
+//! app's own earlier comments are therefore not recognised and a new comment is posted each
+//! run: give a user token, or use `GITHUB_TOKEN`. The oldest such comment is updated in place, and
 //! left alone when its body is already the one we would write. A token that may not comment
 //! (a fork PR's read-only token, missing `pull-requests: write`, no token at all) is not an
 //! error: the outcome is [`CommentOutcome::Skipped`] with the reason, so the step never fails
@@ -272,19 +276,38 @@ impl GithubClient {
         })
     }
 
-    /// The login of the token's user, when GitHub tells (`GET /user`); `None` for the
-    /// workflow's `GITHUB_TOKEN` and app installation tokens, which may not read it.
+    /// The login of the token's user (`GET /user`); `None` when GitHub refuses it with a 403,
+    /// as it does for the workflow's `GITHUB_TOKEN` (and app installation tokens). Any other
+    /// answer is an error: guessing "no login" would let the wrong comments count as ours.
     async fn login(&self) -> Result<Option<String>, Refused> {
-        let a = self
-            .get(&self.api_uri("/user"), 1 << 20)
-            .await
-            .map_err(Refused::Error)?;
+        let uri = self.api_uri("/user");
+        let a = self.get(&uri, 1 << 20).await.map_err(Refused::Error)?;
         match a.status {
-            200 => Ok(serde_json::from_slice::<User>(&a.body)
-                .ok()
-                .map(|u| u.login)),
+            200 => serde_json::from_slice::<User>(&a.body)
+                .map(|u| Some(u.login))
+                .map_err(|e| {
+                    Refused::Error(GithubError::Unexpected {
+                        method: "GET",
+                        path: path_of(&uri),
+                        why: e.to_string(),
+                    })
+                }),
             401 => Err(Refused::Skip(skip_reason(401, &message(&a.body)))),
-            _ => Ok(None),
+            403 if a
+                .headers
+                .get("x-ratelimit-remaining")
+                .and_then(|v| v.to_str().ok())
+                == Some("0") =>
+            {
+                check_status(&a, "GET", &uri).map(|_| None)
+            }
+            403 => Ok(None),
+            status => Err(Refused::Error(GithubError::Status {
+                method: "GET",
+                path: path_of(&uri),
+                status,
+                message: message(&a.body),
+            })),
         }
     }
 
@@ -430,20 +453,21 @@ fn skip_reason(status: u16, msg: &str) -> String {
     }
 }
 
-/// Ours: body starts with `marker`, written by `login` when known, else by a Bot; oldest first.
+/// The author of the workflow's `GITHUB_TOKEN` comments.
+pub const ACTIONS_BOT: &str = "github-actions[bot]";
+
+/// Ours: body starts with `marker` at its first byte, written by `login` when known, else by
+/// exactly [`ACTIONS_BOT`]; oldest first.
 fn find_ours<'a>(
     comments: &'a [Comment],
     marker: &str,
     login: Option<&str>,
 ) -> Option<&'a Comment> {
     comments.iter().find(|c| {
-        let starts = c
-            .body
-            .as_deref()
-            .is_some_and(|b| b.trim_start().starts_with(marker));
+        let starts = c.body.as_deref().is_some_and(|b| b.starts_with(marker));
         let by_us = match (&c.user, login) {
             (Some(u), Some(login)) => u.login.eq_ignore_ascii_case(login),
-            (Some(u), None) => u.kind == "Bot",
+            (Some(u), None) => u.login == ACTIONS_BOT && u.kind == "Bot",
             (None, _) => false,
         };
         starts && by_us

@@ -15,42 +15,71 @@ fn c(id: u64, body: &str, login: &str, kind: &str) -> Comment {
 const M: &str = "<!-- kestra-sync:plan target=prod@k -->";
 
 #[test]
-fn ours_is_the_oldest_bot_comment_starting_with_the_marker() {
+fn ours_is_the_oldest_actions_bot_comment_starting_with_the_marker() {
     let comments = vec![
         c(1, &format!("> {M}\n> quoted"), "github-actions[bot]", "Bot"),
         c(2, &format!("{M}\nby a person"), "alice", "User"),
-        c(3, &format!("\n{M}\nours"), "github-actions[bot]", "Bot"),
+        // not at the very start: a leading newline, a space, a BOM
+        c(3, &format!("\n{M}\nspoofed"), "github-actions[bot]", "Bot"),
+        c(4, &format!(" {M}\nspoofed"), "github-actions[bot]", "Bot"),
         c(
-            4,
+            5,
+            &format!("\u{feff}{M}\nspoofed"),
+            "github-actions[bot]",
+            "Bot",
+        ),
+        // mid-body: a flow's text carrying our marker inside another target's comment
+        c(
+            6,
+            &format!("<!-- kestra-sync:plan target=dev@k -->\n```\n{M}\n```"),
+            "github-actions[bot]",
+            "Bot",
+        ),
+        // another bot with our marker: another tool's or app's token
+        c(7, &format!("{M}\nother bot"), "renovate[bot]", "Bot"),
+        c(8, &format!("{M}\nlook-alike"), "github-actions", "User"),
+        c(
+            9,
+            &format!("{M}\nwrong type"),
+            "github-actions[bot]",
+            "User",
+        ),
+        c(10, &format!("{M}\nours"), "github-actions[bot]", "Bot"),
+        c(
+            11,
             &format!("{M}\nlater duplicate"),
             "github-actions[bot]",
             "Bot",
         ),
         c(
-            5,
+            12,
             "<!-- kestra-sync:plan target=prod@other -->",
             "github-actions[bot]",
             "Bot",
         ),
     ];
-    assert_eq!(find_ours(&comments, M, None).map(|c| c.id), Some(3));
+    assert_eq!(find_ours(&comments, M, None).map(|c| c.id), Some(10));
     // With a known login (a personal token), only that user's comments count.
     assert_eq!(
         find_ours(&comments, M, Some("Alice")).map(|c| c.id),
         Some(2)
     );
     assert_eq!(find_ours(&comments, M, Some("bob")).map(|c| c.id), None);
+    // a personal token never takes the Actions bot's comment
+    assert_eq!(find_ours(&comments[..9], M, None).map(|c| c.id), None);
 }
 
 #[test]
 fn a_marker_of_another_target_is_not_ours() {
-    let comments = vec![c(
-        1,
+    for other in [
         "<!-- kestra-sync:plan target=prod.a@k -->",
-        "x[bot]",
-        "Bot",
-    )];
-    assert!(find_ours(&comments, M, None).is_none());
+        "<!-- kestra-sync:plan target=pro@k -->",
+        "<!-- kestra-sync:plan target=prod@k2 -->",
+        "<!-- kestra-sync:plan target=prod@k-->",
+    ] {
+        let comments = vec![c(1, other, "github-actions[bot]", "Bot")];
+        assert!(find_ours(&comments, M, None).is_none(), "{other}");
+    }
 }
 
 #[test]

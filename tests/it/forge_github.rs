@@ -111,6 +111,70 @@ async fn two_targets_keep_two_comments() {
     gh.check().await;
 }
 
+/// Comments that carry our marker but are not ours, each left exactly as it was while the
+/// plan gets its own new comment: the marker further down a body (a flow's text quoted in
+/// another target's plan, a reply), another bot's comment (another tool's token), a user
+/// named like the Actions bot.
+#[tokio::test]
+async fn spoofed_markers_and_other_bots_are_never_edited() {
+    let gh = FakeGithub::start("").await;
+    let other = "<!-- kestra-sync:plan target=staging@kestra.example.com -->";
+    let spoofs = [
+        (
+            format!("{other}\n```yaml\n{MARKER}\n```\n"),
+            "github-actions[bot]",
+            "Bot",
+        ),
+        (
+            format!("\n{MARKER}\nleading newline"),
+            "github-actions[bot]",
+            "Bot",
+        ),
+        (format!("note: {MARKER}"), "github-actions[bot]", "Bot"),
+        (body("another bot"), "renovate[bot]", "Bot"),
+        (body("an app"), "kestra-sync-app[bot]", "Bot"),
+        (body("a person"), "github-actions", "User"),
+    ];
+    let ids: Vec<u64> = spoofs
+        .iter()
+        .map(|(b, login, kind)| gh.seed_comment(REPO, 3, b, login, kind))
+        .collect();
+    let c = client(&gh, BOT_TOKEN);
+    let out = c
+        .upsert_comment(&pr(3), MARKER, &body("plan"))
+        .await
+        .unwrap();
+    let CommentOutcome::Created { id } = out else {
+        panic!("{out:?}")
+    };
+    assert!(!ids.contains(&id));
+    let stored = gh.comments(REPO, 3);
+    for (cid, (b, ..)) in ids.iter().zip(&spoofs) {
+        let now = stored.iter().find(|c| c.id == *cid).expect("still there");
+        assert_eq!(&now.body, b, "comment {cid} was edited");
+    }
+    // the next run finds its own comment, still not the spoofs
+    let again = c
+        .upsert_comment(&pr(3), MARKER, &body("plan 2"))
+        .await
+        .unwrap();
+    assert_eq!(again, CommentOutcome::Updated { id });
+    assert_eq!(gh.comments(REPO, 3).len(), spoofs.len() + 1);
+    // a personal token never takes the Actions bot's comment either
+    let user = client(&gh, USER_TOKEN);
+    let mine = user
+        .upsert_comment(&pr(3), MARKER, &body("alice"))
+        .await
+        .unwrap();
+    assert!(matches!(mine, CommentOutcome::Created { .. }), "{mine:?}");
+    let bots = gh.comments(REPO, 3);
+    assert_eq!(
+        bots.iter().find(|c| c.id == id).unwrap().body,
+        body("plan 2")
+    );
+    gh.check().await;
+}
+
 #[tokio::test]
 async fn finds_its_comment_on_the_second_page() {
     let gh = FakeGithub::start("").await;
@@ -252,12 +316,10 @@ async fn server_errors_are_errors_not_skips() {
         matches!(err, GithubError::Status { status: 502, .. }),
         "{err}"
     );
-    // GETs are retried (3 times) before giving up: /user, then the list.
+    // GETs are retried (3 times) before giving up; a /user that keeps failing is an
+    // error, never taken as 'no login' (which would change whose comments count as ours).
     let n = server.received_requests().await.unwrap_or_default().len();
-    assert_eq!(
-        n, 8,
-        "4 tries of /user answered 502 are taken as 'no login', then 4 of the list"
-    );
+    assert_eq!(n, 4, "4 tries of /user answered 502, then the error");
 }
 
 #[tokio::test]

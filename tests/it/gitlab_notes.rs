@@ -49,6 +49,44 @@ fn plan(text: &str) -> String {
     format!("{MARKER}\n### Kestra plan for `prod`: {text}\n")
 }
 
+/// Notes that carry our marker but are not ours, left exactly as they were: another
+/// target's note quoting a flow whose text holds our marker, the marker after a leading
+/// newline or inline, and another user's (another bot's) note starting with it.
+#[tokio::test]
+async fn spoofed_markers_and_other_users_notes_are_never_edited() {
+    let fake = FakeGitLab::new("123", 42);
+    let server = start(&fake).await;
+    let other = "<!-- kestra-sync:plan target=staging@kestra.example.com -->";
+    let by_bot = [
+        format!("{other}\n```yaml\n# {MARKER}\n```\n"),
+        format!("\n{MARKER}\nleading newline"),
+        format!("see {MARKER}"),
+    ];
+    let mut seeded: Vec<(u64, u64, String)> = by_bot
+        .iter()
+        .map(|b| (BOT, fake.seed(BOT, b), b.clone()))
+        .collect();
+    seeded.push((77, fake.seed(77, &plan("another bot")), plan("another bot")));
+    let gl = client(&server, "123", Some(TOKEN));
+    let out = gl.upsert(MARKER, &plan("1 to add")).await.unwrap();
+    let NoteOutcome::Created { id } = out else {
+        panic!("{out:?}")
+    };
+    assert_eq!(fake.writes(), [format!("POST {id}")]);
+    for (author, nid, b) in &seeded {
+        let note = fake
+            .notes_of(*author)
+            .into_iter()
+            .find(|n| n["id"] == *nid)
+            .expect("still there");
+        assert_eq!(note["body"], *b.as_str(), "note {nid} was edited");
+    }
+    assert_eq!(
+        gl.upsert(MARKER, &plan("2 to add")).await.unwrap(),
+        NoteOutcome::Updated { id }
+    );
+}
+
 #[tokio::test]
 async fn create_then_edit_then_leave_unchanged() {
     let fake = FakeGitLab::new("123", 42);

@@ -119,7 +119,7 @@ pub fn note_url(mr: &MergeRequest, note_id: u64) -> String {
 /// The body as posted: starts with the marker (added if the caller's body lacks it) and
 /// fits GitLab's limit, cut at a character boundary with a line saying so.
 pub fn note_body(marker: &str, body: &str) -> String {
-    let full = if body.contains(marker) {
+    let full = if body.starts_with(marker) {
         body.to_string()
     } else {
         format!("{marker}\n{body}")

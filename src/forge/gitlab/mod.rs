@@ -1,5 +1,6 @@
-//! The one sticky merge request note on GitLab: find the note carrying our hidden marker
-//! (one per target), written by this token's user, and edit it in place; create it the first
+//! The one sticky merge request note on GitLab: find the note whose body *starts with* our
+//! hidden marker (one per target; a marker anywhere else in a note does not count), written
+//! by this token's user (`GET /user`), and edit it in place; create it the first
 //! time; leave it alone when the body has not changed, so reviewers are not notified of a
 //! non-change.
 //!
@@ -242,7 +243,7 @@ impl GitLabNotes {
         }
     }
 
-    /// The oldest non-system note by `author` containing `marker`, across all pages.
+    /// The oldest non-system note by `author` starting with `marker`, across all pages.
     async fn find(
         &self,
         marker: &str,
@@ -262,7 +263,7 @@ impl GitLabNotes {
             if let Some(note) = notes.into_iter().find(|n| {
                 !n.system
                     && n.author.as_ref().is_some_and(|a| a.id == author)
-                    && n.body.contains(marker)
+                    && is_ours(&n.body, marker)
             }) {
                 return Ok(Answer::Ok(Some(note)));
             }
@@ -346,6 +347,13 @@ impl GitLabNotes {
     }
 }
 
+/// A note body is ours only when `marker` is at its very start: a flow's text quoted in
+/// another target's note (or a reply quoting ours) carries the marker further down, and
+/// must never make this job overwrite that note.
+fn is_ours(body: &str, marker: &str) -> bool {
+    body.starts_with(marker)
+}
+
 fn method_name(method: &Method) -> &'static str {
     match *method {
         Method::POST => "POST",
@@ -418,6 +426,23 @@ fn decode<T: serde::de::DeserializeOwned>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_marker_at_the_very_start_counts() {
+        let m = "<!-- kestra-sync:plan target=prod@k -->";
+        assert!(is_ours(&format!("{m}\nplan"), m));
+        for spoof in [
+            format!("<!-- kestra-sync:plan target=dev@k -->\n```\n{m}\n```"),
+            format!("\n{m}"),
+            format!(" {m}"),
+            format!("> {m}"),
+            format!("\u{feff}{m}"),
+            "<!-- kestra-sync:plan target=prod.a@k -->".to_string(),
+            "<!-- kestra-sync:plan target=prod@k-->".to_string(),
+        ] {
+            assert!(!is_ours(&spoof, m), "{spoof:?}");
+        }
+    }
 
     #[test]
     fn the_token_header_is_sensitive_and_trimmed() {
