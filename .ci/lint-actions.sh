@@ -41,7 +41,18 @@ export PATH="$venv/bin:$PATH"
 
 shopt -s nullglob
 own=(.github/workflows/*.yml .github/workflows/*.yaml)
-examples=(examples/github/*.yml examples/github/*.yaml)
+shipped=(examples/github/*.yml examples/github/*.yaml)
+# The examples are linted where the README and docs/forks.md tell users to copy them: as they
+# are, into .github/workflows/ of a repository (tests/it/copied_examples.rs checks that their
+# `paths:` filters match there).
+copied_repo=$(mktemp -d)
+trap 'rm -rf "$copied_repo"' EXIT
+mkdir -p "$copied_repo/.github/workflows"
+examples=()
+for f in "${shipped[@]}"; do
+  cp "$f" "$copied_repo/.github/workflows/"
+  examples+=("$copied_repo/.github/workflows/$(basename "$f")")
+done
 workflows=("${own[@]}" "${examples[@]}")
 if [ ${#own[@]} -eq 0 ] || [ ${#examples[@]} -eq 0 ] || [ ! -f action.yml ]; then
   echo "lint-actions: expected action.yml and workflow files; found none (run from the repository)" >&2

@@ -220,3 +220,186 @@ fn examples_name_the_v0_major_tag() {
     }
     assert!(seen >= 10, "only {seen} references found");
 }
+
+/// GitLab's stages when a pipeline declares none.
+const DEFAULT_STAGES: [&str; 5] = [".pre", "build", "test", "deploy", ".post"];
+
+/// Top-level keys that are not jobs.
+const GLOBAL_KEYS: [&str; 11] = [
+    "stages",
+    "variables",
+    "include",
+    "workflow",
+    "default",
+    "image",
+    "services",
+    "before_script",
+    "after_script",
+    "cache",
+    "spec",
+];
+
+/// `main` with its `include:`s (files of this repository, by the path their URL ends
+/// with) merged as GitLab merges them: included first, keys of `main` deep-merged over them.
+fn with_includes(main: &Value) -> Value {
+    fn merge(base: &mut Value, over: &Value) {
+        match (base, over) {
+            (Value::Mapping(b), Value::Mapping(o)) => {
+                for (k, v) in o {
+                    match b.get_mut(k) {
+                        Some(existing) => merge(existing, v),
+                        None => {
+                            b.insert(k.clone(), v.clone());
+                        }
+                    }
+                }
+            }
+            (b, o) => *b = o.clone(),
+        }
+    }
+    let mut merged = Value::Mapping(Default::default());
+    for include in main["include"].as_sequence().into_iter().flatten() {
+        let location = include["remote"]
+            .as_str()
+            .or(include["local"].as_str())
+            .expect("remote or local include");
+        let rel = location
+            .split_once("/v0/")
+            .map_or(location.trim_start_matches('/'), |(_, rel)| rel);
+        merge(&mut merged, &read_yaml(rel));
+    }
+    let mut own = main.clone();
+    own.as_mapping_mut().unwrap().remove("include");
+    merge(&mut merged, &own);
+    merged
+}
+
+/// Each visible job of the resolved pipeline with its stage, or the GitLab error.
+fn resolved_stages(doc: &Value) -> Result<BTreeMap<String, String>, String> {
+    let stages: Vec<String> = match doc["stages"].as_sequence() {
+        Some(s) => s.iter().map(|s| s.as_str().unwrap().to_string()).collect(),
+        None => DEFAULT_STAGES.iter().map(|s| s.to_string()).collect(),
+    };
+    let mut jobs = BTreeMap::new();
+    for name in doc.as_mapping().unwrap().keys() {
+        let name = name.as_str().unwrap();
+        if name.starts_with('.') || GLOBAL_KEYS.contains(&name) {
+            continue;
+        }
+        let (keys, _) = resolve(doc, name);
+        let stage = keys
+            .get("stage")
+            .map_or("test", |s| s.as_str().unwrap())
+            .to_string();
+        if !stages.contains(&stage) {
+            return Err(format!(
+                "{name}: chosen stage `{stage}` does not exist; available stages are {stages:?}"
+            ));
+        }
+        jobs.insert(name.to_string(), stage);
+    }
+    Ok(jobs)
+}
+
+/// The README's GitLab snippet (the YAML block that includes the template).
+fn readme_gitlab_snippet() -> Value {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let block = readme
+        .split("```yaml\n")
+        .skip(1)
+        .map(|b| b.split("```").next().unwrap())
+        .find(|b| b.contains("templates/kestra-sync.gitlab-ci.yml"))
+        .expect("the README has a GitLab snippet");
+    serde_yaml_ng::from_str(block).unwrap()
+}
+
+#[test]
+fn every_shipped_pipeline_and_their_mix_resolve_to_existing_stages() {
+    let readme = with_includes(&readme_gitlab_snippet());
+    let include_example = with_includes(&read_yaml("examples/gitlab-ci-include.yml"));
+    let example = read_yaml("examples/gitlab-ci.yml");
+    // The example's own jobs plus the template's, side by side in one pipeline: the
+    // newcomer who copies the example, then adds a job from the template.
+    let mut mixed = example.clone();
+    mixed.as_mapping_mut().unwrap().insert(
+        "include".into(),
+        serde_yaml_ng::from_str(
+            "[{remote: 'https://raw.githubusercontent.com/kestra-sync/kestra-sync/v0/templates/kestra-sync.gitlab-ci.yml'}]",
+        )
+        .unwrap(),
+    );
+    for (job, parent) in [
+        ("template-plan", ".kestra-sync-plan"),
+        ("template-apply", ".kestra-sync-apply"),
+        ("template-drift", ".kestra-sync-drift"),
+    ] {
+        mixed.as_mapping_mut().unwrap().insert(
+            job.into(),
+            serde_yaml_ng::from_str(&format!("{{extends: {parent}}}")).unwrap(),
+        );
+    }
+    let mixed = with_includes(&mixed);
+    for (what, doc) in [
+        ("README snippet", &readme),
+        ("examples/gitlab-ci-include.yml", &include_example),
+        ("examples/gitlab-ci.yml", &example),
+        ("examples/gitlab-ci.yml + the template", &mixed),
+    ] {
+        let jobs = resolved_stages(doc).unwrap_or_else(|e| panic!("{what}: {e}"));
+        // Plan and drift before apply, in every pipeline.
+        let stage_of = |suffix: &str| {
+            jobs.iter()
+                .find(|(name, _)| name.ends_with(suffix))
+                .map(|(_, s)| s.clone())
+                .unwrap_or_else(|| panic!("{what} has no *{suffix} job: {jobs:?}"))
+        };
+        assert_eq!(stage_of("-plan"), "test", "{what}");
+        assert_eq!(stage_of("-drift"), "test", "{what}");
+        assert_eq!(stage_of("-apply"), "deploy", "{what}");
+    }
+    // The README's snippet runs the same three jobs as the example that includes the template.
+    assert_eq!(
+        resolved_stages(&readme).unwrap(),
+        resolved_stages(&include_example).unwrap()
+    );
+}
+
+#[test]
+fn the_template_names_the_stages_its_jobs_use() {
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("templates/kestra-sync.gitlab-ci.yml"),
+    )
+    .unwrap();
+    let doc: Value = serde_yaml_ng::from_str(&text).unwrap();
+    let header: String = text
+        .lines()
+        .take_while(|l| l.starts_with('#') || l.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n");
+    let named = header
+        .split("# Stages:")
+        .nth(1)
+        .expect("the template's header has a `Stages:` paragraph");
+    // `test` (.kestra-sync-plan, .kestra-sync-drift) and `deploy` (.kestra-sync-apply)
+    let paragraph = named.split("\n#\n").next().unwrap().replace("\n#", "");
+    let group = regex::Regex::new(r"`([a-z.]+)` \(([^)]*)\)").unwrap();
+    let mut listed = BTreeMap::new();
+    for c in group.captures_iter(&paragraph) {
+        for job in c[2].split(',') {
+            listed.insert(job.trim().to_string(), c[1].to_string());
+        }
+    }
+    for job in [
+        ".kestra-sync-plan",
+        ".kestra-sync-apply",
+        ".kestra-sync-drift",
+    ] {
+        let stage = doc[job]["stage"].as_str().unwrap();
+        assert_eq!(
+            listed.get(job).map(String::as_str),
+            Some(stage),
+            "the header's `Stages:` names {job} in another stage: {paragraph}"
+        );
+    }
+}
