@@ -7,6 +7,7 @@ pub mod check;
 mod events;
 mod locate;
 pub mod parse;
+pub mod preview;
 pub mod rewrite;
 
 use crate::source::SourceFile;

@@ -162,7 +162,7 @@ fn replace_value(
 }
 
 /// Byte offset of the `:` after a key that ends at `key_end` (blanks between, same line).
-fn key_colon(body: &str, key_end: usize) -> Option<usize> {
+pub(super) fn key_colon(body: &str, key_end: usize) -> Option<usize> {
     let b = body.as_bytes();
     let mut i = key_end;
     while matches!(b.get(i), Some(b' ' | b'\t')) {
@@ -219,7 +219,7 @@ fn insert_after_id(body: &str, namespace: &str) -> Result<(String, Option<usize>
 
 /// How the namespace is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Style {
+pub(super) enum Style {
     Plain,
     SingleQuoted,
     DoubleQuoted,
@@ -227,7 +227,7 @@ enum Style {
 
 /// The namespace as YAML text in `style`. A plain value that YAML would read as a number,
 /// a boolean or null (YAML 1.1 or 1.2; Kestra reads 1.1) is double-quoted instead.
-fn render(namespace: &str, style: Style) -> String {
+pub(super) fn render(namespace: &str, style: Style) -> String {
     match style {
         Style::DoubleQuoted => format!("\"{namespace}\""),
         Style::SingleQuoted => format!("'{namespace}'"),
