@@ -14,7 +14,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     about,
     long_about = None,
     max_term_width = 100,
-    after_help = "Exit codes: 0 done or no changes, 1 error, 2 changes found (plan --detailed-exitcode).\n\
+    after_help = "Exit codes: 0 done or no changes, 1 error (a wrong command line too), 2 changes found (--detailed-exitcode).\n\
                   Every option also reads an environment variable, listed in `kestra-sync <command> --help`.\n\
                   Docs and examples: https://github.com/kestra-sync/kestra-sync"
 )]
@@ -46,6 +46,16 @@ pub enum Format {
     Markdown,
     /// The JSON contract (see README, "JSON plan").
     Json,
+}
+
+/// Colour on stdout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum Color {
+    /// When stdout is a terminal (a CI log counts as one) and NO_COLOR is unset.
+    #[default]
+    Auto,
+    Always,
+    Never,
 }
 
 /// Where the flow files come from.
@@ -200,9 +210,9 @@ pub struct SyncArgs {
     #[arg(long, env = "KESTRA_SYNC_PLAN_FILE", help_heading = "Output")]
     pub plan_file: Option<PathBuf>,
 
-    /// Colour: auto (a terminal, and NO_COLOR unset), always, never.
-    #[arg(long, env = "KESTRA_SYNC_COLOR", default_value = "auto", value_parser = ["auto", "always", "never"], help_heading = "Output")]
-    pub color: String,
+    /// Colour: auto (a terminal or a CI log, and NO_COLOR unset), always, never.
+    #[arg(long, env = "KESTRA_SYNC_COLOR", value_enum, default_value_t = Color::Auto, help_heading = "Output")]
+    pub color: Color,
 }
 
 /// Options of `ci`: everything of the other commands, plus the CI-only ones.

@@ -92,6 +92,17 @@ pub struct HttpOptions {
     pub backoff: Backoff,
 }
 
+/// The command line's defaults: 30 s per request, 4 retries.
+impl Default for HttpOptions {
+    fn default() -> Self {
+        HttpOptions {
+            timeout: Duration::from_secs(30),
+            retries: 4,
+            backoff: Backoff::default(),
+        }
+    }
+}
+
 /// Whether replaying a request can do harm; decides which failures are retried (see the
 /// module docs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,13 +1,16 @@
-//! Raw options ([`crate::cli::SyncArgs`]) turned once into validated [`Settings`]: every
-//! later stage can trust them. Errors here say which option is wrong and how to fix it.
+//! Raw options ([`crate::cli::SyncArgs`], [`crate::cli::CiArgs`]) turned once into validated
+//! [`Settings`]: every later stage trusts them and nothing downstream reads raw arguments.
+//! Errors here say which option is wrong and how to fix it. Secrets become
+//! [`SecretString`]s here; colour is decided here (once) for where the output goes.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use secrecy::SecretString;
 
-use crate::cli::{Format, SourceKind, SyncArgs};
+use crate::cli::{CiArgs, Color, Format, SourceKind, SyncArgs};
 use crate::flow::check::check_namespace;
+use crate::http::{Backoff, HttpOptions};
 use crate::kestra::client::{Auth, KestraConfig};
 use crate::kestra::Scope;
 
@@ -23,13 +26,58 @@ pub struct Settings {
     pub dry_run: bool,
     pub max_deletes: usize,
     pub allow_mass_delete: bool,
-    /// `None` when no server was given (only `validate` may run without one).
+    /// `None` when no usable server was given (only `validate` and a fork's review run
+    /// without one): [`Settings::server`] says why.
     pub kestra: Option<KestraConfig>,
+    /// Why `kestra` is `None` although server options were given (e.g. a user without a
+    /// password); reported by [`Settings::server`] only to modes that need the server.
+    pub server_error: Option<SettingsError>,
+    /// Timeout and retries of every HTTP client (Kestra, GitHub, GitLab).
+    pub http: HttpOptions,
     pub concurrency: usize,
     pub format: Format,
     pub detailed_exitcode: bool,
     pub plan_file: Option<PathBuf>,
+    /// Colour on stdout, decided once for where it goes (a terminal, or a CI log).
     pub color: bool,
+    /// What only `kestra-sync ci` reads; the default elsewhere.
+    pub ci: CiSettings,
+}
+
+/// The options of `kestra-sync ci` beyond the shared ones.
+#[derive(Debug, Clone)]
+pub struct CiSettings {
+    /// `--github-token`, else `GITHUB_TOKEN`.
+    pub github_token: Option<SecretString>,
+    /// `--gitlab-token` (`GITLAB_TOKEN`).
+    pub gitlab_token: Option<SecretString>,
+    /// Post the plan as the PR/MR comment.
+    pub comment: bool,
+    /// On a drift check, fail when the server differs from Git.
+    pub fail_on_drift: bool,
+    /// The deployed branch, when given (else the platform's default branch).
+    pub deployed_branch: Option<String>,
+}
+
+impl Default for CiSettings {
+    fn default() -> Self {
+        CiSettings {
+            github_token: None,
+            gitlab_token: None,
+            comment: true,
+            fail_on_drift: false,
+            deployed_branch: None,
+        }
+    }
+}
+
+/// Where stdout goes: it decides colour under `--color auto`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    /// A person's terminal: colour when stdout is a terminal and NO_COLOR is unset.
+    Terminal,
+    /// A CI job log: logs render ANSI colour though nothing is a terminal; NO_COLOR still wins.
+    CiLog,
 }
 
 /// `--git-url` and friends.
@@ -42,7 +90,7 @@ pub struct GitSource {
 }
 
 /// A wrong option: the message names the option and what to do.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[error("{0}")]
 pub struct SettingsError(pub String);
 
@@ -52,9 +100,65 @@ fn non_empty(v: &Option<String>) -> Option<String> {
         .filter(|s| !s.is_empty())
 }
 
+fn secret(v: &Option<String>) -> Option<SecretString> {
+    non_empty(v).map(SecretString::from)
+}
+
+impl Color {
+    /// On or off, for output going to `output`.
+    pub fn resolve(self, output: Output) -> bool {
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        match (self, output) {
+            (Color::Always, _) => true,
+            (Color::Never, _) => false,
+            (Color::Auto, Output::CiLog) => !no_color,
+            (Color::Auto, Output::Terminal) => {
+                !no_color && std::io::IsTerminal::is_terminal(&std::io::stdout())
+            }
+        }
+    }
+}
+
 impl Settings {
-    /// Validate `args`. `need_server`: the command cannot run without `--kestra-url`.
-    pub fn from_args(args: &SyncArgs, need_server: bool) -> Result<Settings, SettingsError> {
+    /// The server, or why there is none: for every mode that reads or writes the server.
+    pub fn server(&self) -> Result<&KestraConfig, SettingsError> {
+        match (&self.kestra, &self.server_error) {
+            (Some(config), _) => Ok(config),
+            (None, Some(e)) => Err(e.clone()),
+            (None, None) => Err(SettingsError(
+                "--kestra-url is required (env KESTRA_URL, action input `kestra-url`): the base URL of the Kestra server, e.g. https://kestra.example.com".into(),
+            )),
+        }
+    }
+
+    /// The server when one was given (`validate` runs without), or why the one given is wrong.
+    pub fn server_if_given(&self) -> Result<Option<&KestraConfig>, SettingsError> {
+        match (&self.kestra, &self.server_error) {
+            (_, Some(e)) => Err(e.clone()),
+            (k, None) => Ok(k.as_ref()),
+        }
+    }
+
+    /// The settings of `kestra-sync ci`: the shared options for a CI log, plus the CI ones.
+    pub fn from_ci_args(args: &CiArgs) -> Result<Settings, SettingsError> {
+        let mut settings = Settings::build(&args.sync, Output::CiLog)?;
+        settings.ci = CiSettings {
+            github_token: secret(&args.github_token)
+                .or_else(|| secret(&std::env::var("GITHUB_TOKEN").ok())),
+            gitlab_token: secret(&args.gitlab_token),
+            comment: args.comment,
+            fail_on_drift: args.fail_on_drift,
+            deployed_branch: non_empty(&args.sync.branch),
+        };
+        Ok(settings)
+    }
+
+    /// The settings of `plan`, `apply` and `validate`, printing to a terminal.
+    pub fn from_args(args: &SyncArgs) -> Result<Settings, SettingsError> {
+        Settings::build(args, Output::Terminal)
+    }
+
+    fn build(args: &SyncArgs, output: Output) -> Result<Settings, SettingsError> {
         let target = non_empty(&args.target_namespace).ok_or_else(|| {
             SettingsError(
                 "--target-namespace is required (env KESTRA_SYNC_TARGET_NAMESPACE, action input `target-namespace`): the namespace the flows land in, e.g. `prod`".into(),
@@ -82,14 +186,17 @@ impl Settings {
             })
             .unwrap_or_else(|| PathBuf::from("."));
 
-        let kestra = match non_empty(&args.kestra_url) {
-            None if need_server => {
-                return Err(SettingsError(
-                    "--kestra-url is required (env KESTRA_URL, action input `kestra-url`): the base URL of the Kestra server, e.g. https://kestra.example.com".into(),
-                ))
-            }
-            None => None,
-            Some(url) => Some(kestra_config(args, url)?),
+        let http = HttpOptions {
+            timeout: Duration::from_secs(args.timeout.max(1)),
+            retries: args.retries,
+            backoff: Backoff::default(),
+        };
+        let (kestra, server_error) = match non_empty(&args.kestra_url) {
+            None => (None, None),
+            Some(url) => match kestra_config(args, url, &http) {
+                Ok(config) => (Some(config), None),
+                Err(e) => (None, Some(e)),
+            },
         };
 
         let git = match (args.source, non_empty(&args.git_url)) {
@@ -112,14 +219,7 @@ impl Settings {
             args.source
         };
 
-        let color = match args.color.as_str() {
-            "always" => true,
-            "never" => false,
-            _ => {
-                std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-                    && std::io::IsTerminal::is_terminal(&std::io::stdout())
-            }
-        };
+        let color = args.color.resolve(output);
 
         Ok(Settings {
             scope: Scope {
@@ -135,16 +235,23 @@ impl Settings {
             max_deletes: args.max_deletes,
             allow_mass_delete: args.allow_mass_delete,
             kestra,
+            server_error,
+            http,
             concurrency: args.concurrency.clamp(1, 64),
             format: args.format,
             detailed_exitcode: args.detailed_exitcode,
             plan_file: args.plan_file.clone(),
             color,
+            ci: CiSettings::default(),
         })
     }
 }
 
-fn kestra_config(args: &SyncArgs, url: String) -> Result<KestraConfig, SettingsError> {
+fn kestra_config(
+    args: &SyncArgs,
+    url: String,
+    http: &HttpOptions,
+) -> Result<KestraConfig, SettingsError> {
     let parsed = url::Url::parse(&url).map_err(|e| {
         SettingsError(format!(
             "--kestra-url is not a URL ({e}): give the base URL, e.g. https://kestra.example.com"
@@ -190,8 +297,8 @@ fn kestra_config(args: &SyncArgs, url: String) -> Result<KestraConfig, SettingsE
         url,
         tenant: non_empty(&args.kestra_tenant),
         auth,
-        timeout: Duration::from_secs(args.timeout.max(1)),
-        retries: args.retries,
-        backoff: crate::http::Backoff::default(),
+        timeout: http.timeout,
+        retries: http.retries,
+        backoff: http.backoff,
     })
 }

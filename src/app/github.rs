@@ -9,23 +9,20 @@
 //! - `schedule` / `workflow_dispatch`: drift check: plan and summary; the step fails only
 //!   with `fail-on-drift` when the server differs from Git.
 //!
-//! The steps themselves are shared with GitLab CI (`driver`); this file is GitHub's side of
-//! them: workflow commands on stdout (the runner reads them there, with every secret masked
+//! The modes themselves are shared with GitLab CI and the terminal (`modes`); this file is
+//! GitHub's side of them: workflow commands on stdout (the runner reads them there, with every secret masked
 //! before anything else is printed by `inputs_to_env`), annotations on files, the step
 //! summary and outputs, the sticky comment, and `source: github`.
 
 use std::path::PathBuf;
 
-use secrecy::SecretString;
-
-pub use super::driver::Mode;
-use super::driver::{self, Platform, Posted};
-use crate::app::pipeline::{self as run, Planned, RunError};
-use crate::apply::ApplyError;
-use crate::ci::commands::{self, Level};
+use super::modes::{self, Mode};
+use super::pipeline::{Loaded, Planned, RunError};
+use super::report::{Finding, Level, Origin, Posted, Reporter};
+use super::Exit;
+use crate::ci::commands;
 use crate::ci::github::{Context, Event};
-use crate::cli::{CiArgs, SourceKind};
-use crate::flow::Flow;
+use crate::cli::SourceKind;
 use crate::forge::github::{CommentOutcome, GithubClient, Issue};
 use crate::render::markdown::{self, MarkdownContext};
 use crate::settings::Settings;
@@ -51,30 +48,33 @@ pub fn mode(ctx: &Context, deployed: Option<&str>) -> Mode {
                 .or_else(|| default_branch.clone())
                 .or_else(|| ctx.default_branch.clone());
             match (branch, deployed) {
-                (Some(b), Some(d)) if *b == d && !deleted => Mode::Apply { branch: d },
-                (_, Some(d)) if *deleted => Mode::PlanOnly {
-                    why: format!("the push deleted `{git_ref}`; only `{d}` is applied"),
+                (Some(b), Some(d)) if *b == d && !deleted => Mode::Apply { branch: Some(d) },
+                (_, Some(d)) if *deleted => Mode::Plan {
+                    why: Some(format!(
+                        "the push deleted `{git_ref}`; only `{d}` is applied"
+                    )),
                 },
-                (_, Some(d)) => Mode::PlanOnly {
-                    why: format!(
+                (_, Some(d)) => Mode::Plan {
+                    why: Some(format!(
                         "`{git_ref}` is not the deployed branch `{d}` (input `branch`): plan only"
-                    ),
+                    )),
                 },
-                (_, None) => Mode::PlanOnly {
-                    why: "the deployed branch is unknown (set the `branch` input): plan only"
-                        .into(),
+                (_, None) => Mode::Plan {
+                    why: Some(
+                        "the deployed branch is unknown (set the `branch` input): plan only".into(),
+                    ),
                 },
             }
         }
         Event::Schedule | Event::WorkflowDispatch => Mode::Drift,
-        Event::Other(name) => Mode::PlanOnly {
-            why: format!("the `{name}` event only plans"),
+        Event::Other(name) => Mode::Plan {
+            why: Some(format!("the `{name}` event only plans")),
         },
     }
 }
 
-/// Run on GitHub Actions; the exit code.
-pub async fn run(args: &CiArgs) -> u8 {
+/// Run on GitHub Actions with `settings` (or the error that stopped them); the exit.
+pub async fn run(settings: Result<Settings, String>) -> Exit {
     let ctx = match crate::ci::github::context() {
         Ok(c) => c,
         Err(e) => {
@@ -88,42 +88,31 @@ pub async fn run(args: &CiArgs) -> u8 {
                     &e.to_string()
                 )
             );
-            return 1;
+            return Exit::Error;
         }
     };
-    let mode = mode(&ctx, driver::deployed_branch(args).as_deref());
-    let token = args
-        .github_token
-        .clone()
-        .or_else(|| std::env::var("GITHUB_TOKEN").ok())
-        .filter(|t| !t.trim().is_empty())
-        .map(SecretString::from);
-    let client = match &token {
-        Some(t) => GithubClient::new(
-            &ctx.api_url,
-            t,
-            std::time::Duration::from_secs(args.sync.timeout.max(1)),
-        )
-        .map(Some),
-        None => Ok(None),
+    let settings = match settings {
+        Ok(s) => s,
+        Err(e) => return modes::fail(&GitHub { ctx, gh: None }, &e),
     };
-    let gh = match client {
-        Ok(c) => c,
-        Err(e) => {
-            let platform = GitHub { ctx, gh: None };
-            return driver::fail(&platform, &e.to_string());
-        }
+    let mode = mode(&ctx, settings.ci.deployed_branch.as_deref());
+    let gh = match &settings.ci.github_token {
+        Some(t) => match GithubClient::new(&ctx.api_url, t, settings.http.timeout) {
+            Ok(c) => Some(c),
+            Err(e) => return modes::fail(&GitHub { ctx, gh: None }, &e.to_string()),
+        },
+        None => None,
     };
-    driver::run(&GitHub { ctx, gh }, args, mode).await
+    modes::run(&GitHub { ctx, gh }, &settings, mode).await
 }
 
-/// GitHub's side of the shared steps.
-struct GitHub {
+/// GitHub's side of the modes.
+pub struct GitHub {
     ctx: Context,
     gh: Option<GithubClient>,
 }
 
-impl Platform for GitHub {
+impl Reporter for GitHub {
     fn review_noun(&self) -> &'static str {
         "pull request"
     }
@@ -162,20 +151,20 @@ impl Platform for GitHub {
         print!("{}", commands::endgroup());
     }
 
-    fn problems(&self, err: &RunError) {
-        match err {
-            RunError::Problems(problems) => {
-                for p in problems {
-                    print!("{}", commands::problem(p));
-                }
-            }
-            RunError::Apply(ApplyError::Invalid(results)) => {
-                for v in results {
-                    print!("{}", commands::validation(v));
-                }
-            }
-            _ => {}
+    /// Each finding as an annotation on its file and line, then the error.
+    fn failure(&self, message: &str, findings: &[Finding<'_>]) {
+        for f in findings {
+            let title = match (f.origin, f.level) {
+                (Origin::Local, _) => "kestra-sync: invalid flow",
+                (Origin::Server, Level::Error) => "Kestra refused this flow",
+                (Origin::Server, _) => "Kestra warning",
+            };
+            print!(
+                "{}",
+                commands::annotation(f.level, Some(f.file), f.line, Some(title), f.message)
+            );
         }
+        self.print(Level::Error, Some("kestra-sync"), message);
     }
 
     fn summary(&self, render: impl FnOnce(usize) -> String) {
@@ -203,8 +192,15 @@ impl Platform for GitHub {
         }
     }
 
-    fn plan_root(&self) -> Option<PathBuf> {
-        self.ctx.workspace.clone()
+    fn plan_root(&self, settings: &Settings) -> PathBuf {
+        self.ctx
+            .workspace
+            .clone()
+            .unwrap_or_else(|| settings.workspace.clone())
+    }
+
+    fn default_plan_file(&self, settings: &Settings) -> Option<PathBuf> {
+        Some(modes::default_plan_file(&settings.scope.namespace))
     }
 
     fn outputs(&self, planned: &Planned, plan_file: Option<&str>) {
@@ -239,10 +235,9 @@ impl Platform for GitHub {
 
     /// `source: github` reads the tarball at `GITHUB_SHA` (for a pull request the merge
     /// commit, i.e. what merging would deploy); other sources as everywhere.
-    async fn read_flows(&self, settings: &Settings) -> Result<Vec<Flow>, RunError> {
+    async fn read_files(&self, settings: &Settings) -> Result<Loaded, RunError> {
         if settings.source != SourceKind::Github {
-            let loaded = run::read_source(settings).await?;
-            return run::prepare(settings, &loaded.files);
+            return super::pipeline::read_source(settings).await;
         }
         let Some(gh) = &self.gh else {
             return Err(RunError::Source(crate::source::SourceError::Other(
@@ -256,7 +251,7 @@ impl Platform for GitHub {
         };
         let files =
             crate::source::github::read(gh, &self.ctx.repository, &self.ctx.sha, &spec).await?;
-        run::prepare(settings, &files)
+        Ok(Loaded { files, _keep: None })
     }
 
     async fn post(&self, number: u64, fork: bool, marker: &str, body: &str) -> Posted {
@@ -314,25 +309,25 @@ mod tests {
         assert_eq!(
             mode(&ctx("push", push("main", false)), None),
             Mode::Apply {
-                branch: "main".into()
+                branch: Some("main".into())
             }
         );
         assert_eq!(
             mode(&ctx("push", push("prod", false)), Some("prod")),
             Mode::Apply {
-                branch: "prod".into()
+                branch: Some("prod".into())
             }
         );
         assert!(
-            matches!(mode(&ctx("push", push("feature", false)), None), Mode::PlanOnly { why } if why.contains("not the deployed branch `main`"))
+            matches!(mode(&ctx("push", push("feature", false)), None), Mode::Plan { why: Some(why) } if why.contains("not the deployed branch `main`"))
         );
         assert!(matches!(
             mode(&ctx("push", push("main", true)), None),
-            Mode::PlanOnly { .. }
+            Mode::Plan { .. }
         ));
         assert!(matches!(
             mode(&ctx("push", push("main", false)), Some("prod")),
-            Mode::PlanOnly { .. }
+            Mode::Plan { .. }
         ));
         assert_eq!(mode(&ctx("schedule", Event::Schedule), None), Mode::Drift);
         assert_eq!(
@@ -362,7 +357,7 @@ mod tests {
         );
         assert!(matches!(
             mode(&ctx("release", Event::Other("release".into())), None),
-            Mode::PlanOnly { .. }
+            Mode::Plan { .. }
         ));
     }
 }

@@ -1,5 +1,6 @@
-//! `kestra-sync ci` on GitLab CI: the pipeline decides what happens (`gitlab::mode`), and the
-//! steps are the ones GitHub runs (`driver`). This file is GitLab's side of them:
+//! `kestra-sync ci` on GitLab CI: the pipeline decides what happens ([`mode`]), and the
+//! modes are the ones GitHub and the terminal run (`modes`). This file is GitLab's side of
+//! them:
 //!
 //! - The job log is the only report (GitLab has no job summary and no annotations): the plan,
 //!   then `warning:` / `error:` lines, each local problem as `file:line: message`, in
@@ -14,58 +15,91 @@
 
 use std::cell::RefCell;
 use std::path::PathBuf;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use secrecy::{ExposeSecret, SecretString};
 
-use super::driver::{self, Platform, Posted};
-use crate::app::pipeline::{self as run, Planned, RunError};
-use crate::apply::ApplyError;
-use crate::ci::commands::Level;
-use crate::ci::gitlab::{self, Context};
-use crate::cli::CiArgs;
-use crate::flow::Flow;
+use super::modes::{self, Mode};
+use super::pipeline::Planned;
+use super::report::{Finding, Level, Posted, Reporter};
+use super::Exit;
+use crate::ci::gitlab::Context;
 use crate::forge::gitlab::{GitLabNotes, MergeRequest, NoteOutcome, TOKEN_HELP};
-use crate::http::{Backoff, HttpOptions};
+use crate::http::HttpOptions;
 use crate::render::markdown::{self, MarkdownContext};
 use crate::settings::Settings;
 
-/// Run on GitLab CI; the exit code.
-pub async fn run(args: &CiArgs) -> u8 {
-    let color = match args.sync.color.as_str() {
-        "always" => true,
-        "never" => false,
-        _ => std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
-    };
-    let ctx = match gitlab::context() {
+/// Run on GitLab CI with `settings` (or the error that stopped them); the exit.
+pub async fn run(settings: Result<Settings, String>, color: bool) -> Exit {
+    let ctx = match crate::ci::gitlab::context() {
         Ok(c) => c,
         Err(e) => {
             println!("{} {e}", prefix(Level::Error, color));
-            return 1;
+            return Exit::Error;
         }
     };
-    let mode = gitlab::mode(&ctx, driver::deployed_branch(args).as_deref());
-    let platform = GitLab {
-        ctx,
-        token: args
-            .gitlab_token
-            .as_deref()
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .map(|t| SecretString::from(t.to_string())),
-        http: HttpOptions {
-            timeout: Duration::from_secs(args.sync.timeout.max(1)),
-            retries: args.sync.retries,
-            backoff: Backoff::default(),
-        },
-        color,
-        sections: RefCell::new(Vec::new()),
+    let settings = match settings {
+        Ok(s) => s,
+        Err(e) => {
+            let platform = GitLab::new(ctx, None, HttpOptions::default(), color);
+            return modes::fail(&platform, &e);
+        }
     };
-    driver::run(&platform, args, mode).await
+    let mode = mode(&ctx, settings.ci.deployed_branch.as_deref());
+    let platform = GitLab::new(
+        ctx,
+        settings.ci.gitlab_token.clone(),
+        settings.http,
+        settings.color,
+    );
+    modes::run(&platform, &settings, mode).await
 }
 
-/// GitLab's side of the shared steps.
-struct GitLab {
+/// The mode for a pipeline; `deployed` is `--branch` (KESTRA_SYNC_BRANCH) when given.
+pub fn mode(ctx: &Context, deployed: Option<&str>) -> Mode {
+    let deployed = deployed
+        .map(str::to_string)
+        .or_else(|| ctx.default_branch.clone());
+    match ctx.pipeline_source.as_str() {
+        // A missing or odd IID still plans; posting the note then says what is wrong.
+        "merge_request_event" => Mode::Review {
+            number: ctx
+                .mr_iid
+                .as_deref()
+                .and_then(|i| i.parse().ok())
+                .unwrap_or(0),
+            fork: ctx.fork,
+        },
+        "schedule" => Mode::Drift,
+        source @ ("push" | "web" | "api") => match (&ctx.commit_branch, deployed) {
+            (Some(b), Some(d)) if *b == d => Mode::Apply { branch: Some(d) },
+            (Some(b), Some(d)) => Mode::Plan {
+                why: Some(format!(
+                    "`{b}` is not the deployed branch `{d}` (KESTRA_SYNC_BRANCH, default CI_DEFAULT_BRANCH): plan only"
+                )),
+            },
+            (None, Some(d)) => Mode::Plan {
+                why: Some(match &ctx.commit_tag {
+                    Some(t) => format!("tag pipelines (`{t}`) only plan; `{d}` is applied"),
+                    None => format!(
+                        "this `{source}` pipeline is not for a branch (CI_COMMIT_BRANCH is unset): plan only; `{d}` is applied"
+                    ),
+                }),
+            },
+            (_, None) => Mode::Plan {
+                why: Some("the deployed branch is unknown (CI_DEFAULT_BRANCH is unset; set KESTRA_SYNC_BRANCH): plan only".into()),
+            },
+        },
+        other => Mode::Plan {
+            why: Some(format!(
+                "the `{other}` pipeline source only plans (merge_request_event plans and posts a note; push, web or api on the deployed branch applies; schedule checks drift)"
+            )),
+        },
+    }
+}
+
+/// GitLab's side of the modes.
+pub struct GitLab {
     ctx: Context,
     token: Option<SecretString>,
     http: HttpOptions,
@@ -96,6 +130,16 @@ fn now() -> u64 {
 }
 
 impl GitLab {
+    fn new(ctx: Context, token: Option<SecretString>, http: HttpOptions, color: bool) -> GitLab {
+        GitLab {
+            ctx,
+            token,
+            http,
+            color,
+            sections: RefCell::new(Vec::new()),
+        }
+    }
+
     /// The merge request whose note we keep: `CI_API_V4_URL`, the MR's project and IID.
     fn merge_request(&self) -> Result<MergeRequest, String> {
         let ctx = &self.ctx;
@@ -109,7 +153,7 @@ impl GitLab {
     }
 }
 
-impl Platform for GitLab {
+impl Reporter for GitLab {
     fn review_noun(&self) -> &'static str {
         "merge request"
     }
@@ -165,26 +209,13 @@ impl Platform for GitLab {
         }
     }
 
-    /// `file:line: message`, one line each (the format editors and terminals link).
-    fn problems(&self, err: &RunError) {
-        match err {
-            RunError::Problems(problems) => {
-                for p in problems {
-                    println!("{p}");
-                }
-            }
-            RunError::Apply(ApplyError::Invalid(results)) => {
-                for v in results {
-                    for e in &v.errors {
-                        println!("{}: {e}", v.git_path);
-                    }
-                    for w in &v.warnings {
-                        println!("{}: warning: {w}", v.git_path);
-                    }
-                }
-            }
-            _ => {}
+    /// Each finding as `file:line: message`, one line each (the format editors and
+    /// terminals link), then the error.
+    fn failure(&self, message: &str, findings: &[Finding<'_>]) {
+        for f in findings {
+            println!("{f}");
         }
+        self.print(Level::Error, Some("kestra-sync"), message);
     }
 
     /// GitLab has no job summary: the log says it all.
@@ -200,8 +231,15 @@ impl Platform for GitLab {
         }
     }
 
-    fn plan_root(&self) -> Option<PathBuf> {
-        self.ctx.project_dir.clone()
+    fn plan_root(&self, settings: &Settings) -> PathBuf {
+        self.ctx
+            .project_dir
+            .clone()
+            .unwrap_or_else(|| settings.workspace.clone())
+    }
+
+    fn default_plan_file(&self, settings: &Settings) -> Option<PathBuf> {
+        Some(modes::default_plan_file(&settings.scope.namespace))
     }
 
     fn outputs(&self, _planned: &Planned, plan_file: Option<&str>) {
@@ -220,11 +258,6 @@ impl Platform for GitLab {
 
     fn comment_full_plan_at(&self) -> &'static str {
         "the job log"
-    }
-
-    async fn read_flows(&self, settings: &Settings) -> Result<Vec<Flow>, RunError> {
-        let loaded = run::read_source(settings).await?;
-        run::prepare(settings, &loaded.files)
     }
 
     async fn post(&self, _number: u64, fork: bool, marker: &str, body: &str) -> Posted {
@@ -258,5 +291,136 @@ impl Platform for GitLab {
             Ok(NoteOutcome::Skipped { reason }) => Posted::Skipped(reason),
             Err(e) => Posted::Failed(e.to_string()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ci::gitlab::context_from;
+
+    fn ctx(vars: &[(&str, &str)]) -> Context {
+        let vars: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        context_from(|k| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())).unwrap()
+    }
+
+    fn pipeline(source: &str, branch: Option<&str>) -> Context {
+        let mut v = vec![
+            ("CI_PIPELINE_SOURCE", source),
+            ("CI_DEFAULT_BRANCH", "main"),
+        ];
+        if let Some(b) = branch {
+            v.push(("CI_COMMIT_BRANCH", b));
+        }
+        ctx(&v)
+    }
+
+    #[test]
+    fn the_pipeline_decides() {
+        for source in ["push", "web", "api"] {
+            assert_eq!(
+                mode(&pipeline(source, Some("main")), None),
+                Mode::Apply {
+                    branch: Some("main".into())
+                },
+                "{source}"
+            );
+        }
+        assert_eq!(
+            mode(&pipeline("push", Some("prod")), Some("prod")),
+            Mode::Apply {
+                branch: Some("prod".into())
+            }
+        );
+        let Mode::Plan { why: Some(why) } = mode(&pipeline("push", Some("main")), Some("prod"))
+        else {
+            panic!("a push to main with --branch prod applies nothing")
+        };
+        assert!(
+            why.contains("`main` is not the deployed branch `prod`"),
+            "{why}"
+        );
+        assert!(matches!(
+            mode(&pipeline("push", Some("feature")), None),
+            Mode::Plan { why: Some(why) } if why.contains("`feature` is not the deployed branch `main`")
+        ));
+        assert_eq!(mode(&pipeline("schedule", Some("main")), None), Mode::Drift);
+        assert!(matches!(
+            mode(&pipeline("trigger", Some("main")), None),
+            Mode::Plan { why: Some(why) } if why.contains("`trigger` pipeline source only plans")
+        ));
+        let tag = ctx(&[
+            ("CI_PIPELINE_SOURCE", "push"),
+            ("CI_DEFAULT_BRANCH", "main"),
+            ("CI_COMMIT_TAG", "v1.0.0"),
+        ]);
+        assert!(
+            matches!(mode(&tag, None), Mode::Plan { why: Some(why) } if why.contains("tag pipelines (`v1.0.0`)"))
+        );
+        let unknown = ctx(&[("CI_PIPELINE_SOURCE", "push"), ("CI_COMMIT_BRANCH", "main")]);
+        assert!(
+            matches!(mode(&unknown, None), Mode::Plan { why: Some(why) } if why.contains("set KESTRA_SYNC_BRANCH"))
+        );
+        // The deployed branch given explicitly still applies without CI_DEFAULT_BRANCH.
+        assert_eq!(
+            mode(&unknown, Some("main")),
+            Mode::Apply {
+                branch: Some("main".into())
+            }
+        );
+    }
+
+    #[test]
+    fn merge_requests_review_and_forks_are_told_apart() {
+        let mr = ctx(&[
+            ("CI_PIPELINE_SOURCE", "merge_request_event"),
+            ("CI_MERGE_REQUEST_IID", "42"),
+            ("CI_PROJECT_ID", "acme/flows"),
+        ]);
+        assert_eq!(
+            mode(&mr, None),
+            Mode::Review {
+                number: 42,
+                fork: false
+            }
+        );
+        assert_eq!(mr.mr_project.as_deref(), Some("acme/flows"));
+        // In the fork's project: no secrets.
+        let fork = ctx(&[
+            ("CI_PIPELINE_SOURCE", "merge_request_event"),
+            ("CI_MERGE_REQUEST_IID", "7"),
+            ("CI_PROJECT_ID", "900"),
+            ("CI_MERGE_REQUEST_PROJECT_ID", "100"),
+            ("CI_MERGE_REQUEST_SOURCE_PROJECT_ID", "900"),
+        ]);
+        assert_eq!(
+            mode(&fork, None),
+            Mode::Review {
+                number: 7,
+                fork: true
+            }
+        );
+        assert_eq!(fork.mr_project.as_deref(), Some("100"));
+        // A fork's MR run in the parent project has the parent's variables.
+        let parent = ctx(&[
+            ("CI_PIPELINE_SOURCE", "merge_request_event"),
+            ("CI_MERGE_REQUEST_IID", "7"),
+            ("CI_PROJECT_ID", "100"),
+            ("CI_MERGE_REQUEST_PROJECT_ID", "100"),
+            ("CI_MERGE_REQUEST_SOURCE_PROJECT_ID", "900"),
+        ]);
+        assert!(!parent.fork);
+        // A missing IID still plans.
+        let no_iid = ctx(&[("CI_PIPELINE_SOURCE", "merge_request_event")]);
+        assert_eq!(
+            mode(&no_iid, None),
+            Mode::Review {
+                number: 0,
+                fork: false
+            }
+        );
     }
 }

@@ -1,8 +1,84 @@
-//! The application layer: each mode (plan, apply, validate, review, drift) written once, on
-//! top of the pipeline (read, prepare, plan, apply), reporting through one interface whatever
-//! the platform (terminal, GitHub Actions, GitLab CI).
+//! The application layer: each mode (plan, apply, validate, review, drift) written once in
+//! [`modes`], on top of the [`pipeline`] (read, prepare, plan, apply), reporting through one
+//! [`report::Reporter`] whatever the platform: [`terminal`], [`github`] (GitHub Actions),
+//! [`gitlab`] (GitLab CI). The exit code of every run is decided here ([`Exit`]).
+//!
+//! `main` parses the command line and calls [`run`]; nothing else reads raw arguments: they
+//! become [`Settings`] once, here.
 
-pub mod driver;
 pub mod github;
 pub mod gitlab;
+pub mod modes;
 pub mod pipeline;
+pub mod report;
+pub mod terminal;
+
+use crate::cli::Command;
+use crate::settings::Settings;
+
+pub use modes::Mode;
+
+/// How a run ended: the one place exit codes are decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// Done, or no changes.
+    Ok,
+    /// Changes found, with `--detailed-exitcode` (plan, review, drift): 2.
+    Changes,
+    /// An error, an incomplete apply, or drift with `fail-on-drift`: 1.
+    Error,
+    /// The command line is wrong (unknown option, bad value, no command): 1, like an error,
+    /// so that a typo is never read as "changes found".
+    Usage,
+}
+
+impl Exit {
+    /// The process exit code.
+    pub fn code(self) -> u8 {
+        match self {
+            Exit::Ok => 0,
+            Exit::Changes => 2,
+            Exit::Error | Exit::Usage => 1,
+        }
+    }
+}
+
+impl From<Exit> for std::process::ExitCode {
+    fn from(exit: Exit) -> Self {
+        std::process::ExitCode::from(exit.code())
+    }
+}
+
+/// Run a parsed command.
+pub async fn run(command: Command) -> Exit {
+    let (args, mode) = match command {
+        Command::Plan(args) => (args, Mode::Plan { why: None }),
+        Command::Apply(args) => (args, Mode::Apply { branch: None }),
+        Command::Validate(args) => (args, Mode::Validate),
+        Command::Ci(args) => {
+            let settings = Settings::from_ci_args(&args).map_err(|e| e.to_string());
+            if crate::ci::github::detect() {
+                return github::run(settings).await;
+            }
+            if crate::ci::gitlab::detect() {
+                let color = args.sync.color.resolve(crate::settings::Output::CiLog);
+                return gitlab::run(settings, color).await;
+            }
+            let no_platform = "no CI platform detected: `kestra-sync ci` runs in GitHub Actions (GITHUB_ACTIONS=true) or GitLab CI (GITLAB_CI=true); on a laptop use `kestra-sync plan` or `apply`";
+            return modes::fail(&terminal::Terminal, no_platform);
+        }
+    };
+    match Settings::from_args(&args) {
+        Ok(settings) => modes::run(&terminal::Terminal, &settings, mode).await,
+        Err(e) => modes::fail(&terminal::Terminal, &e.to_string()),
+    }
+}
+
+/// Before the command line is parsed (and before any thread starts): map the platform's
+/// inputs onto the environment variables the options read. GitLab's CI/CD variables
+/// already are those.
+pub fn before_parse() {
+    if std::env::args().nth(1).as_deref() == Some("ci") {
+        crate::ci::github::inputs_to_env();
+    }
+}

@@ -1,7 +1,7 @@
-//! The pipeline every command shares, wired from the stages: read the source, prepare the
+//! The pipeline every mode shares, wired from the stages: read the source, prepare the
 //! flows (parse, check, rewrite), connect, read the live scope, compute the plan; and apply.
-//! The CI front-ends (`ci::github`, `ci::gitlab`) and `main` call these, so the CLI, the
-//! GitHub action and GitLab CI behave the same.
+//! The modes ([`super::modes`]) call these, whatever the platform, so the CLI, the GitHub
+//! action and GitLab CI behave the same.
 
 use crate::apply::{self, ApplyError, ApplyOptions, Report};
 use crate::cli::SourceKind;
@@ -100,7 +100,13 @@ pub async fn plan(settings: &Settings, flows: Vec<Flow>) -> Result<Planned, RunE
 /// the CPU while the other waits on the network: they run at the same time. Local problems
 /// win over a server error: they are what the user must fix first.
 pub async fn read_and_plan(settings: &Settings) -> Result<Planned, RunError> {
-    let Loaded { files, _keep } = read_source(settings).await?;
+    plan_loaded(settings, read_source(settings).await?).await
+}
+
+/// Prepare the files read and plan, the preparing and the reading of the live scope at the
+/// same time (see [`read_and_plan`]).
+pub async fn plan_loaded(settings: &Settings, loaded: Loaded) -> Result<Planned, RunError> {
+    let Loaded { files, _keep } = loaded;
     let target = settings.scope.namespace.clone();
     let preparing = tokio::task::spawn_blocking(move || flow::prepare(&files, &target));
     let (prepared, fetched) = tokio::join!(preparing, connect_and_fetch(settings));
@@ -114,11 +120,7 @@ pub async fn read_and_plan(settings: &Settings) -> Result<Planned, RunError> {
 }
 
 async fn connect_and_fetch(settings: &Settings) -> Result<(KestraClient, Fetched), RunError> {
-    let Some(config) = settings.kestra.clone() else {
-        return Err(RunError::Settings(SettingsError(
-            "--kestra-url is required (env KESTRA_URL, action input `kestra-url`)".into(),
-        )));
-    };
+    let config = settings.server()?.clone();
     let client = KestraClient::connect(config).await?;
     let fetched = client.fetch_scope(&settings.scope).await?;
     Ok((client, fetched))
@@ -168,4 +170,14 @@ pub async fn apply(settings: &Settings, planned: &Planned) -> Result<Report, Run
         allow_mass_delete: settings.allow_mass_delete,
     };
     Ok(apply::apply(&planned.client, &planned.plan, &planned.flows, &opts).await?)
+}
+
+/// Validate prepared flows on the server at `config` (nothing is written).
+pub async fn validate(
+    config: crate::kestra::client::KestraConfig,
+    flows: &[Flow],
+) -> Result<Vec<Validation>, RunError> {
+    let client = KestraClient::connect(config).await?;
+    let refs: Vec<&Flow> = flows.iter().collect();
+    Ok(client.validate(&refs).await?)
 }

@@ -1,6 +1,6 @@
 //! GitLab CI: what the runner tells a job through its predefined variables, read once into a
-//! [`Context`], and the [`Mode`] the pipeline asks for. Pure (the variables come through a
-//! function), so the decisions are table-tested.
+//! [`Context`] (the mode it asks for is decided from it in `app::gitlab`). Pure (the
+//! variables come through a function), so it is table-tested.
 //!
 //! - `merge_request_event` → plan and keep one note on the merge request; never apply.
 //! - `push`, `web` (Run pipeline) or `api` on the deployed branch (`--branch` /
@@ -14,8 +14,6 @@
 //! `CI_MERGE_REQUEST_PROJECT_ID` (GitLab, "Run pipelines in the parent project").
 
 use std::path::PathBuf;
-
-use crate::app::driver::Mode;
 
 /// Running under GitLab CI.
 pub fn detect() -> bool {
@@ -109,49 +107,6 @@ pub fn context_from(var: impl Fn(&str) -> Option<String>) -> Result<Context, Con
     })
 }
 
-/// The mode for a pipeline; `deployed` is `--branch` (KESTRA_SYNC_BRANCH) when given.
-pub fn mode(ctx: &Context, deployed: Option<&str>) -> Mode {
-    let deployed = deployed
-        .map(str::to_string)
-        .or_else(|| ctx.default_branch.clone());
-    match ctx.pipeline_source.as_str() {
-        // A missing or odd IID still plans; posting the note then says what is wrong.
-        "merge_request_event" => Mode::Review {
-            number: ctx
-                .mr_iid
-                .as_deref()
-                .and_then(|i| i.parse().ok())
-                .unwrap_or(0),
-            fork: ctx.fork,
-        },
-        "schedule" => Mode::Drift,
-        source @ ("push" | "web" | "api") => match (&ctx.commit_branch, deployed) {
-            (Some(b), Some(d)) if *b == d => Mode::Apply { branch: d },
-            (Some(b), Some(d)) => Mode::PlanOnly {
-                why: format!(
-                    "`{b}` is not the deployed branch `{d}` (KESTRA_SYNC_BRANCH, default CI_DEFAULT_BRANCH): plan only"
-                ),
-            },
-            (None, Some(d)) => Mode::PlanOnly {
-                why: match &ctx.commit_tag {
-                    Some(t) => format!("tag pipelines (`{t}`) only plan; `{d}` is applied"),
-                    None => format!(
-                        "this `{source}` pipeline is not for a branch (CI_COMMIT_BRANCH is unset): plan only; `{d}` is applied"
-                    ),
-                },
-            },
-            (_, None) => Mode::PlanOnly {
-                why: "the deployed branch is unknown (CI_DEFAULT_BRANCH is unset; set KESTRA_SYNC_BRANCH): plan only".into(),
-            },
-        },
-        other => Mode::PlanOnly {
-            why: format!(
-                "the `{other}` pipeline source only plans (merge_request_event plans and posts a note; push, web or api on the deployed branch applies; schedule checks drift)"
-            ),
-        },
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -162,122 +117,6 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         context_from(|k| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())).unwrap()
-    }
-
-    fn pipeline(source: &str, branch: Option<&str>) -> Context {
-        let mut v = vec![
-            ("CI_PIPELINE_SOURCE", source),
-            ("CI_DEFAULT_BRANCH", "main"),
-        ];
-        if let Some(b) = branch {
-            v.push(("CI_COMMIT_BRANCH", b));
-        }
-        ctx(&v)
-    }
-
-    #[test]
-    fn the_pipeline_decides() {
-        for source in ["push", "web", "api"] {
-            assert_eq!(
-                mode(&pipeline(source, Some("main")), None),
-                Mode::Apply {
-                    branch: "main".into()
-                },
-                "{source}"
-            );
-        }
-        assert_eq!(
-            mode(&pipeline("push", Some("prod")), Some("prod")),
-            Mode::Apply {
-                branch: "prod".into()
-            }
-        );
-        let Mode::PlanOnly { why } = mode(&pipeline("push", Some("main")), Some("prod")) else {
-            panic!("a push to main with --branch prod applies nothing")
-        };
-        assert!(
-            why.contains("`main` is not the deployed branch `prod`"),
-            "{why}"
-        );
-        assert!(matches!(
-            mode(&pipeline("push", Some("feature")), None),
-            Mode::PlanOnly { why } if why.contains("`feature` is not the deployed branch `main`")
-        ));
-        assert_eq!(mode(&pipeline("schedule", Some("main")), None), Mode::Drift);
-        assert!(matches!(
-            mode(&pipeline("trigger", Some("main")), None),
-            Mode::PlanOnly { why } if why.contains("`trigger` pipeline source only plans")
-        ));
-        let tag = ctx(&[
-            ("CI_PIPELINE_SOURCE", "push"),
-            ("CI_DEFAULT_BRANCH", "main"),
-            ("CI_COMMIT_TAG", "v1.0.0"),
-        ]);
-        assert!(
-            matches!(mode(&tag, None), Mode::PlanOnly { why } if why.contains("tag pipelines (`v1.0.0`)"))
-        );
-        let unknown = ctx(&[("CI_PIPELINE_SOURCE", "push"), ("CI_COMMIT_BRANCH", "main")]);
-        assert!(
-            matches!(mode(&unknown, None), Mode::PlanOnly { why } if why.contains("set KESTRA_SYNC_BRANCH"))
-        );
-        // The deployed branch given explicitly still applies without CI_DEFAULT_BRANCH.
-        assert_eq!(
-            mode(&unknown, Some("main")),
-            Mode::Apply {
-                branch: "main".into()
-            }
-        );
-    }
-
-    #[test]
-    fn merge_requests_review_and_forks_are_told_apart() {
-        let mr = ctx(&[
-            ("CI_PIPELINE_SOURCE", "merge_request_event"),
-            ("CI_MERGE_REQUEST_IID", "42"),
-            ("CI_PROJECT_ID", "acme/flows"),
-        ]);
-        assert_eq!(
-            mode(&mr, None),
-            Mode::Review {
-                number: 42,
-                fork: false
-            }
-        );
-        assert_eq!(mr.mr_project.as_deref(), Some("acme/flows"));
-        // In the fork's project: no secrets.
-        let fork = ctx(&[
-            ("CI_PIPELINE_SOURCE", "merge_request_event"),
-            ("CI_MERGE_REQUEST_IID", "7"),
-            ("CI_PROJECT_ID", "900"),
-            ("CI_MERGE_REQUEST_PROJECT_ID", "100"),
-            ("CI_MERGE_REQUEST_SOURCE_PROJECT_ID", "900"),
-        ]);
-        assert_eq!(
-            mode(&fork, None),
-            Mode::Review {
-                number: 7,
-                fork: true
-            }
-        );
-        assert_eq!(fork.mr_project.as_deref(), Some("100"));
-        // A fork's MR run in the parent project has the parent's variables.
-        let parent = ctx(&[
-            ("CI_PIPELINE_SOURCE", "merge_request_event"),
-            ("CI_MERGE_REQUEST_IID", "7"),
-            ("CI_PROJECT_ID", "100"),
-            ("CI_MERGE_REQUEST_PROJECT_ID", "100"),
-            ("CI_MERGE_REQUEST_SOURCE_PROJECT_ID", "900"),
-        ]);
-        assert!(!parent.fork);
-        // A missing IID still plans.
-        let no_iid = ctx(&[("CI_PIPELINE_SOURCE", "merge_request_event")]);
-        assert_eq!(
-            mode(&no_iid, None),
-            Mode::Review {
-                number: 0,
-                fork: false
-            }
-        );
     }
 
     #[test]

@@ -12,8 +12,14 @@ use std::fmt::Write as _;
 
 use crate::plan::{FlowChange, Plan, SyncState};
 
+#[path = "markdown_notes.rs"]
+mod notes;
 #[path = "markdown_report.rs"]
 mod report;
+pub use notes::{
+    drift_verdict, dry_run_note, failure, plan_only_note, plan_skipped, post_failed, post_skipped,
+    render_with_notes,
+};
 pub use report::render_apply_report;
 
 /// GitHub's cap on an issue/PR comment body (422 "Body is too long" above it).

@@ -11,11 +11,11 @@ use kestra_emulator::{Emulator, Options};
 use kestra_sync::app::pipeline as run;
 use kestra_sync::cli::{Format, SourceKind};
 use kestra_sync::flow::Flow;
-use kestra_sync::http::Backoff;
+use kestra_sync::http::{Backoff, HttpOptions};
 use kestra_sync::kestra::client::{Auth, KestraConfig};
 use kestra_sync::kestra::Scope;
 use kestra_sync::plan::{Plan, SyncState};
-use kestra_sync::settings::Settings;
+use kestra_sync::settings::{CiSettings, Settings};
 
 fn src(ns: &str, id: &str, version: u32) -> String {
     format!(
@@ -57,11 +57,14 @@ fn settings(emu: &Emulator, target: &str, delete: bool) -> Settings {
                 max: Duration::from_millis(20),
             },
         }),
+        server_error: None,
+        http: HttpOptions::default(),
         concurrency: 8,
         format: Format::Json,
         detailed_exitcode: false,
         plan_file: None,
         color: false,
+        ci: CiSettings::default(),
     }
 }
 

@@ -1,0 +1,400 @@
+//! Every mode, written once for every platform: plan, apply, validate, review (plan and post
+//! on the pull/merge request) and drift (plan on a schedule). The [`Reporter`] says it the
+//! platform's way; the [`Exit`] is decided here.
+//!
+//! The steps of a plan: check the options (a fork's review without the server's secrets still
+//! checks the flow files and passes), read and plan, show the plan, write the JSON plan
+//! file, then what the [`Mode`] says. Exit: 0 done or no changes; 2 changes with
+//! `detailed-exitcode` (plan, review, drift); 1 an error, an incomplete apply, or drift with
+//! `fail-on-drift`.
+
+use std::path::PathBuf;
+
+use super::pipeline::{self, Planned, RunError};
+use super::report::{findings, Level, Posted, Reporter};
+use super::Exit;
+use crate::apply::{ApplyError, Report};
+use crate::cli::Format;
+use crate::render::markdown::{self, MarkdownContext};
+use crate::settings::{Settings, SettingsError};
+
+/// What a run does: chosen by the command on a terminal, by the event or pipeline in CI.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mode {
+    /// Plan only; `why` says why when the user did not ask for it (CI on another branch).
+    Plan { why: Option<String> },
+    /// Plan, then apply unless dry-run. `branch`: the deployed branch, in CI.
+    Apply { branch: Option<String> },
+    /// Check the flow files locally, and on the server when one is given; write nothing.
+    Validate,
+    /// Plan and post it on pull/merge request `number`; never apply. `fork`: the run is for a
+    /// fork's request without the project's secrets, and its token cannot post.
+    Review { number: u64, fork: bool },
+    /// Drift check: plan; fail only with `fail-on-drift` when the server differs from Git.
+    Drift,
+}
+
+/// Run `mode` with `settings`, reporting through `r`.
+pub async fn run<R: Reporter>(r: &R, settings: &Settings, mode: Mode) -> Exit {
+    if mode == Mode::Validate {
+        return validate(r, settings).await;
+    }
+    // A fork's request runs without the project's secrets: the server may be out of reach,
+    // but the flow files can still be checked, and the request must not fail for it.
+    let fork = matches!(mode, Mode::Review { fork: true, .. });
+    let server = match settings.server() {
+        Ok(_) => true,
+        Err(e) if fork => {
+            r.print(
+                Level::Warning,
+                None,
+                &format!("fork {}: {e}", r.review_noun()),
+            );
+            false
+        }
+        Err(e) => return fail(r, &e.to_string()),
+    };
+    let target = settings.scope.namespace.clone();
+    r.section(&format!(
+        "kestra-sync: plan for `{target}` ({})",
+        r.trigger()
+    ));
+    let planned = match read_and_plan(r, settings, fork, server).await {
+        Ok(Some(planned)) => planned,
+        Ok(None) => return Exit::Ok,
+        Err(e) => {
+            r.end_section();
+            return failed(r, &e);
+        }
+    };
+    // Apply in JSON shows one document at the end: the plan with what was applied.
+    let json_apply = settings.format == Format::Json && matches!(mode, Mode::Apply { .. });
+    if !json_apply {
+        r.product(&shown(settings, &planned));
+    }
+    r.end_section();
+
+    let plan_file = match write_plan_file(r, settings, &planned) {
+        Ok(f) => f,
+        Err(exit) => return exit,
+    };
+    r.outputs(&planned, plan_file.as_deref());
+    let changes = planned.plan.summary.has_changes();
+    let detailed = if settings.detailed_exitcode && changes {
+        Exit::Changes
+    } else {
+        Exit::Ok
+    };
+    let log_md = r.markdown(None, "the job log");
+
+    match mode {
+        Mode::Review { number, fork } => {
+            let mut notes = Vec::new();
+            if settings.ci.comment {
+                notes.extend(post(r, &planned, number, fork).await);
+            }
+            summary(r, &planned, &log_md, &notes);
+            detailed
+        }
+        Mode::Plan { why } => {
+            match why {
+                Some(why) => {
+                    r.print(Level::Notice, None, &why);
+                    summary(r, &planned, &log_md, &[markdown::plan_only_note(&why)]);
+                }
+                None => summary(r, &planned, &log_md, &[]),
+            }
+            detailed
+        }
+        Mode::Drift => drift(r, settings, &planned, &log_md, detailed),
+        Mode::Apply { branch } => {
+            let (exit, report) = apply(r, settings, &planned, branch.as_deref(), &log_md).await;
+            if json_apply {
+                r.product(&crate::render::json::render_applied(
+                    &planned.plan,
+                    report.as_ref(),
+                ));
+            }
+            exit
+        }
+        Mode::Validate => unreachable!("validate returned above"),
+    }
+}
+
+/// Read, prepare and plan. `Ok(None)`: a fork's review could not reach the server; what it
+/// could check passed and was reported.
+async fn read_and_plan<R: Reporter>(
+    r: &R,
+    settings: &Settings,
+    fork: bool,
+    server: bool,
+) -> Result<Option<Planned>, RunError> {
+    let loaded = r.read_files(settings).await?;
+    if !fork {
+        return pipeline::plan_loaded(settings, loaded).await.map(Some);
+    }
+    let flows = pipeline::prepare(settings, &loaded.files)?;
+    let n = flows.len();
+    let planned = match server {
+        true => pipeline::plan(settings, flows).await,
+        false => Err(RunError::Settings(SettingsError(
+            "no Kestra server settings".into(),
+        ))),
+    };
+    match planned {
+        Ok(planned) => Ok(Some(planned)),
+        Err(e @ (RunError::Kestra(_) | RunError::Settings(_))) => {
+            r.end_section();
+            let (no_secrets, advice) = r.fork_help();
+            let why = format!(
+                "fork {}: the plan against the server was skipped ({e}); {no_secrets}. The {n} flow file(s) passed the local checks. {advice}",
+                r.review_noun()
+            );
+            r.print(Level::Warning, None, &why);
+            let target = &settings.scope.namespace;
+            r.summary(|_| markdown::plan_skipped(target, &why));
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Check the flow files, and on the server when one is given.
+async fn validate<R: Reporter>(r: &R, settings: &Settings) -> Exit {
+    let server = match settings.server_if_given() {
+        Ok(s) => s.cloned(),
+        Err(e) => return fail(r, &e.to_string()),
+    };
+    let flows = match r.read_files(settings).await {
+        Ok(loaded) => pipeline::prepare(settings, &loaded.files),
+        Err(e) => Err(e),
+    };
+    let flows = match flows {
+        Ok(f) => f,
+        Err(e) => return failed(r, &e),
+    };
+    let Some(config) = server else {
+        r.product(&format!(
+            "{} flow(s) valid (checked locally; pass --kestra-url to check on the server too).\n",
+            flows.len()
+        ));
+        return Exit::Ok;
+    };
+    let results = match pipeline::validate(config, &flows).await {
+        Ok(results) => results,
+        Err(e) => return failed(r, &e),
+    };
+    for v in &results {
+        for w in &v.warnings {
+            r.print(Level::Warning, None, &format!("{}: {w}", v.git_path));
+        }
+    }
+    if results.iter().any(|v| !v.errors.is_empty()) {
+        return failed(r, &RunError::Apply(ApplyError::Invalid(results)));
+    }
+    r.product(&format!(
+        "{} flow(s) valid (checked locally and on the server).\n",
+        flows.len()
+    ));
+    Exit::Ok
+}
+
+fn drift<R: Reporter>(
+    r: &R,
+    settings: &Settings,
+    planned: &Planned,
+    md: &MarkdownContext,
+    detailed: Exit,
+) -> Exit {
+    let target = &settings.scope.namespace;
+    let changes = planned.plan.summary.has_changes();
+    summary(r, planned, md, &[markdown::drift_verdict(changes)]);
+    let option = r.option("fail-on-drift");
+    if changes && settings.ci.fail_on_drift {
+        r.print(
+            Level::Error,
+            Some("Drift"),
+            &format!(
+                "the flows of `{target}` on the server differ from Git, and `{option}` is on: failing"
+            ),
+        );
+        return Exit::Error;
+    }
+    if changes {
+        r.print(
+            Level::Warning,
+            None,
+            &format!("drift: the flows of `{target}` on the server differ from Git (set `{option}` to fail on drift)"),
+        );
+    } else {
+        r.print(
+            Level::Notice,
+            None,
+            &format!("no drift: the flows of `{target}` on the server match Git"),
+        );
+    }
+    detailed
+}
+
+/// Post the plan; the notes for the summary when it was not posted.
+async fn post<R: Reporter>(r: &R, planned: &Planned, number: u64, fork: bool) -> Option<String> {
+    let target = &planned.plan.target_namespace;
+    let marker = markdown::marker(target, &planned.plan.server.url);
+    let body = markdown::render(
+        &planned.plan,
+        &r.markdown(Some(marker.clone()), r.comment_full_plan_at()),
+        r.comment_limit(),
+    );
+    let noun = r.comment_noun();
+    match r.post(number, fork, &marker, &body).await {
+        Posted::Created(id) => tracing::info!("plan {noun} created ({id})"),
+        Posted::Updated(id) => tracing::info!("plan {noun} updated ({id})"),
+        Posted::Unchanged(id) => tracing::info!("plan {noun} unchanged ({id})"),
+        Posted::Skipped(reason) => {
+            r.print(
+                Level::Warning,
+                None,
+                &format!("plan {noun} skipped: {reason}"),
+            );
+            return Some(markdown::post_skipped(noun, &reason));
+        }
+        Posted::Failed(e) => {
+            r.print(
+                Level::Warning,
+                None,
+                &format!("could not post the plan {noun}: {e}"),
+            );
+            return Some(markdown::post_failed(noun, &e));
+        }
+    }
+    None
+}
+
+/// Apply unless dry-run; the exit and the report when writes were attempted.
+async fn apply<R: Reporter>(
+    r: &R,
+    settings: &Settings,
+    planned: &Planned,
+    branch: Option<&str>,
+    md: &MarkdownContext,
+) -> (Exit, Option<Report>) {
+    if settings.dry_run {
+        let option = r.option("dry-run");
+        let message = match branch {
+            Some(branch) => {
+                format!("`{branch}` is the deployed branch, but `{option}` is on: nothing written")
+            }
+            None => format!("dry run: nothing was written ({option})"),
+        };
+        r.print(Level::Notice, None, &message);
+        summary(r, planned, md, &[markdown::dry_run_note(&option)]);
+        return (Exit::Ok, None);
+    }
+    if !planned.plan.summary.has_changes() {
+        summary(r, planned, md, &[]);
+        return (Exit::Ok, None);
+    }
+    r.section(&format!(
+        "kestra-sync: apply to `{}`",
+        settings.scope.namespace
+    ));
+    let result = pipeline::apply(settings, planned).await;
+    r.end_section();
+    let text_report = |report: &Report| {
+        if settings.format != Format::Json {
+            r.product(&crate::render::text::render_report(report, settings.color));
+        }
+        r.summary(|room| markdown::render_apply_report(&planned.plan, report, md, room));
+    };
+    match result {
+        Ok(report) => {
+            text_report(&report);
+            (Exit::Ok, Some(report))
+        }
+        Err(RunError::Apply(ApplyError::Partial(report))) => {
+            text_report(&report);
+            r.print(
+                Level::Error,
+                Some("Apply incomplete"),
+                &format!("apply stopped part-way: {}", report.tally()),
+            );
+            (Exit::Error, Some(report))
+        }
+        Err(e) => (failed(r, &e), None),
+    }
+}
+
+/// The plan as the log shows it, in `--format`.
+fn shown(settings: &Settings, planned: &Planned) -> String {
+    match settings.format {
+        Format::Text => crate::render::text::render(&planned.plan, settings.color),
+        Format::Json => crate::render::json::render(&planned.plan),
+        Format::Markdown => markdown::render_standalone(&planned.plan),
+    }
+}
+
+/// Write the JSON plan: `--plan-file`, else the platform's default (CI:
+/// `kestra-sync-plan-<namespace>.json`), relative to the platform's checkout (not hidden:
+/// artifact uploads skip hidden files). Returns the path as given, relative to the checkout
+/// when it is, so later steps can use it. A file the user named that cannot be written is an
+/// error (nothing is applied); the default one is a warning.
+fn write_plan_file<R: Reporter>(
+    r: &R,
+    settings: &Settings,
+    planned: &Planned,
+) -> Result<Option<String>, Exit> {
+    let named = settings
+        .plan_file
+        .clone()
+        .filter(|f| !f.as_os_str().is_empty());
+    let explicit = named.is_some();
+    let Some(given) = named.or_else(|| r.default_plan_file(settings)) else {
+        return Ok(None);
+    };
+    let full = if given.is_absolute() {
+        given.clone()
+    } else {
+        r.plan_root(settings).join(&given)
+    };
+    match std::fs::write(&full, crate::render::json::render(&planned.plan)) {
+        Ok(()) => Ok(Some(given.to_string_lossy().into_owned())),
+        Err(e) => {
+            let message = format!("cannot write the plan file `{}`: {e}", full.display());
+            if explicit {
+                return Err(fail(r, &message));
+            }
+            r.print(Level::Warning, None, &message);
+            Ok(None)
+        }
+    }
+}
+
+/// The plan file when `plan-file` is not given, relative to the workspace.
+pub fn default_plan_file(namespace: &str) -> PathBuf {
+    PathBuf::from(format!("kestra-sync-plan-{namespace}.json"))
+}
+
+fn summary<R: Reporter>(r: &R, planned: &Planned, md: &MarkdownContext, notes: &[String]) {
+    r.summary(|room| markdown::render_with_notes(&planned.plan, md, room, notes));
+}
+
+/// An error before anything ran: the message, a summary line, exit 1.
+pub fn fail<R: Reporter>(r: &R, msg: &str) -> Exit {
+    r.failure(msg, &[]);
+    r.summary(|_| markdown::failure(msg, &[]));
+    Exit::Error
+}
+
+/// A failed run: the error, and every local problem and server verdict on its file; exit 1.
+pub fn failed<R: Reporter>(r: &R, err: &RunError) -> Exit {
+    let found = findings(err);
+    let message = err.to_string();
+    r.failure(&message, &found);
+    let errors: Vec<(&str, &str)> = found
+        .iter()
+        .filter(|f| f.level == Level::Error)
+        .map(|f| (f.file, f.message))
+        .collect();
+    r.summary(|_| markdown::failure(&message, &errors));
+    Exit::Error
+}

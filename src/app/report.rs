@@ -1,0 +1,151 @@
+//! The one interface every mode reports through: [`Reporter`], implemented once per platform
+//! ([`super::terminal::Terminal`], [`super::github::GitHub`], [`super::gitlab::GitLab`]).
+//! A mode says *what* happened (a message, a failure with its findings, a plan, a summary);
+//! the reporter says it the platform's way (stderr lines, workflow commands and the job
+//! summary, GitLab log sections and a note).
+//!
+//! Also here: the walk over a [`RunError`] for the problems it carries ([`findings`]), written
+//! once, and what became of a posted comment or note ([`Posted`]).
+
+use std::fmt;
+use std::path::PathBuf;
+
+use super::pipeline::{self, Loaded, Planned, RunError};
+use crate::apply::ApplyError;
+use crate::render::markdown::MarkdownContext;
+use crate::settings::Settings;
+
+pub use crate::ci::commands::Level;
+
+/// What happened to the plan comment (GitHub) or note (GitLab).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Posted {
+    Created(u64),
+    Updated(u64),
+    /// Already says this: nothing written.
+    Unchanged(u64),
+    /// Not posted, on purpose or for lack of rights: the reason says what to do.
+    Skipped(String),
+    /// The forge failed: a warning, never a failed job.
+    Failed(String),
+}
+
+/// Where a problem was found: in the flow files, or by the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// A local check (parse, namespace, id, …).
+    Local,
+    /// The server's verdict when validating.
+    Server,
+}
+
+/// One problem of a run, on its file (and line when known).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding<'a> {
+    pub level: Level,
+    pub origin: Origin,
+    /// Path relative to the workspace, as Git knows it.
+    pub file: &'a str,
+    pub line: Option<usize>,
+    pub message: &'a str,
+}
+
+/// `file:line: message` (or `file: message`), with `warning: ` before a warning's message:
+/// the form editors and terminals link.
+impl fmt::Display for Finding<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file)?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+        }
+        if self.level == Level::Warning {
+            write!(f, ": warning")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// Every local problem and server verdict carried by `err`, in order: each file's errors,
+/// then its warnings. Empty for errors that concern no file.
+pub fn findings(err: &RunError) -> Vec<Finding<'_>> {
+    match err {
+        RunError::Problems(problems) => problems
+            .iter()
+            .map(|p| Finding {
+                level: Level::Error,
+                origin: Origin::Local,
+                file: &p.file,
+                line: p.line,
+                message: &p.message,
+            })
+            .collect(),
+        RunError::Apply(ApplyError::Invalid(results)) => results
+            .iter()
+            .flat_map(|v| {
+                let errors = v.errors.iter().map(|e| (Level::Error, e));
+                let warnings = v.warnings.iter().map(|w| (Level::Warning, w));
+                errors.chain(warnings).map(|(level, message)| Finding {
+                    level,
+                    origin: Origin::Server,
+                    file: &v.git_path,
+                    line: None,
+                    message,
+                })
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// How a platform shows what a mode does. Everything is printed on stdout (the plan, the
+/// job log) except where the platform says otherwise (the terminal's messages go to stderr).
+///
+/// To add a mode: write it once in [`super::modes`] with these methods. To add something a
+/// mode reports: add one method here and implement it in each of the three reporters.
+#[allow(async_fn_in_trait)]
+pub trait Reporter {
+    /// "pull request" or "merge request".
+    fn review_noun(&self) -> &'static str;
+    /// "comment" or "note".
+    fn comment_noun(&self) -> &'static str;
+    /// What started the run, for the log (`pull_request`, `merge_request_event`).
+    fn trigger(&self) -> &str;
+    /// How users set the option whose action input is `input` (e.g. `fail-on-drift`).
+    fn option(&self, input: &str) -> String;
+    /// Why a fork's review has no secrets, and what to do about it.
+    fn fork_help(&self) -> (&'static str, &'static str);
+    /// A message (a notice, a warning, an error with an optional title).
+    fn print(&self, level: Level, title: Option<&str>, message: &str);
+    /// The product in the chosen format (the plan, the apply report): stdout.
+    fn product(&self, text: &str) {
+        print!("{text}");
+    }
+    /// A failed run: its message and every finding, each on its file and line.
+    fn failure(&self, message: &str, findings: &[Finding<'_>]);
+    /// Open and close a (foldable) section of the log.
+    fn section(&self, title: &str);
+    fn end_section(&self);
+    /// Add Markdown to the job summary, rendered within the room left; nothing where the
+    /// platform has none.
+    fn summary(&self, render: impl FnOnce(usize) -> String);
+    /// The footer's context (commit, job link) and where the whole plan can be read.
+    fn markdown(&self, marker: Option<String>, full_plan_at: &str) -> MarkdownContext;
+    /// Where a relative plan file is written (the checkout's root; empty: the current
+    /// directory).
+    fn plan_root(&self, settings: &Settings) -> PathBuf;
+    /// The plan file to write when `--plan-file` is not given (CI keeps one for artifacts).
+    fn default_plan_file(&self, _settings: &Settings) -> Option<PathBuf> {
+        None
+    }
+    /// Publish the plan's figures and the plan file's path for later steps.
+    fn outputs(&self, planned: &Planned, plan_file: Option<&str>);
+    /// Largest comment body, and where the whole plan is when it does not fit.
+    fn comment_limit(&self) -> usize;
+    fn comment_full_plan_at(&self) -> &'static str;
+    /// The flow files (GitHub may read them through its API).
+    async fn read_files(&self, settings: &Settings) -> Result<Loaded, RunError> {
+        pipeline::read_source(settings).await
+    }
+    /// Create or update the one comment carrying `marker` on request `number`.
+    async fn post(&self, number: u64, fork: bool, marker: &str, body: &str) -> Posted;
+}

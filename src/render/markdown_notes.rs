@@ -1,0 +1,85 @@
+//! The short Markdown of a CI run that is not the plan itself: the notes under the plan in
+//! the job summary (a skipped or failed comment, a dry run, the drift verdict), the summary
+//! of a fork's skipped plan, and of a failed run. Every text from outside (error messages,
+//! reasons, file names) is escaped here, as everywhere in `render`.
+
+use super::{code, html, render, MarkdownContext};
+use crate::plan::Plan;
+
+/// The plan within `room` bytes, then the notes, each followed by a blank line.
+pub fn render_with_notes(
+    plan: &Plan,
+    ctx: &MarkdownContext,
+    room: usize,
+    notes: &[String],
+) -> String {
+    let notes: String = notes.iter().map(|n| format!("{n}\n")).collect();
+    let plan = render(plan, ctx, room.saturating_sub(notes.len()));
+    format!("{plan}\n{notes}")
+}
+
+/// A fork's review whose plan against the server was skipped, and why.
+pub fn plan_skipped(target: &str, why: &str) -> String {
+    format!(
+        "### Kestra plan for {}: skipped\n\n> [!NOTE]\n> {}.\n",
+        code(target),
+        text(why)
+    )
+}
+
+/// The comment or note was not posted, on purpose or for lack of rights.
+pub fn post_skipped(noun: &str, reason: &str) -> String {
+    format!(
+        "> [!NOTE]\n> The plan {noun} was skipped: {}.\n",
+        text(reason)
+    )
+}
+
+/// The forge failed to take the comment or note.
+pub fn post_failed(noun: &str, error: &str) -> String {
+    format!(
+        "> [!WARNING]\n> Could not post the plan {noun}: {}\n",
+        text(error)
+    )
+}
+
+/// A dry run on the deployed branch; `option` is how the user turned it on.
+pub fn dry_run_note(option: &str) -> String {
+    format!(
+        "_Dry run ({}): nothing was written._\n",
+        code(&format!("{option}: true"))
+    )
+}
+
+/// A plan shown for a reason (not the deployed branch, …).
+pub fn plan_only_note(why: &str) -> String {
+    format!("_{}._\n", text(why))
+}
+
+/// The verdict of a drift check.
+pub fn drift_verdict(drift: bool) -> String {
+    if drift {
+        "**Drift check**: the server differs from Git.\n".into()
+    } else {
+        "**Drift check**: no drift, the server matches Git.\n".into()
+    }
+}
+
+/// A failed run: the error, then each `(file, message)` it names.
+pub fn failure(message: &str, problems: &[(&str, &str)]) -> String {
+    let list: Vec<String> = problems
+        .iter()
+        .map(|(file, m)| format!("- {}: {}", code(file), text(m)))
+        .collect();
+    let list = if list.is_empty() {
+        String::new()
+    } else {
+        format!("\n{}\n", list.join("\n"))
+    };
+    format!("### ❌ kestra-sync failed\n\n{}\n{list}", text(message))
+}
+
+/// Untrusted text in a paragraph: HTML-escaped (no tag, no hidden comment), on one line.
+fn text(s: &str) -> String {
+    html(s)
+}
