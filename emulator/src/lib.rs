@@ -6,13 +6,14 @@
 //! `/flows/validate`, 2.0 ignoring flat query parameters, both error body generations.
 //! On top of that it injects faults (statuses, 429, dropped connections, stalls) and latency.
 //!
-//! Modules: `store` (flows and revisions), `flowcheck` (what the server validates),
+//! Modules: `store` (flows and revisions), `nsfiles` (namespace files and their revisions), `flowcheck` (what the server validates),
 //! `query` (filters), `api` (routes), `errors` (error bodies), `server` (accept loop,
 //! auth, faults, counters), `version`.
 
 mod api;
 mod errors;
 mod flowcheck;
+mod nsfiles;
 mod query;
 mod server;
 mod store;
@@ -26,6 +27,7 @@ use std::time::Duration;
 use anyhow::Context;
 use rand::SeedableRng;
 
+pub use nsfiles::StoredFile;
 pub use store::StoredFlow;
 use version::Version;
 
@@ -157,6 +159,8 @@ pub(crate) struct Shared {
     pub ignore_namespace_filters: bool,
     pub knobs: Mutex<Knobs>,
     pub store: Mutex<store::Store>,
+    /// Namespace files, per tenant and namespace.
+    pub files: Mutex<nsfiles::FileStore>,
     pub requests: Mutex<Vec<Recorded>>,
     pub request_count: AtomicU64,
     pub write_count: AtomicU64,
@@ -170,6 +174,10 @@ impl Shared {
     /// The store; a poisoned lock (a handler panicked) still gives the data.
     pub fn store(&self) -> MutexGuard<'_, store::Store> {
         self.store.lock().unwrap_or_else(|e| e.into_inner())
+    }
+    /// The namespace-file storage; a poisoned lock still gives the data.
+    pub fn files(&self) -> MutexGuard<'_, nsfiles::FileStore> {
+        self.files.lock().unwrap_or_else(|e| e.into_inner())
     }
     pub fn knobs(&self) -> MutexGuard<'_, Knobs> {
         self.knobs.lock().unwrap_or_else(|e| e.into_inner())
@@ -246,6 +254,7 @@ fn build_shared(opts: Options) -> anyhow::Result<Arc<Shared>> {
             rng,
         }),
         store: Mutex::new(store::Store::default()),
+        files: Mutex::new(nsfiles::FileStore::default()),
         requests: Mutex::new(Vec::new()),
         request_count: AtomicU64::new(0),
         write_count: AtomicU64::new(0),
@@ -367,6 +376,24 @@ impl Emulator {
     /// Live (non-deleted) flows of `tenant`, sorted by namespace then id.
     pub fn flows(&self, tenant: &str) -> Vec<StoredFlow> {
         self.shared.store().live_flows(tenant)
+    }
+
+    /// Store a namespace file directly (a new revision, parents created, as an upload).
+    /// Panics on a path the server refuses (a broken test fixture).
+    pub fn seed_file(&self, tenant: &str, namespace: &str, path: &str, bytes: &[u8]) -> u32 {
+        match self
+            .shared
+            .files()
+            .put(tenant, namespace, path, bytes.to_vec())
+        {
+            Ok(rev) => rev,
+            Err(e) => panic!("seed_file {path}: {}", e.0),
+        }
+    }
+
+    /// Current namespace files of `namespace`, sorted by path.
+    pub fn files(&self, tenant: &str, namespace: &str) -> Vec<StoredFile> {
+        self.shared.files().files(tenant, namespace)
     }
 
     pub fn set_latency(&self, d: Duration) {

@@ -305,6 +305,59 @@ async fn scenario(spec: &Spec, version: &str) -> (Emulator, Vec<Recorded>) {
         );
     }
 
+    // namespace files: upload, read, list, folder, revisions, export, delete
+    let files = format!("{}/api/v1/main/namespaces/prod/files", emu.url());
+    let form = reqwest::multipart::Form::new().part(
+        "fileContent",
+        reqwest::multipart::Part::bytes(b"print(1)".to_vec()).file_name("a.py"),
+    );
+    let up = c
+        .post(format!("{files}?path=/s/a.py"))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(up.status(), 200);
+    let upload_op = spec
+        .op("POST", "/api/v1/{tenant}/namespaces/{namespace}/files")
+        .expect("upload op");
+    assert!(
+        upload_op["requestBody"]["content"]["multipart/form-data"]["schema"]["properties"]
+            .get("fileContent")
+            .is_some()
+    );
+    for url in [
+        format!("{files}?path=/s/a.py&revision=1"),
+        format!("{files}/revisions?path=/s/a.py"),
+        format!("{files}/export"),
+    ] {
+        assert_eq!(c.get(url).send().await.unwrap().status(), 200);
+    }
+    let made = c
+        .post(format!("{files}/directory?path=/d"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(made.status(), 200);
+    let listed = json(
+        c.get(format!("{files}/directory?path=/"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    for f in listed.as_array().expect("array") {
+        spec.check("FileAttributes", f, "directory listing item");
+    }
+    assert_eq!(
+        c.delete(format!("{files}?path=/s"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+
     assert_eq!(
         c.delete(format!("{base}/prod/a"))
             .send()

@@ -3,6 +3,7 @@
 //! the JSON shape of a flow (`Flow` / `FlowWithSource`), content-type checks.
 //! Handlers live in [`read`], [`write`] and [`validate`].
 
+mod files;
 mod read;
 mod validate;
 mod write;
@@ -37,6 +38,17 @@ const FLOW_ROUTES: [(&str, &str); 8] = [
     ("DELETE", "/{namespace}/{id}"),
 ];
 
+/// Routes under a namespace's files prefix: (method, suffix).
+const FILE_ROUTES: [(&str, &str); 7] = [
+    ("GET", ""),
+    ("POST", ""),
+    ("DELETE", ""),
+    ("GET", "/directory"),
+    ("POST", "/directory"),
+    ("GET", "/revisions"),
+    ("GET", "/export"),
+];
+
 /// Every (method, path template) served for `version`: the single source the router is
 /// built from, exposed so conformance tests can check each against the OpenAPI spec.
 pub(crate) fn served_routes(version: Version) -> Vec<(&'static str, String)> {
@@ -54,11 +66,33 @@ pub(crate) fn served_routes(version: Version) -> Vec<(&'static str, String)> {
             .iter()
             .map(|(method, suffix)| (*method, format!("{flows}{suffix}"))),
     );
+    let files = if version.tenanted_paths() {
+        "/api/v1/{tenant}/namespaces/{namespace}/files"
+    } else {
+        "/api/v1/namespaces/{namespace}/files"
+    };
+    routes.extend(
+        FILE_ROUTES
+            .iter()
+            .map(|(method, suffix)| (*method, format!("{files}{suffix}"))),
+    );
     routes
 }
 
 /// The handler of one served route.
 fn handler(method: &str, path: &str) -> Option<MethodRouter<AppState>> {
+    if let Some((_, rest)) = path.split_once("/{namespace}/files") {
+        return Some(match (method, rest) {
+            ("GET", "") => get(files::get_file),
+            ("POST", "") => post(files::upload),
+            ("DELETE", "") => delete(files::delete_file),
+            ("GET", "/directory") => get(files::list_folder),
+            ("POST", "/directory") => post(files::make_folder),
+            ("GET", "/revisions") => get(files::revisions),
+            ("GET", "/export") => get(files::export),
+            _ => return None,
+        });
+    }
     let suffix = path.split_once("/flows").map_or(path, |(_, rest)| rest);
     Some(match (method, path, suffix) {
         ("GET", "/api/v1/configs", _) => get(configs),
