@@ -90,6 +90,17 @@ pub struct SyncArgs {
     #[arg(long, env = "KESTRA_SYNC_INCLUDE_CHILD_NAMESPACES", num_args = 0..=1, default_missing_value = "true", default_value = "false", value_parser = parse_bool, help_heading = "Sync")]
     pub include_child_namespaces: bool,
 
+    /// Where pull-request previews live: `{target}` and `{number}` (the PR/MR number), e.g.
+    /// `prod` → `prod-pr-7` and `prod.finance` → `prod-pr-7.finance`. Every command reads it
+    /// to leave preview namespaces out of the target's scope.
+    #[arg(
+        long,
+        env = "KESTRA_SYNC_PREVIEW_NAMESPACE",
+        default_value = "{target}-pr-{number}",
+        help_heading = "Sync"
+    )]
+    pub preview_namespace: String,
+
     /// Delete flows that are on the server (in scope) but not in Git (SyncFlows `delete`).
     #[arg(long, env = "KESTRA_SYNC_DELETE", num_args = 0..=1, default_missing_value = "true", default_value = "false", value_parser = parse_bool, help_heading = "Sync")]
     pub delete: bool,

@@ -288,10 +288,7 @@ mod tests {
         }
     }
     fn scope(children: bool) -> Scope {
-        Scope {
-            namespace: "prod".into(),
-            include_children: children,
-        }
+        Scope::new("prod", children)
     }
 
     #[test]

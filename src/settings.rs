@@ -12,7 +12,7 @@ use crate::cli::{CiArgs, Color, Format, SourceKind, SyncArgs};
 use crate::flow::check::check_namespace;
 use crate::http::{Backoff, HttpOptions};
 use crate::kestra::client::{Auth, KestraConfig};
-use crate::kestra::Scope;
+use crate::kestra::{PreviewTemplate, Scope};
 
 /// Validated settings of one run.
 #[derive(Debug, Clone)]
@@ -169,6 +169,15 @@ impl Settings {
                 "--target-namespace `{target}` is not a valid Kestra namespace: {why}"
             )));
         }
+        // an empty value (an unset action input) is the default
+        let previews = match args.preview_namespace.trim() {
+            "" => PreviewTemplate::default(),
+            text => PreviewTemplate::parse(text).map_err(|why| {
+                SettingsError(format!(
+                    "--preview-namespace (env KESTRA_SYNC_PREVIEW_NAMESPACE, action input `preview-namespace`): {why}"
+                ))
+            })?,
+        };
         let git_directory = args.git_directory.trim().to_string();
         let workspace = args
             .workspace
@@ -225,6 +234,7 @@ impl Settings {
             scope: Scope {
                 namespace: target,
                 include_children: args.include_child_namespaces,
+                previews,
             },
             git_directory,
             workspace,

@@ -6,7 +6,7 @@
 use crate::apply::{self, ApplyError, ApplyOptions, Report};
 use crate::cli::SourceKind;
 use crate::flow::{self, Flow, Problem};
-use crate::kestra::{Fetched, KestraClient, KestraError, LocalFlow, Validation};
+use crate::kestra::{Fetched, KestraClient, KestraError, LocalFlow, Scope, Validation};
 use crate::plan::{self, Plan};
 use crate::settings::{Settings, SettingsError};
 use crate::source::{self, SourceError, SourceFile, SourceSpec};
@@ -78,7 +78,32 @@ pub async fn read_source(settings: &Settings) -> Result<Loaded, RunError> {
 
 /// Parse, check and rewrite the files for the target.
 pub fn prepare(settings: &Settings, files: &[SourceFile]) -> Result<Vec<Flow>, RunError> {
-    flow::prepare(files, &settings.scope.namespace).map_err(RunError::Problems)
+    let flows = flow::prepare(files, &settings.scope.namespace).map_err(RunError::Problems)?;
+    outside_previews(&settings.scope, flows)
+}
+
+/// The flows, or a problem for each that would land in a pull-request preview namespace
+/// (a folder the `preview-namespace` template claims, e.g. `pr-8/` with
+/// `{target}.pr-{number}`): the target's syncs never see those namespaces, so such a flow
+/// would be added again on every run, and removed with the preview.
+fn outside_previews(scope: &Scope, flows: Vec<Flow>) -> Result<Vec<Flow>, RunError> {
+    let problems: Vec<Problem> = flows
+        .iter()
+        .filter(|f| scope.is_preview(&f.namespace))
+        .map(|f| Problem {
+            file: f.git_path.clone(),
+            line: None,
+            message: format!(
+                "this flow would land in `{}`, a pull-request preview namespace by --preview-namespace `{}`: rename its folder, or choose another --preview-namespace",
+                f.namespace, scope.previews
+            ),
+        })
+        .collect();
+    if problems.is_empty() {
+        Ok(flows)
+    } else {
+        Err(RunError::Problems(problems))
+    }
 }
 
 /// A computed plan, with what apply needs.
@@ -111,7 +136,7 @@ pub async fn plan_loaded(settings: &Settings, loaded: Loaded) -> Result<Planned,
     let preparing = tokio::task::spawn_blocking(move || flow::prepare(&files, &target));
     let (prepared, fetched) = tokio::join!(preparing, connect_and_fetch(settings));
     let flows = match prepared {
-        Ok(prepared) => prepared.map_err(RunError::Problems)?,
+        Ok(prepared) => outside_previews(&settings.scope, prepared.map_err(RunError::Problems)?)?,
         // a panic while checking is a bug: re-raise it where it happened
         Err(e) => std::panic::resume_unwind(e.into_panic()),
     };

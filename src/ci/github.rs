@@ -19,6 +19,7 @@ pub const INPUTS: &[(&str, &str)] = &[
         "include-child-namespaces",
         "KESTRA_SYNC_INCLUDE_CHILD_NAMESPACES",
     ),
+    ("preview-namespace", "KESTRA_SYNC_PREVIEW_NAMESPACE"),
     ("delete", "KESTRA_SYNC_DELETE"),
     ("dry-run", "KESTRA_SYNC_DRY_RUN"),
     ("max-deletes", "KESTRA_SYNC_MAX_DELETES"),

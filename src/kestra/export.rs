@@ -148,7 +148,8 @@ pub(super) fn identify(
     let mut outside = 0usize;
     for (key, _, name, source) in found {
         if !scope.contains(&key.0) {
-            outside += 1;
+            // a pull-request preview inside the target's tree is expected, not a surprise
+            outside += usize::from(!scope.is_preview(&key.0));
             continue;
         }
         let flow = RemoteFlow {
@@ -228,10 +229,7 @@ mod tests {
     }
 
     fn scope() -> Scope {
-        Scope {
-            namespace: "prod".into(),
-            include_children: true,
-        }
+        Scope::new("prod", true)
     }
 
     fn name_key(name: &str, listed: &BTreeMap<Key, Option<u64>>) -> Option<Key> {

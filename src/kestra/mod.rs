@@ -7,12 +7,14 @@ pub mod error;
 mod export;
 mod listing;
 pub mod paths;
+pub mod previews;
 mod revisions;
 pub mod validate;
 
 pub use client::{KestraClient, KestraConfig};
 pub use error::KestraError;
 pub use listing::{Fetched, Listing};
+pub use previews::PreviewTemplate;
 
 /// A flow as it lives on the server.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,14 +105,26 @@ pub struct Written {
 }
 
 /// The set of namespaces a sync may see and touch: the target, and with
-/// `include_child_namespaces` everything below it (`prod.x`, never `prod2`).
+/// `include_child_namespaces` everything below it (`prod.x`, never `prod2`), but never a
+/// pull-request preview of the target ([`PreviewTemplate`]), wherever the template puts it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Scope {
     pub namespace: String,
     pub include_children: bool,
+    /// Which namespaces are previews of `namespace`: left out of the scope.
+    pub previews: PreviewTemplate,
 }
 
 impl Scope {
+    /// The scope of `namespace` (and its children), with the default preview template.
+    pub fn new(namespace: impl Into<String>, include_children: bool) -> Self {
+        Scope {
+            namespace: namespace.into(),
+            include_children,
+            previews: PreviewTemplate::default(),
+        }
+    }
+
     /// Whether `namespace` is in scope. This is the tool's own check: it never trusts the
     /// server's filtering (Kestra 2.0 ignores flat query parameters).
     pub fn contains(&self, namespace: &str) -> bool {
@@ -121,12 +135,20 @@ impl Scope {
             && namespace.len() > self.namespace.len() + 1
             && namespace.starts_with(&self.namespace)
             && namespace.as_bytes()[self.namespace.len()] == b'.'
+            && !self.is_preview(namespace)
+    }
+
+    /// Whether `namespace` belongs to a pull-request preview of the target.
+    pub fn is_preview(&self, namespace: &str) -> bool {
+        self.previews
+            .number_of(&self.namespace, namespace)
+            .is_some()
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{strip_revision, Scope};
+    use super::{strip_revision, PreviewTemplate, Scope};
 
     #[test]
     fn strip_revision_removes_only_the_first_revision_line() {
@@ -160,10 +182,7 @@ mod tests {
 
     #[test]
     fn scope_never_contains_a_sibling_with_the_same_prefix() {
-        let s = Scope {
-            namespace: "prod".into(),
-            include_children: true,
-        };
+        let s = Scope::new("prod", true);
         assert!(s.contains("prod"));
         assert!(s.contains("prod.a"));
         assert!(s.contains("prod.a.b"));
@@ -171,11 +190,26 @@ mod tests {
         assert!(!s.contains("prod2.a"));
         assert!(!s.contains("pro"));
         assert!(!s.contains("prod."));
-        let flat = Scope {
-            namespace: "prod".into(),
-            include_children: false,
-        };
+        let flat = Scope::new("prod", false);
         assert!(flat.contains("prod"));
         assert!(!flat.contains("prod.a"));
+    }
+
+    #[test]
+    fn scope_never_contains_a_preview_whatever_the_template() {
+        let s = Scope::new("prod", true);
+        assert!(!s.contains("prod-pr-7") && s.is_preview("prod-pr-7.a"));
+        let nested = Scope {
+            previews: PreviewTemplate::parse("{target}.pr-{number}").unwrap(),
+            ..Scope::new("prod", true)
+        };
+        assert!(nested.contains("prod.a"));
+        assert!(nested.contains("prod.pr-x"));
+        assert!(!nested.contains("prod.pr-7"));
+        assert!(!nested.contains("prod.pr-7.finance"));
+        assert!(nested.contains("prod.a.pr-7"));
+        // the preview's own scope holds its whole tree
+        let preview = Scope::new("prod.pr-7", true);
+        assert!(preview.contains("prod.pr-7.finance"));
     }
 }

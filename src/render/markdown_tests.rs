@@ -49,10 +49,7 @@ fn log_flow(id: &str, message: &str) -> String {
 }
 
 fn plan(desired: &[Flow], live: &[RemoteFlow], children: bool, delete: bool) -> Plan {
-    let scope = Scope {
-        namespace: "prod".into(),
-        include_children: children,
-    };
+    let scope = Scope::new("prod", children);
     compute(desired, live, &scope, delete, server())
 }
 

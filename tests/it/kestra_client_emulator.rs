@@ -32,10 +32,7 @@ fn config(emu: &Emulator, auth: Auth) -> KestraConfig {
 }
 
 fn prod_and_children() -> Scope {
-    Scope {
-        namespace: "prod".into(),
-        include_children: true,
-    }
+    Scope::new("prod", true)
 }
 
 #[tokio::test]

@@ -11,10 +11,7 @@ use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
 fn children(ns: &str) -> Scope {
-    Scope {
-        namespace: ns.into(),
-        include_children: true,
-    }
+    Scope::new(ns, true)
 }
 
 fn entry(ns: &str, id: &str, text: &str) -> (String, String) {
@@ -163,10 +160,7 @@ async fn a_flat_scope_asks_for_equals_and_drops_children_the_server_returns() {
         .expect(1)
         .mount(&server)
         .await;
-    let scope = Scope {
-        namespace: "prod".into(),
-        include_children: false,
-    };
+    let scope = Scope::new("prod", false);
     let flows = client.list_flows(&scope, &[]).await.unwrap().flows;
     assert_eq!(flows.len(), 1);
     assert_eq!((flows[0].id.as_str(), flows[0].revision), ("a", Some(2)));

@@ -25,6 +25,7 @@ mod kestra_validate;
 mod kestra_writes;
 mod plan_output;
 mod plan_requests;
+mod preview;
 mod real_kestra;
 mod secrets;
 mod source_github;

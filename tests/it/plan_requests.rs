@@ -34,10 +34,7 @@ fn local(ns: &str, id: &str, version: u32) -> Flow {
 
 fn settings(emu: &Emulator, target: &str, delete: bool) -> Settings {
     Settings {
-        scope: Scope {
-            namespace: target.into(),
-            include_children: true,
-        },
+        scope: Scope::new(target, true),
         git_directory: "_flows".into(),
         workspace: ".".into(),
         source: SourceKind::Workspace,
