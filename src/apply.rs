@@ -4,6 +4,10 @@
 //! update with bounded concurrency; (4) only when every write succeeded, delete. Any write
 //! whose answer was lost (connection dropped, timeout) is checked with a read before it is
 //! called failed, so the report says what the server really holds; running again converges.
+//! A lost write settles itself: read back with the desired source, it is applied; read back
+//! without it (a create: absent; an update: the old source), it is sent again, up to
+//! three sends in all. Sending a create again is safe because Kestra refuses to create a
+//! flow that already exists.
 
 use futures::stream::{self, StreamExt};
 use serde::Serialize;
@@ -245,6 +249,9 @@ fn result(c: &FlowChange, outcome: Outcome) -> FlowResult {
     }
 }
 
+/// How many times one flow is sent when answers keep getting lost (the first send included).
+const MAX_SENDS: u32 = 3;
+
 async fn write_one(client: &KestraClient, c: &FlowChange) -> FlowResult {
     let Some(source) = c.desired_source.as_deref() else {
         return result(
@@ -254,29 +261,61 @@ async fn write_one(client: &KestraClient, c: &FlowChange) -> FlowResult {
             },
         );
     };
-    let sent = match c.sync_state {
-        SyncState::Added => client.create(source).await,
-        _ => client.update(&c.namespace, &c.flow_id, source).await,
-    };
-    match sent {
-        Ok(w) => result(
-            c,
-            Outcome::Applied {
-                revision: w.revision,
-            },
-        ),
+    let mut sends = 0;
+    loop {
+        sends += 1;
+        let sent = match c.sync_state {
+            SyncState::Added => client.create(source).await,
+            _ => client.update(&c.namespace, &c.flow_id, source).await,
+        };
+        let err = match sent {
+            Ok(w) => {
+                return result(
+                    c,
+                    Outcome::Applied {
+                        revision: w.revision,
+                    },
+                )
+            }
+            Err(err) => err,
+        };
         // The answer may have been lost after the server wrote (a dropped connection, a
-        // timeout, or a retried create that now finds its own flow): read the truth.
-        Err(err) => match read_back(client, c, &err).await {
-            Ok(Some(live)) if strip_revision(&live.source) == strip_revision(source) => result(
-                c,
-                Outcome::Applied {
-                    revision: live.revision,
-                },
-            ),
-            Ok(_) => failed(c, &err),
-            Err(read_err) => unknown_or_failed(c, &err, &read_err),
-        },
+        // timeout, or a second create that now finds its own flow): read the truth.
+        let live = match read_back(client, c, &err).await {
+            Ok(live) => live,
+            Err(read_err) => return unknown_or_failed(c, &err, &read_err),
+        };
+        match live {
+            Some(live) if strip_revision(&live.source) == strip_revision(source) => {
+                return result(
+                    c,
+                    Outcome::Applied {
+                        revision: live.revision,
+                    },
+                )
+            }
+            // The answer was lost and the server does not hold the change: the write did not
+            // happen, so sending it again is safe. A create cannot make a second copy: Kestra
+            // refuses to create a flow that exists (and the read-back just saw none). An
+            // update is a PUT of the same source.
+            found if answer_lost(&err) && sends < MAX_SENDS => {
+                let settle = match (c.sync_state, &found) {
+                    (SyncState::Added, None) => true,
+                    // a flow deleted meanwhile is not re-created by an update
+                    (SyncState::Updated, Some(_)) => true,
+                    _ => false,
+                };
+                if !settle {
+                    return failed(c, &err);
+                }
+                tracing::warn!(
+                    "{}/{}: {err}; the flow was read back without the change: sending it again",
+                    c.namespace,
+                    c.flow_id
+                );
+            }
+            _ => return failed(c, &err),
+        }
     }
 }
 

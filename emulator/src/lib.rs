@@ -71,6 +71,11 @@ pub enum FaultKind {
     DropBeforeHandling,
     /// Perform the request (the write happens), then close the connection without answering.
     DropAfterHandling,
+    /// Reset the connection (TCP RST, as a crashed proxy or a load balancer does) without
+    /// any response; nothing is performed.
+    ResetBeforeHandling,
+    /// Perform the request (the write happens), then reset the connection (TCP RST).
+    ResetAfterHandling,
     /// Sleep this long before handling.
     Stall(Duration),
 }
@@ -88,6 +93,9 @@ pub struct Faults {
     /// Path endings (`"/flows"`, `"/flows/prod/a"`): only requests whose path ends with one
     /// of them; `None` = every path. Lets a test aim a fault at one write and its read-back.
     pub only_paths: Option<Vec<String>>,
+    /// At most this many faults in all (`None`: no limit): "the first create's answer is
+    /// lost, the next goes through".
+    pub limit: Option<usize>,
 }
 
 /// What the emulated server is.
@@ -146,6 +154,8 @@ pub(crate) struct Knobs {
     pub latency: Duration,
     pub faults: Faults,
     pub rng: rand::rngs::StdRng,
+    /// Faults injected since the last [`Emulator::set_faults`] (for [`Faults::limit`]).
+    pub faults_injected: usize,
 }
 
 /// State shared by the accept loop, the handlers and the [`Emulator`] handle.
@@ -252,6 +262,7 @@ fn build_shared(opts: Options) -> anyhow::Result<Arc<Shared>> {
             latency: opts.latency,
             faults: opts.faults,
             rng,
+            faults_injected: 0,
         }),
         store: Mutex::new(store::Store::default()),
         files: Mutex::new(nsfiles::FileStore::default()),
@@ -405,6 +416,7 @@ impl Emulator {
         let mut knobs = self.shared.knobs();
         knobs.rng = rand::rngs::StdRng::seed_from_u64(f.seed);
         knobs.faults = f;
+        knobs.faults_injected = 0;
     }
 
     /// Zero the request and write counters and forget the recorded requests.

@@ -9,7 +9,7 @@
 //! not a status. The axum [`Router`](axum::Router) is called as a plain tower service.
 
 use std::convert::Infallible;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -45,8 +45,37 @@ pub(crate) async fn serve(
     }
 }
 
+/// How a fault ends a connection: fired from the request handler.
+#[derive(Default)]
+struct Kill {
+    fired: Notify,
+    /// `true`: a TCP RST (zero linger) rather than an orderly close.
+    reset: AtomicBool,
+}
+
+impl Kill {
+    fn fire(&self, reset: bool) {
+        self.reset.store(reset, Ordering::SeqCst);
+        self.fired.notify_one();
+    }
+}
+
 async fn connection(stream: tokio::net::TcpStream, router: axum::Router, shared: Arc<Shared>) {
-    let kill = Arc::new(Notify::new());
+    // A second handle on the socket, to reset it after hyper's handle is dropped.
+    let Some((stream, spare)) = stream
+        .into_std()
+        .and_then(|s| Ok((s.try_clone()?, s)))
+        .ok()
+        .and_then(|(a, b)| {
+            Some((
+                tokio::net::TcpStream::from_std(a).ok()?,
+                tokio::net::TcpStream::from_std(b).ok()?,
+            ))
+        })
+    else {
+        return;
+    };
+    let kill = Arc::new(Kill::default());
     let svc_kill = kill.clone();
     let service = hyper::service::service_fn(move |req: Request<Incoming>| {
         handle(req, router.clone(), shared.clone(), svc_kill.clone())
@@ -57,8 +86,13 @@ async fn connection(stream: tokio::net::TcpStream, router: axum::Router, shared:
     tokio::select! {
         _ = conn => {}
         // dropping `conn` closes the socket with the request unanswered
-        _ = kill.notified() => {}
+        _ = kill.fired.notified() => {
+            if kill.reset.load(Ordering::SeqCst) {
+                let _ = spare.set_zero_linger();
+            }
+        }
     }
+    drop(spare);
 }
 
 /// Fault drawn for one request, if any.
@@ -78,9 +112,16 @@ fn draw_fault(shared: &Shared, method: &str, path: &str) -> Option<FaultKind> {
             return None;
         }
     }
+    if faults
+        .limit
+        .is_some_and(|limit| knobs.faults_injected >= limit)
+    {
+        return None;
+    }
     let hit = knobs.rng.gen_bool(faults.rate.clamp(0.0, 1.0));
     let pick = knobs.rng.gen_range(0..faults.kinds.len());
     if hit {
+        knobs.faults_injected += 1;
         faults.kinds.get(pick).cloned()
     } else {
         None
@@ -91,7 +132,7 @@ async fn handle(
     req: Request<Incoming>,
     router: axum::Router,
     shared: Arc<Shared>,
-    kill: Arc<Notify>,
+    kill: Arc<Kill>,
 ) -> Result<Response<Body>, Infallible> {
     shared.request_count.fetch_add(1, Ordering::SeqCst);
     let method = req.method().as_str().to_string();
@@ -111,9 +152,9 @@ async fn handle(
     }
     let fault = draw_fault(&shared, &method, &path);
     match fault {
-        Some(FaultKind::DropBeforeHandling) => {
+        Some(FaultKind::DropBeforeHandling | FaultKind::ResetBeforeHandling) => {
             record(None);
-            kill.notify_one();
+            kill.fire(fault == Some(FaultKind::ResetBeforeHandling));
             return std::future::pending().await;
         }
         Some(FaultKind::Status(code)) => {
@@ -130,7 +171,7 @@ async fn handle(
             return Ok(resp);
         }
         Some(FaultKind::Stall(d)) => tokio::time::sleep(d).await,
-        Some(FaultKind::DropAfterHandling) | None => {}
+        Some(FaultKind::DropAfterHandling | FaultKind::ResetAfterHandling) | None => {}
     }
     let resp = if authorized(&shared, &req, &path) {
         match router.oneshot(req.map(Body::new)).await {
@@ -140,10 +181,13 @@ async fn handle(
     } else {
         errors::unauthorized()
     };
-    if fault == Some(FaultKind::DropAfterHandling) {
+    if matches!(
+        fault,
+        Some(FaultKind::DropAfterHandling | FaultKind::ResetAfterHandling)
+    ) {
         // the handler ran to completion (the write is done); the answer is lost
         record(None);
-        kill.notify_one();
+        kill.fire(fault == Some(FaultKind::ResetAfterHandling));
         return std::future::pending().await;
     }
     record(Some(resp.status().as_u16()));

@@ -15,6 +15,7 @@ fn always(kind: FaultKind, methods: Option<&[&str]>) -> Faults {
         kinds: vec![kind],
         only_methods: methods.map(|m| m.iter().map(|s| s.to_string()).collect()),
         only_paths: None,
+        limit: None,
     }
 }
 
@@ -157,6 +158,7 @@ async fn a_seed_gives_the_same_faults_for_the_same_request_order() {
         kinds: vec![FaultKind::Status(500), FaultKind::Status(502)],
         only_methods: None,
         only_paths: None,
+        limit: None,
     };
     let opts = Options {
         faults: faults.clone(),

@@ -133,6 +133,7 @@ async fn a_create_whose_answer_is_lost_reports_maybe_applied_and_the_flow_is_the
         kinds: vec![FaultKind::DropAfterHandling],
         only_methods: Some(vec!["POST".into()]),
         only_paths: None,
+        limit: None,
     });
     let err = client.create(&src("prod", "lost", "x")).await.unwrap_err();
     assert!(err.may_have_been_applied(), "{err:?}");
@@ -159,6 +160,7 @@ async fn transient_faults_on_reads_are_retried_through() {
         ],
         only_methods: Some(vec!["GET".into()]),
         only_paths: None,
+        limit: None,
     });
     let mut cfg = config(&emu, Auth::None);
     cfg.retries = 8;
