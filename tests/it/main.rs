@@ -8,6 +8,7 @@ mod gitlab_support;
 mod kestra_support;
 
 mod adversarial;
+mod cli_contract;
 mod copied_examples;
 mod corpus;
 mod faults;
