@@ -211,7 +211,10 @@ pub async fn apply(
             _ => {}
         }
     }
-    rows.sort_by(|a, b| (&a.namespace, &a.flow_id).cmp(&(&b.namespace, &b.flow_id)));
+    // In the order the plan shows them and they run: creates, updates, then deletes.
+    rows.sort_by(|a, b| {
+        (a.sync_state, &a.namespace, &a.flow_id).cmp(&(b.sync_state, &b.namespace, &b.flow_id))
+    });
     let report = Report {
         applied: rows
             .iter()

@@ -11,7 +11,8 @@
 //!
 //! | failure | [`Idempotency::Idempotent`] (GET, PUT, DELETE, `POST /flows/validate`) | [`Idempotency::NotIdempotent`] (a create: `POST /flows`) |
 //! |---|---|---|
-//! | connection not established (refused, DNS, TLS, connect timeout) | retried | retried: the request was never sent |
+//! | connection not established (refused, TLS, connect timeout) | retried | retried: the request was never sent |
+//! | host name does not resolve (DNS) | **not retried** | **not retried** |
 //! | `429`, `503` | retried | retried: the server says it did not perform it |
 //! | timeout or reset after the request was sent | retried | **not retried**: [`HttpError::MaybeApplied`] |
 //! | `502`, `504` (a gateway lost the upstream answer) | retried | **not retried**: [`HttpError::MaybeApplied`] |
@@ -21,6 +22,9 @@
 //! happened; it never means "failed". Replaying an idempotent request is harmless: a `PUT` of
 //! the same source creates no new revision, and a `DELETE` replayed after a lost answer gets a
 //! `404` (already gone).
+//!
+//! A host name that does not resolve is not retried: asking the resolver again gives the same
+//! answer, and the user needs the hint (check the URL) at once, not after the backoff.
 //!
 //! Waits grow exponentially from [`Backoff::initial`] with random jitter (half to all of the
 //! step) and never exceed [`Backoff::max`]. A `Retry-After` header (seconds or an HTTP date)
@@ -33,6 +37,13 @@
 //! include the full URL, so they are never shown: messages are rebuilt from the error chain of
 //! [`reqwest::Error::without_url`]. Redirects are not followed at all, so an `Authorization`
 //! header can never travel to another host; a `3xx` answer is returned as is.
+//!
+//! # Debug log
+//!
+//! With `KESTRA_SYNC_LOG=debug`, every request is one line (target `kestra_sync::http`): its
+//! method, its path and query (redacted as above), the status or why there was none, and how
+//! long it took. The HTTP libraries' own lines (connection pool, TLS) stay at `warn`
+//! ([`log_filter`]) unless named in `KESTRA_SYNC_LOG`.
 
 use std::error::Error as _;
 use std::time::{Duration, SystemTime};
@@ -151,8 +162,8 @@ pub enum HttpError {
         method: String,
         url: String,
         message: String,
-        /// `true` when it was a timeout.
-        timeout: bool,
+        /// Why there was no answer.
+        kind: NoAnswer,
     },
     /// A non-idempotent request was sent but its outcome is unknown (timeout or connection
     /// drop after sending, a gateway's 502/504): look before acting again.
@@ -162,6 +173,90 @@ pub enum HttpError {
         url: String,
         message: String,
     },
+}
+
+/// Why a request got no answer, for a message that says what to check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoAnswer {
+    /// Nothing listens at that host and port (connection refused).
+    Refused,
+    /// The host name does not resolve.
+    Dns,
+    /// No answer within the timeout.
+    Timeout,
+    /// Anything else: TLS, reset, a body cut off.
+    Other,
+}
+
+impl NoAnswer {
+    fn of(e: &reqwest::Error) -> NoAnswer {
+        if e.is_timeout() {
+            return NoAnswer::Timeout;
+        }
+        let mut source = e.source();
+        while let Some(s) = source {
+            if let Some(io) = s.downcast_ref::<std::io::Error>() {
+                if io.kind() == std::io::ErrorKind::ConnectionRefused {
+                    return NoAnswer::Refused;
+                }
+            }
+            // hyper-util's connector names resolver failures `dns error`
+            if e.is_connect() && s.to_string().starts_with("dns error") {
+                return NoAnswer::Dns;
+            }
+            source = s.source();
+        }
+        NoAnswer::Other
+    }
+
+    /// Short words for the debug log.
+    fn words(self) -> &'static str {
+        match self {
+            NoAnswer::Refused => "connection refused",
+            NoAnswer::Dns => "host name does not resolve",
+            NoAnswer::Timeout => "timed out",
+            NoAnswer::Other => "no answer",
+        }
+    }
+}
+
+/// The `tracing` filter for `KESTRA_SYNC_LOG` (`info` when unset or unreadable): the user's
+/// directives, with the HTTP libraries' own logs (connection pool, TLS, HTTP/2 frames) kept
+/// at `warn` unless the user names them. `debug` then shows one line per request.
+pub fn log_filter(user: Option<&str>) -> String {
+    const NOISY: &[&str] = &[
+        "hyper_util",
+        "hyper",
+        "reqwest",
+        "h2",
+        "rustls",
+        "tower",
+        "octocrab",
+    ];
+    let user = user
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .unwrap_or("info");
+    let mut directives = vec![user.to_string()];
+    for name in NOISY {
+        if !user.contains(name) {
+            directives.push(format!("{name}=warn"));
+        }
+    }
+    directives.join(",")
+}
+
+/// `GET /api/v1/configs`: the method and the redacted path and query of a request URL.
+fn request_line(method: &Method, url: &Url) -> String {
+    let shown = redact_url(url);
+    let path = match shown
+        .find("://")
+        .and_then(|i| shown[i + 3..].find('/').map(|j| i + 3 + j))
+    {
+        Some(at) => &shown[at..],
+        None => "/",
+    };
+    format!("{method} {path}")
 }
 
 /// The shared client: a `reqwest::Client` (one connection pool) plus the retry rule.
@@ -220,16 +315,21 @@ impl HttpClient {
             })?;
             let method = request.method().clone();
             let url = redact_url(request.url());
+            let line = request_line(&method, request.url());
             let can_retry = attempt < self.retries;
+            let started = std::time::Instant::now();
+            let took = |started: std::time::Instant| started.elapsed().as_millis();
 
             let response = match self.inner.execute(request).await {
                 Ok(response) => response,
                 Err(e) => {
                     // A connect error means nothing was sent: always safe to replay.
                     let sent = !e.is_connect();
-                    let timeout = e.is_timeout();
+                    let kind = NoAnswer::of(&e);
+                    tracing::debug!(target: "kestra_sync::http", "{line} -> {} in {} ms", kind.words(), took(started));
                     let message = self.transport_message(e);
-                    if can_retry && (idempotent || !sent) {
+                    // A name that does not resolve will not resolve on the next try either.
+                    if can_retry && (idempotent || !sent) && kind != NoAnswer::Dns {
                         let wait = self.backoff.delay(attempt);
                         tracing::warn!(
                             "{method} {url}: {message}; retry {} of {} in {:.1}s",
@@ -252,13 +352,14 @@ impl HttpClient {
                             method: method.to_string(),
                             url,
                             message,
-                            timeout,
+                            kind,
                         }
                     });
                 }
             };
 
             let status = response.status();
+            tracing::debug!(target: "kestra_sync::http", "{line} -> {status} in {} ms", took(started));
             if can_retry && retriable_status(status, idempotency) {
                 let wait = retry_after(response.headers(), SystemTime::now())
                     .map(|d| d.min(self.backoff.max))
@@ -294,7 +395,7 @@ impl HttpClient {
                     })
                 }
                 Err(e) => {
-                    let timeout = e.is_timeout();
+                    let kind = NoAnswer::of(&e);
                     let message = format!(
                         "answered {status} but the body could not be read: {}",
                         self.transport_message(e)
@@ -311,7 +412,7 @@ impl HttpClient {
                             method: method.to_string(),
                             url,
                             message,
-                            timeout,
+                            kind,
                         }
                     } else {
                         HttpError::MaybeApplied {

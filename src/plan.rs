@@ -60,63 +60,6 @@ pub struct FlowChange {
     /// Source to write (for ADDED / UPDATED); not part of the JSON contract.
     #[serde(skip)]
     pub desired_source: Option<String>,
-    /// What a reviewer must know about this flow besides its change (JSON: `[{"kind",
-    /// "message"}]`, always present): e.g. `hidden-characters` when its name, file or shown
-    /// source holds characters that are invisible or control the display (they are shown
-    /// visibly in every output). Other kinds may be added.
-    pub warnings: Vec<FlowWarning>,
-}
-
-/// One warning on one flow of the plan.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct FlowWarning {
-    /// Stable, kebab-case: `hidden-characters`, …
-    pub kind: String,
-    pub message: String,
-}
-
-/// The kind of the warning on a flow whose shown text holds hidden characters.
-pub const HIDDEN_CHARACTERS: &str = "hidden-characters";
-
-/// The `hidden-characters` warning of a flow, when its file name, namespace, id, Git source
-/// or server source holds characters that hide text or change how it reads (see
-/// [`crate::render::untrusted`]).
-pub fn hidden_characters_warning(
-    git_path: Option<&str>,
-    namespace: &str,
-    id: &str,
-    git_source: Option<&str>,
-    server_source: Option<&str>,
-) -> Option<FlowWarning> {
-    use crate::render::untrusted::hidden_characters;
-    let mut parts = Vec::new();
-    let names = [
-        ("the file name", git_path),
-        ("the namespace", Some(namespace)),
-        ("the flow id", Some(id)),
-    ];
-    for (what, s) in names {
-        if let Some(h) = s.and_then(hidden_characters) {
-            // A name is one line: its line number says nothing.
-            parts.push(format!("in {what}: {}", h.replace(" on line 1", "")));
-        }
-    }
-    if let Some(h) = git_source.and_then(hidden_characters) {
-        parts.push(format!("in the Git file: {h}"));
-    }
-    if let Some(h) = server_source.and_then(hidden_characters) {
-        parts.push(format!("in the server's copy: {h}"));
-    }
-    if parts.is_empty() {
-        return None;
-    }
-    Some(FlowWarning {
-        kind: HIDDEN_CHARACTERS.into(),
-        message: format!(
-            "hidden characters, shown visibly in this plan ({}); a lone carriage return is a line break for YAML and Kestra: check that the flow does what it seems to",
-            parts.join("; ")
-        ),
-    })
 }
 
 /// Counts of the four states (KEPT is reported apart).
@@ -242,15 +185,6 @@ pub fn compute(
                     lines_added: added,
                     lines_removed: removed,
                     desired_source: Some(flow.source.clone()),
-                    warnings: hidden_characters_warning(
-                        Some(&flow.git_path),
-                        &flow.namespace,
-                        &flow.id,
-                        Some(&flow.source),
-                        None,
-                    )
-                    .into_iter()
-                    .collect(),
                 }
             }
             Some(remote) => {
@@ -267,7 +201,6 @@ pub fn compute(
                         lines_added: 0,
                         lines_removed: 0,
                         desired_source: None,
-                        warnings: Vec::new(),
                     }
                 } else {
                     let live_name = format!("kestra:{}/{}", remote.namespace, remote.id);
@@ -283,15 +216,6 @@ pub fn compute(
                         lines_added: added,
                         lines_removed: removed,
                         desired_source: Some(flow.source.clone()),
-                        warnings: hidden_characters_warning(
-                            Some(&flow.git_path),
-                            &flow.namespace,
-                            &flow.id,
-                            Some(&wanted),
-                            Some(&stored),
-                        )
-                        .into_iter()
-                        .collect(),
                     }
                 }
             }
@@ -302,16 +226,13 @@ pub fn compute(
         if seen.contains(key) {
             continue;
         }
-        let (state, diff, removed, warnings) = if delete {
+        let (state, diff, removed) = if delete {
             let live_name = format!("kestra:{}/{}", remote.namespace, remote.id);
             let stored = strip_revision(&remote.source);
             let (d, _, r) = unified_diff(&stored, "", &live_name, "/dev/null");
-            let w =
-                hidden_characters_warning(None, &remote.namespace, &remote.id, None, Some(&stored));
-            (SyncState::Deleted, Some(d), r, w)
+            (SyncState::Deleted, Some(d), r)
         } else {
-            let w = hidden_characters_warning(None, &remote.namespace, &remote.id, None, None);
-            (SyncState::Kept, None, 0, w)
+            (SyncState::Kept, None, 0)
         };
         flows.push(FlowChange {
             git_path: None,
@@ -323,7 +244,6 @@ pub fn compute(
             lines_added: 0,
             lines_removed: removed,
             desired_source: None,
-            warnings: warnings.into_iter().collect(),
         });
     }
     flows.sort_by(|a, b| (&a.namespace, &a.flow_id).cmp(&(&b.namespace, &b.flow_id)));

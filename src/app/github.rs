@@ -3,7 +3,7 @@
 //! - `pull_request` (and `pull_request_target`): plan; post it as the one sticky comment
 //!   (unless `comment: false`); job summary; outputs. Never applies. A fork's read-only token
 //!   is a warning and a summary line, never a failure.
-//! - `push` to the deployed branch (input `deploy-branch`, default the repository's default
+//! - `push` to the deployed branch (input `branch`, default the repository's default
 //!   branch): plan, then apply unless `dry-run`; the apply report goes to the summary.
 //! - `push` elsewhere, and other events: plan only.
 //! - `schedule` / `workflow_dispatch`: drift check: plan and summary; the step fails only
@@ -27,7 +27,7 @@ use crate::forge::github::{CommentOutcome, GithubClient, Issue};
 use crate::render::markdown::{self, MarkdownContext};
 use crate::settings::Settings;
 
-/// The mode for an event; `deployed` is the `deploy-branch` input.
+/// The mode for an event; `deployed` is the `branch` input.
 pub fn mode(ctx: &Context, deployed: Option<&str>) -> Mode {
     match &ctx.event {
         // `pull_request_target` runs in the base repository, with its secrets and a token
@@ -56,12 +56,12 @@ pub fn mode(ctx: &Context, deployed: Option<&str>) -> Mode {
                 },
                 (_, Some(d)) => Mode::Plan {
                     why: Some(format!(
-                        "`{git_ref}` is not the deployed branch `{d}` (input `deploy-branch`): plan only"
+                        "`{git_ref}` is not the deployed branch `{d}` (input `branch`): plan only"
                     )),
                 },
                 (_, None) => Mode::Plan {
                     why: Some(
-                        "the deployed branch is unknown (set the `deploy-branch` input): plan only".into(),
+                        "the deployed branch is unknown (set the `branch` input): plan only".into(),
                     ),
                 },
             }
@@ -78,13 +78,16 @@ pub async fn run(settings: Result<Settings, String>) -> Exit {
     let ctx = match crate::ci::github::context() {
         Ok(c) => c,
         Err(e) => {
-            crate::out::command(&commands::annotation(
-                Level::Error,
-                None,
-                None,
-                Some("kestra-sync"),
-                &e.to_string(),
-            ));
+            print!(
+                "{}",
+                commands::annotation(
+                    Level::Error,
+                    None,
+                    None,
+                    Some("kestra-sync"),
+                    &e.to_string()
+                )
+            );
             return Exit::Error;
         }
     };
@@ -134,28 +137,18 @@ impl Reporter for GitHub {
     }
 
     fn print(&self, level: Level, title: Option<&str>, message: &str) {
-        crate::out::command(&commands::annotation(level, None, None, title, message));
+        print!(
+            "{}",
+            commands::annotation(level, None, None, title, message)
+        );
     }
 
     fn section(&self, title: &str) {
-        crate::out::command(&commands::group(title));
+        print!("{}", commands::group(title));
     }
 
     fn end_section(&self) {
-        crate::out::command(&commands::endgroup());
-    }
-
-    /// Each warning as an annotation on its file.
-    fn flow_warnings(&self, warnings: &[Finding<'_>]) {
-        for w in warnings {
-            crate::out::command(&commands::annotation(
-                Level::Warning,
-                Some(w.file),
-                w.line,
-                Some("kestra-sync: read before approving"),
-                w.message,
-            ));
-        }
+        print!("{}", commands::endgroup());
     }
 
     /// Each finding as an annotation on its file and line, then the error.
@@ -166,13 +159,10 @@ impl Reporter for GitHub {
                 (Origin::Server, Level::Error) => "Kestra refused this flow",
                 (Origin::Server, _) => "Kestra warning",
             };
-            crate::out::command(&commands::annotation(
-                f.level,
-                Some(f.file),
-                f.line,
-                Some(title),
-                f.message,
-            ));
+            print!(
+                "{}",
+                commands::annotation(f.level, Some(f.file), f.line, Some(title), f.message)
+            );
         }
         self.print(Level::Error, Some("kestra-sync"), message);
     }

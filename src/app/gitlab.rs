@@ -26,9 +26,7 @@ use super::Exit;
 use crate::ci::gitlab::Context;
 use crate::forge::gitlab::{GitLabNotes, MergeRequest, NoteOutcome, TOKEN_HELP};
 use crate::http::HttpOptions;
-use crate::out;
 use crate::render::markdown::{self, MarkdownContext};
-use crate::render::untrusted::visible_line;
 use crate::settings::Settings;
 
 /// Run on GitLab CI with `settings` (or the error that stopped them); the exit.
@@ -36,7 +34,7 @@ pub async fn run(settings: Result<Settings, String>, color: bool) -> Exit {
     let ctx = match crate::ci::gitlab::context() {
         Ok(c) => c,
         Err(e) => {
-            out::message(&prefix(Level::Error, color), &e.to_string());
+            println!("{} {e}", prefix(Level::Error, color));
             return Exit::Error;
         }
     };
@@ -57,7 +55,7 @@ pub async fn run(settings: Result<Settings, String>, color: bool) -> Exit {
     modes::run(&platform, &settings, mode).await
 }
 
-/// The mode for a pipeline; `deployed` is `--deploy-branch` (KESTRA_SYNC_DEPLOY_BRANCH) when given.
+/// The mode for a pipeline; `deployed` is `--branch` (KESTRA_SYNC_BRANCH) when given.
 pub fn mode(ctx: &Context, deployed: Option<&str>) -> Mode {
     let deployed = deployed
         .map(str::to_string)
@@ -77,7 +75,7 @@ pub fn mode(ctx: &Context, deployed: Option<&str>) -> Mode {
             (Some(b), Some(d)) if *b == d => Mode::Apply { branch: Some(d) },
             (Some(b), Some(d)) => Mode::Plan {
                 why: Some(format!(
-                    "`{b}` is not the deployed branch `{d}` (KESTRA_SYNC_DEPLOY_BRANCH, default CI_DEFAULT_BRANCH): plan only"
+                    "`{b}` is not the deployed branch `{d}` (KESTRA_SYNC_BRANCH, default CI_DEFAULT_BRANCH): plan only"
                 )),
             },
             (None, Some(d)) => Mode::Plan {
@@ -89,7 +87,7 @@ pub fn mode(ctx: &Context, deployed: Option<&str>) -> Mode {
                 }),
             },
             (_, None) => Mode::Plan {
-                why: Some("the deployed branch is unknown (CI_DEFAULT_BRANCH is unset; set KESTRA_SYNC_DEPLOY_BRANCH): plan only".into()),
+                why: Some("the deployed branch is unknown (CI_DEFAULT_BRANCH is unset; set KESTRA_SYNC_BRANCH): plan only".into()),
             },
         },
         other => Mode::Plan {
@@ -187,8 +185,8 @@ impl Reporter for GitLab {
     fn print(&self, level: Level, title: Option<&str>, message: &str) {
         let p = prefix(level, self.color);
         match title.filter(|t| *t != "kestra-sync") {
-            Some(t) => out::message(&p, &format!("{t}: {message}")),
-            None => out::message(&p, message),
+            Some(t) => println!("{p} {t}: {message}"),
+            None => println!("{p} {message}"),
         }
     }
 
@@ -196,23 +194,18 @@ impl Reporter for GitLab {
     fn section(&self, title: &str) {
         let mut open = self.sections.borrow_mut();
         let name = format!("kestra_sync_{}", open.len() + 1);
-        // The title may hold a namespace or a message: shown on one line, nothing hidden.
-        let title = visible_line(title);
         let title = if self.color {
             format!("\x1b[1m{title}\x1b[0m")
         } else {
-            title.into_owned()
+            title.to_string()
         };
-        out::control(&format!(
-            "\x1b[0Ksection_start:{}:{name}\r\x1b[0K{title}\n",
-            now()
-        ));
+        println!("\x1b[0Ksection_start:{}:{name}\r\x1b[0K{title}", now());
         open.push(name);
     }
 
     fn end_section(&self) {
         if let Some(name) = self.sections.borrow_mut().pop() {
-            out::control(&format!("\x1b[0Ksection_end:{}:{name}\r\x1b[0K\n", now()));
+            println!("\x1b[0Ksection_end:{}:{name}\r\x1b[0K", now());
         }
     }
 
@@ -220,7 +213,7 @@ impl Reporter for GitLab {
     /// terminals link), then the error.
     fn failure(&self, message: &str, findings: &[Finding<'_>]) {
         for f in findings {
-            out::message("", &f.to_string());
+            println!("{f}");
         }
         self.print(Level::Error, Some("kestra-sync"), message);
     }
@@ -369,7 +362,7 @@ mod tests {
         );
         let unknown = ctx(&[("CI_PIPELINE_SOURCE", "push"), ("CI_COMMIT_BRANCH", "main")]);
         assert!(
-            matches!(mode(&unknown, None), Mode::Plan { why: Some(why) } if why.contains("set KESTRA_SYNC_DEPLOY_BRANCH"))
+            matches!(mode(&unknown, None), Mode::Plan { why: Some(why) } if why.contains("set KESTRA_SYNC_BRANCH"))
         );
         // The deployed branch given explicitly still applies without CI_DEFAULT_BRANCH.
         assert_eq!(

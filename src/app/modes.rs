@@ -11,7 +11,7 @@
 use std::path::PathBuf;
 
 use super::pipeline::{self, Planned, RunError};
-use super::report::{findings, Finding, Level, Origin, Posted, Reporter};
+use super::report::{findings, Level, Posted, Reporter};
 use super::Exit;
 use crate::apply::{ApplyError, Report};
 use crate::cli::Format;
@@ -64,7 +64,13 @@ pub async fn run<R: Reporter>(r: &R, settings: &Settings, mode: Mode) -> Exit {
         Ok(None) => return Exit::Ok,
         Err(e) => {
             r.end_section();
-            return failed(r, &e);
+            // Only apply could have written: say that it did not.
+            return match (&mode, &e) {
+                (Mode::Apply { .. }, RunError::Problems(_)) => {
+                    failed_as(r, &e, &format!("{e}; nothing was written"))
+                }
+                _ => failed(r, &e),
+            };
         }
     };
     // Apply in JSON shows one document at the end: the plan with what was applied.
@@ -73,31 +79,6 @@ pub async fn run<R: Reporter>(r: &R, settings: &Settings, mode: Mode) -> Exit {
         r.product(&shown(settings, &planned));
     }
     r.end_section();
-    // Each flow's warnings: on its file, or named by the flow when only the server has it.
-    let texts: Vec<(&str, String)> = planned
-        .plan
-        .flows
-        .iter()
-        .flat_map(|f| {
-            f.warnings.iter().map(move |w| match &f.git_path {
-                Some(path) => (path.as_str(), w.message.clone()),
-                None => ("", format!("{}/{}: {}", f.namespace, f.flow_id, w.message)),
-            })
-        })
-        .collect();
-    let warned: Vec<Finding<'_>> = texts
-        .iter()
-        .map(|(file, message)| Finding {
-            level: Level::Warning,
-            origin: Origin::Local,
-            file,
-            line: None,
-            message,
-        })
-        .collect();
-    if !warned.is_empty() {
-        r.flow_warnings(&warned);
-    }
 
     let plan_file = match write_plan_file(r, settings, &planned) {
         Ok(f) => f,
@@ -214,8 +195,11 @@ async fn validate<R: Reporter>(r: &R, settings: &Settings) -> Exit {
             r.print(Level::Warning, None, &format!("{}: {w}", v.git_path));
         }
     }
-    if results.iter().any(|v| !v.errors.is_empty()) {
-        return failed(r, &RunError::Apply(ApplyError::Invalid(results)));
+    let refused = results.iter().filter(|v| !v.errors.is_empty()).count();
+    if refused > 0 {
+        // validate never writes: not ApplyError's "nothing was written"
+        let message = format!("the server refused {refused} flow(s)");
+        return failed_as(r, &RunError::Apply(ApplyError::Invalid(results)), &message);
     }
     r.product(&format!(
         "{} flow(s) valid (checked locally and on the server).\n",
@@ -271,8 +255,6 @@ async fn post<R: Reporter>(r: &R, planned: &Planned, number: u64, fork: bool) ->
         r.comment_limit(),
     );
     let noun = r.comment_noun();
-    // The last line of defence: a secret's raw forms never reach the forge.
-    let body = crate::secrets::scrub(&body);
     match r.post(number, fork, &marker, &body).await {
         Posted::Created(id) => tracing::info!("plan {noun} created ({id})"),
         Posted::Updated(id) => tracing::info!("plan {noun} updated ({id})"),
@@ -414,8 +396,13 @@ pub fn fail<R: Reporter>(r: &R, msg: &str) -> Exit {
 
 /// A failed run: the error, and every local problem and server verdict on its file; exit 1.
 pub fn failed<R: Reporter>(r: &R, err: &RunError) -> Exit {
+    failed_as(r, err, &err.to_string())
+}
+
+/// [`failed`] with `message` said instead of the error's own.
+fn failed_as<R: Reporter>(r: &R, err: &RunError, message: &str) -> Exit {
+    let message = message.to_string();
     let found = findings(err);
-    let message = err.to_string();
     r.failure(&message, &found);
     let errors: Vec<(&str, &str)> = found
         .iter()

@@ -19,7 +19,7 @@ pub enum RunError {
     #[error(transparent)]
     Source(#[from] SourceError),
     /// Local problems in flow files: all of them, each with file and line.
-    #[error("{} problem(s) in flow files; nothing was written", .0.len())]
+    #[error("{} problem(s) in flow files: fix them and run again", .0.len())]
     Problems(Vec<Problem>),
     #[error(transparent)]
     Kestra(#[from] KestraError),

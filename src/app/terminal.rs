@@ -6,7 +6,6 @@
 use std::path::PathBuf;
 
 use super::report::{Finding, Level, Posted, Reporter};
-use crate::out;
 use crate::render::markdown::{self, MarkdownContext};
 use crate::settings::Settings;
 
@@ -36,24 +35,20 @@ impl Reporter for Terminal {
 
     fn print(&self, level: Level, _title: Option<&str>, message: &str) {
         match level {
-            Level::Error => out::message_err(&format!("error: {message}")),
-            Level::Warning => out::message_err(&format!("warning: {message}")),
-            Level::Notice => out::message_err(message),
+            Level::Error => eprintln!("error: {message}"),
+            Level::Warning => eprintln!("warning: {message}"),
+            Level::Notice => eprintln!("{message}"),
         }
     }
 
     /// The error, then each error-level finding indented below it (warnings were printed
     /// when they were found).
     fn failure(&self, message: &str, findings: &[Finding<'_>]) {
-        let mut text = format!("error: {message}\n");
+        eprintln!("error: {message}");
         for f in findings.iter().filter(|f| f.level == Level::Error) {
-            text.push_str(&format!("  {f}\n"));
+            eprintln!("  {f}");
         }
-        out::message_err(&text);
     }
-
-    /// The plan shows each flow's warnings under it (text, Markdown) or carries them (JSON).
-    fn flow_warnings(&self, _warnings: &[Finding<'_>]) {}
 
     fn section(&self, _title: &str) {}
 

@@ -9,7 +9,6 @@ use std::path::Path;
 
 use crate::flow::Problem;
 use crate::kestra::Validation;
-use crate::render::untrusted;
 
 /// GitHub's cap on one step's summary.
 pub const SUMMARY_LIMIT: usize = 1024 * 1024;
@@ -26,21 +25,8 @@ pub fn escape_property(s: &str) -> String {
     escape_data(s).replace(':', "%3A").replace(',', "%2C")
 }
 
-/// `::name k=v,k=v::message` with a trailing newline. What it carries may come from a pull
-/// request or a server: property values are shown on one line and the message with its line
-/// breaks, every hidden character visible ([`untrusted`]) and every secret scrubbed, before
-/// the runner's escaping.
+/// `::name k=v,k=v::message` with a trailing newline.
 pub fn command(name: &str, props: &[(&str, String)], message: &str) -> String {
-    let props: Vec<(&str, String)> = props
-        .iter()
-        .map(|(k, v)| (*k, untrusted::visible_line(v).into_owned()))
-        .collect();
-    raw_command(name, &props, &untrusted::visible(message))
-}
-
-/// [`command`] without making anything visible nor scrubbing it: for `::add-mask::`, which
-/// must name the secret.
-fn raw_command(name: &str, props: &[(&str, String)], message: &str) -> String {
     let props: Vec<String> = props
         .iter()
         .filter(|(_, v)| !v.is_empty())
@@ -61,7 +47,7 @@ pub fn add_mask(secret: &str) -> String {
         .split(['\n', '\r'])
         .map(str::trim)
         .filter(|l| !l.is_empty())
-        .map(|l| raw_command("add-mask", &[], l))
+        .map(|l| command("add-mask", &[], l))
         .collect()
 }
 
@@ -164,17 +150,14 @@ pub fn output_entry(name: &str, value: &str) -> String {
 
 /// Append `entries` to the `GITHUB_OUTPUT` file.
 pub fn write_outputs(path: &Path, entries: &[(&str, String)]) -> std::io::Result<()> {
-    let text: String = entries
-        .iter()
-        .map(|(k, v)| output_entry(k, &crate::secrets::scrub(v)))
-        .collect();
+    let text: String = entries.iter().map(|(k, v)| output_entry(k, v)).collect();
     append(path, &text)
 }
 
 /// Append Markdown to the `GITHUB_STEP_SUMMARY` file, keeping the step under its 1 MiB: the
 /// caller renders with [`summary_room`] as the limit.
 pub fn append_summary(path: &Path, markdown: &str) -> std::io::Result<()> {
-    append(path, &crate::secrets::scrub(markdown))
+    append(path, markdown)
 }
 
 /// Bytes left in the step summary file.

@@ -296,6 +296,11 @@ fn problem_messages_read_well() {
             "id: an\nnamespace: &n dev\ntasks: [t]\n",
         ),
         bytes("_flows/latin1.yml", b"id: caf\xe9\ntasks: [t]\n".to_vec()),
+        file("_flows/tab-list.yml", "id: t1\ntasks:\n\t- id: x\n"),
+        file(
+            "_flows/tab-key.yml",
+            "id: t2\ntasks:\n  - id: x\n\ttype: y\n",
+        ),
     ];
     let shown: Vec<String> = problems(&files).iter().map(|p| p.to_string()).collect();
     insta::assert_snapshot!(shown.join("\n"));

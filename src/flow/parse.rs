@@ -221,6 +221,12 @@ fn explain(body: &str, e: &serde_yaml_ng::Error) -> FileProblem {
             format!("{message}: a key may appear once per mapping; remove or rename one"),
         );
     }
+    if let Some(tabbed) = line.and_then(|l| tab_indented_line(body, l)) {
+        return FileProblem::new(
+            Some(tabbed),
+            "invalid YAML: this line is indented with a tab, and YAML forbids tabs in indentation; indent it with spaces (editors can convert tabs to spaces)",
+        );
+    }
     match line.and_then(|l| glued_key_line(body, l)) {
         Some((glued, text)) => FileProblem::new(
             Some(glued),
@@ -228,6 +234,21 @@ fn explain(body: &str, e: &serde_yaml_ng::Error) -> FileProblem {
         ),
         None => FileProblem::new(line, format!("invalid YAML: {message}")),
     }
+}
+
+/// Line `line` or the one before it, when a tab is among its leading whitespace.
+fn tab_indented_line(body: &str, line: usize) -> Option<usize> {
+    let lines: Vec<&str> = body.lines().collect();
+    [line, line.saturating_sub(1)]
+        .into_iter()
+        .filter(|&l| l >= 1)
+        .find(|&l| {
+            lines.get(l - 1).is_some_and(|text| {
+                text.chars()
+                    .take_while(|c| c.is_whitespace())
+                    .any(|c| c == '\t')
+            })
+        })
 }
 
 /// Line `line` or the one before it, when it starts with `word:` glued to a value.

@@ -12,6 +12,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use url::Url;
 
+use super::error::{Login, CHECK_URL};
 use super::paths::{detect_tenant, normalize_base, ApiPaths, DEFAULT_TENANT};
 use super::{KestraError, RemoteFlow, ServerInfo, Written};
 use crate::http::{Backoff, HttpClient, HttpOptions, Idempotency, Reply};
@@ -64,6 +65,8 @@ pub struct KestraClient {
     pub(super) paths: ApiPaths,
     /// `Authorization` value, marked sensitive (never printed by `Debug`).
     auth: Option<HeaderValue>,
+    /// Which credentials `auth` holds, for error hints.
+    login: Login,
 }
 
 /// The parts of `GET /api/v1/configs` we use.
@@ -106,6 +109,13 @@ impl KestraClient {
                 tenant: config.tenant.clone(),
             },
             auth: auth_header(&config.auth)?,
+            login: match &config.auth {
+                Auth::None => Login::None,
+                Auth::Basic { username, .. } => Login::Basic {
+                    username: username.clone(),
+                },
+                Auth::Bearer(_) => Login::Token,
+            },
         };
 
         let reply = client
@@ -113,13 +123,12 @@ impl KestraClient {
             .await?;
         match reply.status {
             StatusCode::OK => {
-                let configs: Configs = serde_json::from_slice(&reply.body).map_err(|e| {
-                    KestraError::Protocol {
-                        url: reply.url.clone(),
-                        message: format!(
-                            "this is not Kestra's JSON configuration ({e}); is --kestra-url the Kestra server's base URL?"
-                        ),
-                    }
+                let configs: Configs = serde_json::from_slice(&reply.body).map_err(|_| {
+                    KestraError::Invalid(format!(
+                        "no Kestra API at {}: GET /api/v1/configs answered 200 with {}, not Kestra's configuration (JSON); this server is not Kestra, or Kestra is under another path. {CHECK_URL}",
+                        client.info.url,
+                        reply.header("content-type").map_or("a page".to_string(), |c| format!("a page of type `{}`", c.split(';').next().unwrap_or(c).trim())),
+                    ))
                 })?;
                 client.info.version = configs.version.filter(|v| !v.trim().is_empty());
                 client.info.edition = configs.edition;
@@ -131,7 +140,7 @@ impl KestraClient {
                 client.paths.tenant = client.probe_path_form(&reply).await?;
             }
             StatusCode::NOT_FOUND => {}
-            _ => return Err(KestraError::from_reply(&reply)),
+            _ => return Err(client.error(&reply)),
         }
         client.info.tenant = client.paths.tenant.clone();
         tracing::info!(
@@ -163,12 +172,20 @@ impl KestraClient {
             match reply.status {
                 StatusCode::OK => return Ok(tenant),
                 StatusCode::NOT_FOUND => continue,
-                _ => return Err(KestraError::from_reply(&reply)),
+                _ => return Err(self.error(&reply)),
             }
         }
-        Err(KestraError::from_reply(configs).with_hint(
-            "no Kestra API answers at this address (neither /api/v1/configs nor the flows search, tenanted or not): check --kestra-url (the server's base URL, e.g. https://kestra.example.com) and --kestra-tenant",
-        ))
+        let said = super::error::server_message(
+            configs.status,
+            configs.header("content-type"),
+            &configs.body,
+        );
+        let said: String = said.chars().take(160).collect();
+        Err(KestraError::Invalid(format!(
+            "no Kestra API at {}: GET /api/v1/configs answered 404 ({}), and so did the flows search with and without a tenant; this server is not Kestra, or Kestra is under another path. {CHECK_URL}",
+            self.info.url,
+            said.trim_end_matches('.'),
+        )))
     }
 
     /// What we know about the server (for plan footers).
@@ -269,7 +286,7 @@ impl KestraClient {
 
     /// The error for an unexpected answer.
     pub(super) fn error(&self, reply: &Reply) -> KestraError {
-        KestraError::from_reply(reply)
+        KestraError::from_reply(reply, &self.login)
     }
 
     /// An idempotent request (GET, PUT, DELETE, validation).

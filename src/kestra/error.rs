@@ -6,7 +6,7 @@
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::http::{HttpError, Reply};
+use crate::http::{HttpError, NoAnswer, Reply};
 
 /// Longest server message kept in an error; validation messages can be long, pages of HTML
 /// from a proxy are not worth more.
@@ -16,7 +16,7 @@ const MAX_MESSAGE: usize = 4000;
 #[derive(Debug, thiserror::Error)]
 pub enum KestraError {
     /// The server answered with an error status.
-    #[error("Kestra answered {status} to {method} {url}: {message}{}", hint_suffix(.hint))]
+    #[error("{}", status_text(*.status, .method, .url, .message, .hint))]
     Status {
         method: String,
         url: String,
@@ -27,12 +27,13 @@ pub enum KestraError {
         /// What to do, e.g. for 401/403; empty when there is nothing to add.
         hint: String,
     },
-    /// No answer: connection refused, reset, timeout.
-    #[error("cannot reach Kestra: {method} {url}: {message}")]
+    /// No answer: connection refused, a name that does not resolve, reset, timeout.
+    #[error("{}", transport_text(.method, .url, .message, *.kind))]
     Transport {
         method: String,
         url: String,
         message: String,
+        kind: NoAnswer,
     },
     /// A write was sent but its outcome is unknown (timeout or dropped connection after
     /// sending, a gateway's 502/504). Not retried: look at the flow before acting again.
@@ -54,13 +55,79 @@ pub enum KestraError {
     Changed(String),
 }
 
-fn hint_suffix(hint: &str) -> String {
-    if hint.is_empty() {
-        String::new()
-    } else {
-        format!(". {hint}")
+/// `Kestra answered 401 to GET url: message. Hint`, without doubling the full stop the
+/// server's message may end with. A redirect's hint is the whole message: what answered
+/// may not be Kestra (a login proxy).
+fn status_text(status: u16, method: &str, url: &str, message: &str, hint: &str) -> String {
+    if (300..400).contains(&status) && !hint.is_empty() {
+        return hint.to_string();
+    }
+    let mut text = format!("Kestra answered {status} to {method} {url}: {message}");
+    if !hint.is_empty() {
+        let keep = text.trim_end().trim_end_matches('.').len();
+        text.truncate(keep);
+        let mut chars = hint.chars();
+        let first: String = chars
+            .next()
+            .map(|c| c.to_uppercase().collect())
+            .unwrap_or_default();
+        text.push_str(&format!(". {first}{}", chars.as_str()));
+    }
+    text
+}
+
+/// `http://host:port` of a (redacted) request URL, and the request's path.
+fn origin_and_path(url: &str) -> (String, String) {
+    match url::Url::parse(url) {
+        Ok(u) => {
+            let origin = u.origin().ascii_serialization();
+            (
+                origin.clone(),
+                url.strip_prefix(&origin).unwrap_or(url).to_string(),
+            )
+        }
+        Err(_) => (url.to_string(), String::new()),
     }
 }
+
+/// One line for a request that got no answer: what happened, in the words of the URL the
+/// user gave, and what to check.
+fn transport_text(method: &str, url: &str, message: &str, kind: NoAnswer) -> String {
+    let (origin, path) = origin_and_path(url);
+    let host = url::Url::parse(url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_string))
+        .unwrap_or_default();
+    match kind {
+        NoAnswer::Refused => format!(
+            "cannot reach Kestra at {origin}: connection refused ({method} {path}), nothing listens there. Check --kestra-url (KESTRA_URL), that Kestra is running, and that this machine or CI runner can reach it"
+        ),
+        NoAnswer::Dns => format!(
+            "cannot reach Kestra at {origin}: the host name `{host}` does not resolve (DNS). Check the spelling of --kestra-url (KESTRA_URL), and that this machine or CI runner can resolve it (a private name is not visible from a hosted runner)"
+        ),
+        NoAnswer::Timeout => format!(
+            "no answer from Kestra at {origin} ({method} {path}): {message}. Check that Kestra is running and reachable from this machine or CI runner (a firewall that drops packets looks like this), or raise --timeout"
+        ),
+        NoAnswer::Other => format!(
+            "cannot reach Kestra at {origin} ({method} {path}): {message}. Check --kestra-url (KESTRA_URL) and that this machine or CI runner can reach it"
+        ),
+    }
+}
+
+/// Which credentials a request carried, for the hint of a 401 (never the secret itself).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Login {
+    /// No `Authorization` header.
+    #[default]
+    None,
+    /// HTTP Basic with this user.
+    Basic { username: String },
+    /// `Authorization: Bearer` (an EE API token).
+    Token,
+}
+
+/// What to check when `--kestra-url` does not lead to Kestra's API.
+pub(crate) const CHECK_URL: &str = "Check --kestra-url (KESTRA_URL): give the address Kestra's UI opens at, without /ui, e.g. https://kestra.example.com";
 
 impl KestraError {
     /// HTTP status, when the server answered.
@@ -77,20 +144,21 @@ impl KestraError {
         matches!(self, KestraError::MaybeApplied { .. })
     }
 
-    /// The error for an answer with an unexpected status.
-    pub(crate) fn from_reply(reply: &Reply) -> KestraError {
+    /// The error for an answer with an unexpected status to a request sent with `login`.
+    pub(crate) fn from_reply(reply: &Reply, login: &Login) -> KestraError {
         let status = reply.status;
         let message = server_message(status, reply.header("content-type"), &reply.body);
         let hint = match status.as_u16() {
-            401 => "check --kestra-username/--kestra-password or --kestra-api-token".to_string(),
+            401 => match login {
+                Login::None => "the server requires a login and none was given: set KESTRA_USERNAME and KESTRA_PASSWORD (--kestra-username/--kestra-password), or KESTRA_API_TOKEN (--kestra-api-token) on Kestra Enterprise".to_string(),
+                Login::Basic { username } => format!("the server refused user `{username}` with this password: check --kestra-username and --kestra-password (KESTRA_USERNAME, KESTRA_PASSWORD); the user is the email you log in to Kestra's UI with"),
+                Login::Token => "the server refused the API token: check --kestra-api-token (KESTRA_API_TOKEN): is it expired or revoked, and does it belong to this tenant?".to_string(),
+            },
             403 => "the credentials are valid but not allowed to do this: give the user or service account the FLOW permissions on the namespace (and tenant)".to_string(),
             413 => "the request is too large for the server or a proxy in front of it".to_string(),
             300..=399 => match reply.header("location") {
-                Some(location) => format!(
-                    "the server redirects to {}: give that address as --kestra-url (redirects are not followed, so credentials never go to another host)",
-                    redact_location(location)
-                ),
-                None => "the server answered with a redirect: check --kestra-url".to_string(),
+                Some(location) => redirect_hint(reply.method.as_str(), &reply.url, status.as_u16(), location),
+                None => format!("{} {} answered {status}, a redirect without a location: check --kestra-url", reply.method, reply.url),
             },
             _ => String::new(),
         };
@@ -133,11 +201,12 @@ impl From<HttpError> for KestraError {
                 method,
                 url,
                 message,
-                ..
+                kind,
             } => KestraError::Transport {
                 method,
                 url,
                 message,
+                kind,
             },
             HttpError::MaybeApplied {
                 method,
@@ -150,6 +219,43 @@ impl From<HttpError> for KestraError {
             },
         }
     }
+}
+
+/// What to do about a redirect. The same API path at another address (`http` to `https`, a
+/// new host): use that address. Anywhere else (a login page): Kestra sits behind a login
+/// proxy, which a program cannot pass.
+fn redirect_hint(method: &str, request_url: &str, status: u16, location: &str) -> String {
+    let shown = redact_location(location);
+    let request = url::Url::parse(request_url).ok();
+    let target = request
+        .as_ref()
+        .and_then(|r| r.join(location).ok())
+        .or_else(|| url::Url::parse(location).ok());
+    if let (Some(request), Some(target)) = (&request, &target) {
+        let path = request.path();
+        if let Some(base) = target.path().strip_suffix(path) {
+            let mut base_url = target.clone();
+            base_url.set_path(base);
+            base_url.set_query(None);
+            let base = crate::http::redact_url(&base_url);
+            return format!(
+                "{method} {request_url} answered {status}, a redirect to {shown}: give --kestra-url {} (redirects are not followed, so credentials never go to another address)",
+                base.trim_end_matches('/')
+            );
+        }
+    }
+    // A login page: its query (state, nonce, return address) is nobody's business.
+    let page = target.map_or_else(
+        || shown.split('?').next().unwrap_or("").to_string(),
+        |mut t| {
+            t.set_query(None);
+            crate::http::redact_url(&t)
+        },
+    );
+    let (origin, path) = origin_and_path(request_url);
+    format!(
+        "Kestra at {origin} is behind a login page: {method} {path} answered {status}, a redirect to {page}, and kestra-sync cannot pass a single sign-on page. Give --kestra-url an address that reaches Kestra's API directly (an internal URL, or a route your proxy lets API clients through)"
+    )
 }
 
 fn redact_location(location: &str) -> String {
@@ -184,7 +290,7 @@ pub(crate) fn server_message(
         Err(_) => {
             let html = content_type.is_some_and(|c| c.contains("html")) || text.starts_with('<');
             if html {
-                collapse(&strip_tags(text))
+                html_text(text)
             } else {
                 text.to_string()
             }
@@ -269,6 +375,24 @@ pub(crate) fn error_line(error: &Value) -> Option<String> {
         Some(path) if !text.contains(path) => format!("{path}: {text}"),
         _ => text.to_string(),
     })
+}
+
+/// The readable text of an HTML error page: its body (the `<title>` usually repeats the
+/// first heading), or the title when the body has no text.
+fn html_text(html: &str) -> String {
+    let lower = html.to_ascii_lowercase();
+    let body = match (lower.find("<head"), lower.find("</head>")) {
+        (Some(start), Some(end)) if start < end => {
+            format!("{}{}", &html[..start], &html[end + "</head>".len()..])
+        }
+        _ => html.to_string(),
+    };
+    let text = collapse(&strip_tags(&body));
+    if text.is_empty() {
+        collapse(&strip_tags(html))
+    } else {
+        text
+    }
 }
 
 fn strip_tags(html: &str) -> String {
@@ -374,7 +498,7 @@ mod tests {
     fn html_from_a_proxy_is_reduced_to_its_text() {
         let body = "<html><head><title>502 Bad Gateway</title><style>body{color:red}</style></head><body><center><h1>502 Bad Gateway</h1></center><hr><center>nginx</center></body></html>";
         let m = server_message(StatusCode::BAD_GATEWAY, Some("text/html"), body.as_bytes());
-        assert_eq!(m, "502 Bad Gateway 502 Bad Gateway nginx");
+        assert_eq!(m, "502 Bad Gateway nginx");
     }
 
     #[test]

@@ -10,7 +10,6 @@
 
 use std::fmt::Write as _;
 
-use super::untrusted;
 use crate::plan::{FlowChange, Plan, SyncState};
 
 #[path = "markdown_notes.rs"]
@@ -150,15 +149,6 @@ impl Parts {
         if !deleted.is_empty() {
             head.push('\n');
             head.push_str(&deletion_warning(&deleted));
-        }
-        let warned: Vec<&FlowChange> = plan
-            .flows
-            .iter()
-            .filter(|f| !f.warnings.is_empty())
-            .collect();
-        if !warned.is_empty() {
-            head.push('\n');
-            head.push_str(&flow_warnings(&warned));
         }
 
         let (table_head, rows) = if changes.is_empty() {
@@ -446,43 +436,6 @@ fn deletion_warning(deleted: &[&&FlowChange]) -> String {
     )
 }
 
-/// How many flows the warnings block lists before "and N more".
-const WARNED_FLOWS: usize = 20;
-
-/// The flows' own warnings (hidden characters, …), each message in a code span: a warning
-/// may quote what a server or a file says.
-fn flow_warnings(warned: &[&FlowChange]) -> String {
-    let n: usize = warned.iter().map(|f| f.warnings.len()).sum();
-    let mut out = format!(
-        "> [!WARNING]\n> **{} to read before approving** ({}):\n",
-        if n == 1 {
-            "1 warning".to_string()
-        } else {
-            format!("{n} warnings")
-        },
-        flows(warned.len())
-    );
-    for f in warned.iter().take(WARNED_FLOWS) {
-        for w in &f.warnings {
-            let _ = writeln!(
-                out,
-                "> - {} ({}): {}",
-                code(&flow_name(f)),
-                html(&w.kind),
-                code(&w.message)
-            );
-        }
-    }
-    if warned.len() > WARNED_FLOWS {
-        let _ = writeln!(
-            out,
-            "> - and {} more flows with warnings: see the JSON plan",
-            warned.len() - WARNED_FLOWS
-        );
-    }
-    out
-}
-
 fn diff_block(f: &FlowChange) -> Option<String> {
     let diff = f.diff.as_deref()?;
     let lines = match f.sync_state {
@@ -496,17 +449,18 @@ fn diff_block(f: &FlowChange) -> Option<String> {
         SyncState::Deleted => "🗑️",
         _ => "",
     };
-    let warn = if f.warnings.is_empty() { "" } else { " ⚠️" };
+    let fence = "`".repeat(longest_run(diff, '`').max(2) + 1);
     let mut out = String::with_capacity(diff.len() + 200);
     let _ = write!(
         out,
-        "\n<details><summary>{label} {}{warn} ({lines} lines)</summary>\n\n",
-        untrusted::html_code(&flow_name(f))
+        "\n<details><summary>{label} <code>{}</code> ({lines} lines)</summary>\n\n{fence}diff\n",
+        html(&flow_name(f))
     );
-    // A fence no line of the diff can close; hidden characters shown, a lone CR breaking
-    // the shown line as YAML breaks it.
-    out.push_str(&untrusted::md_fence(diff, "diff"));
-    out.push_str("\n</details>\n");
+    out.push_str(diff);
+    if !diff.ends_with('\n') {
+        out.push('\n');
+    }
+    let _ = writeln!(out, "{fence}\n\n</details>");
     Some(out)
 }
 
@@ -515,15 +469,11 @@ fn footer(plan: &Plan, ctx: &MarkdownContext, against: &str) -> String {
     let mut bits = vec![format!("{} unchanged", flows(plan.summary.unchanged))];
     let server = &plan.server;
     let mut kestra = format!("{against} Kestra");
-    // Version and edition come from the server: a code span (the `<sub>` line is a
-    // paragraph, where Markdown is parsed). Host and tenant are the user's settings.
-    let told: Vec<&str> = [&server.version, &server.edition]
-        .into_iter()
-        .flatten()
-        .map(String::as_str)
-        .collect();
-    if !told.is_empty() {
-        let _ = write!(kestra, " {}", code(&told.join(" ")));
+    if let Some(v) = &server.version {
+        let _ = write!(kestra, " {}", html(v));
+    }
+    if let Some(e) = &server.edition {
+        let _ = write!(kestra, " {}", html(e));
     }
     if let Some(h) = host_of(&server.url) {
         let _ = write!(kestra, " at {}", html(&h));
@@ -543,21 +493,55 @@ fn footer(plan: &Plan, ctx: &MarkdownContext, against: &str) -> String {
     format!("\n<sub>{}</sub>\n", bits.join(" · "))
 }
 
-/// Every string from a flow, a file name or a server goes through one of these, all from
-/// [`untrusted`]: a code span (`code`), a code span in a table cell (`cell`), HTML-escaped
-/// code inside an HTML block (`html_code`), a fenced block (`untrusted::md_fence`).
+/// An inline code span in a table cell: as [`code`], with `|` escaped (GitHub unescapes it
+/// inside the span).
 fn cell(s: &str) -> String {
-    untrusted::md_cell(s)
+    code(&s.replace('|', "\\|"))
 }
 
+/// An inline code span: no line breaks, and a backtick run longer than any inside.
 fn code(s: &str) -> String {
-    untrusted::md_code(s)
+    let clean: String = s
+        .chars()
+        .map(|c| if c.is_control() { '�' } else { c })
+        .collect();
+    let ticks = "`".repeat(longest_run(&clean, '`') + 1);
+    let pad = if clean.starts_with('`') || clean.ends_with('`') {
+        " "
+    } else {
+        ""
+    };
+    format!("{ticks}{pad}{clean}{pad}{ticks}")
 }
 
-/// Escaped HTML text for the tool's own words inside HTML; untrusted strings use
-/// [`untrusted::html_code`].
+/// Text safe inside HTML (`<summary>`, `<sub>`): escaped, on one line.
 fn html(s: &str) -> String {
-    untrusted::html_text(s)
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            c if c.is_control() => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Longest run of `c` in `s`.
+fn longest_run(s: &str, c: char) -> usize {
+    let (mut best, mut cur) = (0, 0);
+    for ch in s.chars() {
+        if ch == c {
+            cur += 1;
+            best = best.max(cur);
+        } else {
+            cur = 0;
+        }
+    }
+    best
 }
 
 #[cfg(test)]

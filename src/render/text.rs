@@ -7,7 +7,6 @@ use std::fmt::Write as _;
 
 use anstyle::{AnsiColor, Style};
 
-use super::untrusted;
 use crate::plan::{FlowChange, Plan, SyncState};
 
 fn style(color: bool, c: AnsiColor, bold: bool) -> (String, String) {
@@ -27,25 +26,25 @@ fn sign(state: SyncState) -> (&'static str, AnsiColor, &'static str) {
         SyncState::Updated => ("~", AnsiColor::Yellow, "will be updated"),
         SyncState::Deleted => ("-", AnsiColor::Red, "will be deleted"),
         SyncState::Unchanged => (" ", AnsiColor::White, "unchanged"),
-        SyncState::Kept => ("!", AnsiColor::Cyan, "is not in Git; kept (delete is off)"),
+        SyncState::Kept => ("!", AnsiColor::Cyan, "is not in Git, kept"),
     }
 }
 
 /// Where the plan was computed: `prod (and child namespaces) on http://host, Kestra 1.3.0, tenant main`.
 pub fn target_line(plan: &Plan) -> String {
-    let mut s = format!("`{}`", v(&plan.target_namespace));
+    let mut s = format!("`{}`", plan.target_namespace);
     if plan.include_child_namespaces {
         s.push_str(" and its child namespaces");
     }
     if !plan.server.url.is_empty() {
-        let _ = write!(s, " on {}", v(&plan.server.url));
+        let _ = write!(s, " on {}", plan.server.url);
     }
     let mut details = Vec::new();
-    if let Some(version) = &plan.server.version {
-        details.push(format!("Kestra {}", v(version)));
+    if let Some(v) = &plan.server.version {
+        details.push(format!("Kestra {v}"));
     }
     if let Some(t) = &plan.server.tenant {
-        details.push(format!("tenant {}", v(t)));
+        details.push(format!("tenant {t}"));
     }
     if !details.is_empty() {
         let _ = write!(s, " ({})", details.join(", "));
@@ -59,9 +58,14 @@ pub fn summary_line(plan: &Plan) -> String {
     if !s.has_changes() {
         let n = s.unchanged;
         let flows = if n == 1 { "flow" } else { "flows" };
+        let children = if plan.include_child_namespaces {
+            " and its child namespaces"
+        } else {
+            ""
+        };
         return format!(
-            "No changes. {n} {flows} in `{}` match Git.",
-            v(&plan.target_namespace)
+            "No changes. {n} {flows} in `{}`{children} match Git.",
+            plan.target_namespace
         );
     }
     format!(
@@ -76,15 +80,14 @@ fn flow_line(out: &mut String, f: &FlowChange, color: bool) {
     let _ = write!(
         out,
         "  {on}{sym}{off} {on}{}/{}{off} {what}",
-        v(&f.namespace),
-        v(&f.flow_id)
+        f.namespace, f.flow_id
     );
     match (&f.git_path, f.revision) {
         (Some(p), Some(r)) => {
-            let _ = write!(out, " ({}, revision {r})", v(p));
+            let _ = write!(out, " ({p}, revision {r})");
         }
         (Some(p), None) => {
-            let _ = write!(out, " ({})", v(p));
+            let _ = write!(out, " ({p})");
         }
         (None, Some(r)) => {
             let _ = write!(out, " (revision {r})");
@@ -92,20 +95,9 @@ fn flow_line(out: &mut String, f: &FlowChange, color: bool) {
         (None, None) => {}
     }
     out.push('\n');
-    for w in &f.warnings {
-        let (on, off) = style(color, AnsiColor::Yellow, true);
-        let _ = writeln!(out, "      {on}warning:{off} {}", v(&w.message));
-    }
-}
-
-/// Untrusted text on one line, nothing hidden ([`untrusted::visible_line`]).
-fn v(s: &str) -> std::borrow::Cow<'_, str> {
-    untrusted::visible_line(s)
 }
 
 fn diff_block(out: &mut String, diff: &str, color: bool) {
-    // A lone CR breaks the shown line as YAML breaks it; nothing hidden stays hidden.
-    let diff = untrusted::visible_diff(diff);
     for line in diff.lines() {
         let (c, bold) = if line.starts_with("+++") || line.starts_with("---") {
             (Some(AnsiColor::White), true)
@@ -135,7 +127,9 @@ pub fn render(plan: &Plan, color: bool) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "Kestra plan for {}", target_line(plan));
     out.push('\n');
-    let changes: Vec<&FlowChange> = plan.changes().collect();
+    // creates, then updates, then deletes: the order apply runs them in, as in the comment
+    let mut changes: Vec<&FlowChange> = plan.changes().collect();
+    changes.sort_by_key(|f| f.sync_state);
     if !changes.is_empty() {
         out.push_str("kestra-sync will perform the following actions:\n\n");
         for f in &changes {
@@ -197,8 +191,7 @@ pub fn render_report(report: &crate::apply::Report, color: bool) -> String {
         let _ = write!(
             out,
             "  {on}{sym}{off} {}/{}: {on}{verb}{off}",
-            v(&r.namespace),
-            v(&r.flow_id)
+            r.namespace, r.flow_id
         );
         match &r.outcome {
             Outcome::Applied {
@@ -212,10 +205,10 @@ pub fn render_report(report: &crate::apply::Report, color: bool) -> String {
                 }
             },
             Outcome::Failed { error } | Outcome::Unknown { error } => {
-                let _ = write!(out, ": {}", v(error));
+                let _ = write!(out, ": {error}");
             }
             Outcome::NotAttempted { reason } => {
-                let _ = write!(out, ": {}", v(reason));
+                let _ = write!(out, ": {reason}");
             }
             _ => {}
         }

@@ -69,6 +69,11 @@ pub fn read(spec: &SourceSpec) -> Result<Vec<SourceFile>, SourceError> {
     };
     let mut files = walk.run(spec.include_child_namespaces)?;
     files.sort_by(|a, b| a.git_path.cmp(&b.git_path));
+    if !spec.include_child_namespaces {
+        if let Some(note) = walk.skipped_subfolders() {
+            tracing::warn!("{note}");
+        }
+    }
     Ok(files)
 }
 
@@ -204,6 +209,51 @@ impl Walk<'_> {
             Some(e) => Err(e),
             None => Ok(files),
         }
+    }
+
+    /// Without `include_child_namespaces`, the flow files in subfolders are not read: say how
+    /// many, one for example, and how to include them (`None` when there are none). Only
+    /// names are looked at; links are not followed, `.git*` and `.kestraignore`d entries are
+    /// left out as when reading.
+    fn skipped_subfolders(&self) -> Option<String> {
+        let mut count = 0usize;
+        let mut first: Option<String> = None;
+        let walker = WalkDir::new(self.dir)
+            .min_depth(2)
+            .sort_by_file_name()
+            .into_iter()
+            .filter_entry(|e| {
+                let name = e.file_name().to_string_lossy();
+                let rel = e.path().strip_prefix(self.dir).unwrap_or(e.path());
+                !name.starts_with(".git")
+                    && !self.ignore.matched(rel, e.file_type().is_dir()).is_ignore()
+            });
+        for entry in walker.flatten() {
+            if !entry.file_type().is_dir() && is_flow_name(&entry.file_name().to_string_lossy()) {
+                count += 1;
+                if first.is_none() {
+                    let rel = entry.path().strip_prefix(self.dir).unwrap_or(entry.path());
+                    first = Some(shown_path(
+                        self.prefix,
+                        &rel.to_string_lossy().replace('\\', "/"),
+                    ));
+                }
+            }
+        }
+        let first = first?;
+        let shown = if self.prefix.is_empty() {
+            "."
+        } else {
+            self.prefix
+        };
+        let (files, are) = if count == 1 {
+            ("file", "is")
+        } else {
+            ("files", "are")
+        };
+        Some(format!(
+            "{count} flow {files} in subfolders of `{shown}` {are} not synced (e.g. `{first}`): subfolders are child namespaces, read only with --include-child-namespaces (KESTRA_SYNC_INCLUDE_CHILD_NAMESPACES=true, action input `include-child-namespaces: \"true\"`)"
+        ))
     }
 
     /// `a/b.yml` for an entry under `dir`.

@@ -410,14 +410,14 @@ async fn a_push_to_the_default_branch_applies_elsewhere_only_plans() {
         "pushes need no GitLab API call"
     );
 
-    // A deployed branch chosen with KESTRA_SYNC_DEPLOY_BRANCH: `release` applies, `main` does not.
+    // A deployed branch chosen with KESTRA_SYNC_BRANCH: `release` applies, `main` does not.
     ws.write("steady.yml", flow("steady", "release"));
     let writes = emu.write_count();
     let vars = with(
         pipeline(&gitlab, &emu, &ws, "push", "4242"),
         &[
             ("CI_COMMIT_BRANCH", "main"),
-            ("KESTRA_SYNC_DEPLOY_BRANCH", "release"),
+            ("KESTRA_SYNC_BRANCH", "release"),
         ],
     );
     let j = job(&ws, vars).await;
@@ -427,7 +427,7 @@ async fn a_push_to_the_default_branch_applies_elsewhere_only_plans() {
         pipeline(&gitlab, &emu, &ws, "web", "4242"),
         &[
             ("CI_COMMIT_BRANCH", "release"),
-            ("KESTRA_SYNC_DEPLOY_BRANCH", "release"),
+            ("KESTRA_SYNC_BRANCH", "release"),
         ],
     );
     let j = job(&ws, vars).await;
@@ -524,7 +524,7 @@ async fn a_broken_flow_is_a_file_line_message() {
     );
     assert!(
         j.stdout
-            .contains("error: 2 problem(s) in flow files; nothing was written"),
+            .contains("error: 2 problem(s) in flow files: fix them and run again"),
         "{}",
         j.stdout
     );

@@ -8,7 +8,6 @@ mod gitlab_support;
 mod kestra_support;
 
 mod adversarial;
-mod cli_contract;
 mod copied_examples;
 mod corpus;
 mod faults;
@@ -24,6 +23,7 @@ mod kestra_connect;
 mod kestra_listing;
 mod kestra_validate;
 mod kestra_writes;
+mod messages;
 mod plan_output;
 mod plan_requests;
 mod preview;
