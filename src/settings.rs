@@ -262,15 +262,10 @@ fn kestra_config(
     url: String,
     http: &HttpOptions,
 ) -> Result<KestraConfig, SettingsError> {
-    let parsed = url::Url::parse(&url).map_err(|e| {
-        SettingsError(format!(
-            "--kestra-url is not a URL ({e}): give the base URL, e.g. https://kestra.example.com"
-        ))
-    })?;
-    if !matches!(parsed.scheme(), "http" | "https") {
-        return Err(SettingsError(
-            "--kestra-url must start with http:// or https://".into(),
-        ));
+    let advice = || SettingsError(crate::kestra::paths::url_advice(&url));
+    let parsed = url::Url::parse(&url).map_err(|_| advice())?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.cannot_be_a_base() {
+        return Err(advice());
     }
     if !parsed.username().is_empty() || parsed.password().is_some() {
         return Err(SettingsError(

@@ -10,21 +10,33 @@ use super::KestraError;
 /// The tenant of Kestra OSS (and the default of EE) since 0.23.
 pub const DEFAULT_TENANT: &str = "main";
 
+/// What to write instead of a `--kestra-url` that is not an `http(s)://` URL: the same text
+/// with a scheme (`localhost:8080` -> `http://localhost:8080`), unless it holds an `@` (maybe
+/// credentials: never echoed) or a scheme of its own.
+pub fn url_advice(raw: &str) -> String {
+    let raw = raw.trim();
+    let plain = !raw.is_empty()
+        && !raw.contains(['@', ' '])
+        && !raw.contains("://")
+        && raw.chars().all(|c| c.is_ascii_graphic());
+    if plain {
+        format!(
+            "--kestra-url (KESTRA_URL) must start with http:// or https://: write `http://{raw}` or `https://{raw}`, as in the browser's address bar"
+        )
+    } else {
+        "--kestra-url (KESTRA_URL) must be an http:// or https:// URL, the address Kestra's UI opens at, e.g. https://kestra.example.com".to_string()
+    }
+}
+
 /// Normalise `--kestra-url` to the server root, always ending with `/`:
 /// `https://k.example.com/api/v1/` → `https://k.example.com/`. A path prefix (a server behind
 /// a reverse proxy at `/kestra/`) is kept. Credentials in the URL are refused (they would end
 /// up in logs); the query and fragment are dropped.
 pub fn normalize_base(raw: &str) -> Result<Url, KestraError> {
     let raw = raw.trim();
-    let mut url = Url::parse(raw).map_err(|e| {
-        KestraError::Invalid(format!(
-            "--kestra-url is not a URL ({e}): give the base URL, e.g. https://kestra.example.com"
-        ))
-    })?;
+    let mut url = Url::parse(raw).map_err(|_| KestraError::Invalid(url_advice(raw)))?;
     if !matches!(url.scheme(), "http" | "https") || url.cannot_be_a_base() {
-        return Err(KestraError::Invalid(
-            "--kestra-url must start with http:// or https://".into(),
-        ));
+        return Err(KestraError::Invalid(url_advice(raw)));
     }
     if !url.username().is_empty() || url.password().is_some() {
         return Err(KestraError::Invalid(

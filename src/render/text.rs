@@ -57,14 +57,18 @@ pub fn summary_line(plan: &Plan) -> String {
     let s = &plan.summary;
     if !s.has_changes() {
         let n = s.unchanged;
-        let flows = if n == 1 { "flow" } else { "flows" };
+        let (flows, verb) = if n == 1 {
+            ("flow", "matches")
+        } else {
+            ("flows", "match")
+        };
         let children = if plan.include_child_namespaces {
             " and its child namespaces"
         } else {
             ""
         };
         return format!(
-            "No changes. {n} {flows} in `{}`{children} match Git.",
+            "No changes. {n} {flows} in `{}`{children} {verb} Git.",
             plan.target_namespace
         );
     }

@@ -297,3 +297,23 @@ fn the_debug_log_is_one_line_per_request_without_secrets() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_kestra_url_without_scheme_says_what_to_write() {
+    let typed = |url: &str| {
+        let out = run(
+            &["plan", "--target-namespace", "demo", "--kestra-url", url],
+            &[],
+        );
+        assert_eq!(out.status.code(), Some(1));
+        shown(&out)
+    };
+    insta::assert_snapshot!(
+        "kestra_url_without_scheme__write_http_or_https",
+        one_error_line(&typed("localhost:8080"))
+    );
+    // Something that may hold credentials is never echoed.
+    let secret = typed("admin:Pw-SECRET@kestra:8080");
+    assert!(!secret.contains("Pw-SECRET"), "{secret}");
+    one_error_line(&secret);
+}
