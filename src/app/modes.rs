@@ -368,7 +368,10 @@ fn write_plan_file<R: Reporter>(
     match std::fs::write(&full, crate::render::json::render(&planned.plan)) {
         Ok(()) => Ok(Some(given.to_string_lossy().into_owned())),
         Err(e) => {
-            let message = format!("cannot write the plan file `{}`: {e}", full.display());
+            let message = format!(
+                "cannot write the plan file `{}`: {e}; check --plan-file (KESTRA_SYNC_PLAN_FILE): its folder must exist and be writable",
+                full.display()
+            );
             if explicit {
                 return Err(fail(r, &message));
             }

@@ -49,9 +49,9 @@ pub fn normalize_base(raw: &str) -> Result<Url, KestraError> {
         .path_segments()
         .map(|s| s.filter(|s| !s.is_empty()).map(str::to_string).collect())
         .unwrap_or_default();
-    // What people paste: the UI address, or the API root.
-    if segments.last().is_some_and(|s| s == "ui") {
-        segments.pop();
+    // What people paste: the UI address (any page of it: `/ui/main/flows/…`), or the API root.
+    if let Some(ui) = segments.iter().position(|s| s == "ui") {
+        segments.truncate(ui);
     }
     if segments.len() >= 2
         && segments[segments.len() - 2] == "api"
@@ -160,6 +160,15 @@ mod tests {
                 "http://localhost:8080/kestra/",
             ),
             ("https://k.example.com/?x=1#y", "https://k.example.com/"),
+            // the browser's address bar on any UI page
+            (
+                "https://k.example.com/ui/main/flows/edit/prod/hello",
+                "https://k.example.com/",
+            ),
+            (
+                "http://localhost:8080/kestra/ui/main/flows?namespace=prod",
+                "http://localhost:8080/kestra/",
+            ),
             (" https://k.example.com ", "https://k.example.com/"),
         ];
         for (input, want) in cases {

@@ -138,3 +138,76 @@ fn deletes_never_touch_a_sibling_namespace_even_when_the_server_lists_it() {
         "{live:?}"
     );
 }
+
+/// Where each of `needles` first appears in `text`, in order of `needles`.
+fn positions(text: &str, needles: &[&str]) -> Vec<usize> {
+    needles
+        .iter()
+        .map(|n| {
+            text.find(n)
+                .unwrap_or_else(|| panic!("`{n}` not found in:\n{text}"))
+        })
+        .collect()
+}
+
+fn ascending(v: &[usize]) -> bool {
+    v.windows(2).all(|w| w[0] < w[1])
+}
+
+#[test]
+fn creates_updates_deletes_in_the_same_order_in_the_text_plan_the_markdown_and_the_apply_report() {
+    // Names chosen so that namespace/id order would be delete, update, create.
+    let emu = emulator();
+    emu.seed_flow(
+        "main",
+        &flow("a_gone", "bye").replace("anything # rewritten to the target", "prod"),
+    );
+    emu.seed_flow(
+        "main",
+        &flow("m_changed", "v1").replace("anything # rewritten to the target", "prod"),
+    );
+    let ws = Workspace::new();
+    ws.write("m_changed.yml", flow("m_changed", "v2"));
+    ws.write("z_new.yml", flow("z_new", "hi"));
+
+    let md = kestra_sync(&emu, &ws, "prod")
+        .args(["plan", "--delete", "--format", "markdown"])
+        .output()
+        .unwrap();
+    let md = stdout(&md);
+    assert!(
+        ascending(&positions(
+            &md,
+            &["`prod/z_new` |", "`prod/m_changed` |", "`prod/a_gone` |"]
+        )),
+        "{md}"
+    );
+
+    let out = kestra_sync(&emu, &ws, "prod")
+        .args(["apply", "--delete"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    let (plan, report) = text
+        .split_once("Plan: ")
+        .unwrap_or_else(|| panic!("no verdict:\n{text}"));
+    assert!(
+        ascending(&positions(
+            plan,
+            &["+ prod/z_new", "~ prod/m_changed", "- prod/a_gone"]
+        )),
+        "{plan}"
+    );
+    assert!(
+        ascending(&positions(
+            report,
+            &[
+                "prod/z_new: created",
+                "prod/m_changed: updated",
+                "prod/a_gone: deleted"
+            ]
+        )),
+        "{report}"
+    );
+}
