@@ -38,8 +38,9 @@ fn copy_instructions(doc: &str) -> BTreeSet<String> {
     names
 }
 
-/// A GitHub `paths` filter pattern as a regex: `**` any characters, `*` any but `/`.
-/// Other special characters of GitHub's filter syntax are refused (the examples use none).
+/// A GitHub `paths` filter (or GitLab `changes:`) pattern as a regex: `**/` any folders
+/// (none too), `**` any characters, `*` any but `/`. Other special characters of the
+/// filter syntaxes are refused (the examples use none).
 fn filter_regex(pattern: &str) -> Regex {
     assert!(
         !pattern.contains(['?', '+', '[', ']', '!']),
@@ -48,7 +49,10 @@ fn filter_regex(pattern: &str) -> Regex {
     let mut re = String::from("^");
     let mut rest = pattern;
     while !rest.is_empty() {
-        if let Some(r) = rest.strip_prefix("**") {
+        if let Some(r) = rest.strip_prefix("**/") {
+            re.push_str("(?:.*/)?");
+            rest = r;
+        } else if let Some(r) = rest.strip_prefix("**") {
             re.push_str(".*");
             rest = r;
         } else if let Some(r) = rest.strip_prefix('*') {
@@ -340,6 +344,95 @@ fn the_readme_options_table_lists_every_option_of_help_and_action_yml() {
         assert!(
             help.contains_key(input),
             "action.yml input `{input}` is no option `--{input}` of kestra-sync ci"
+        );
+    }
+}
+
+#[test]
+fn the_copied_gitlab_example_runs_on_changes_to_itself_and_the_flows() {
+    // The example is a whole `.gitlab-ci.yml`, and says so on its first line.
+    let text = read("examples/gitlab-ci.yml");
+    assert!(
+        text.lines().next().unwrap().starts_with("# .gitlab-ci.yml"),
+        "{text}"
+    );
+    let doc: Value = serde_yaml_ng::from_str(&text).unwrap();
+    let flows: Vec<String> = walkdir::WalkDir::new(root().join("examples/_flows"))
+        .into_iter()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_type().is_file())
+        .map(|e| {
+            let rel = e.path().strip_prefix(root().join("examples")).unwrap();
+            rel.to_string_lossy().replace('\\', "/")
+        })
+        .collect();
+    assert!(
+        flows.iter().any(|f| f.matches('/').count() > 1),
+        "{flows:?}"
+    );
+    let mut filtered = 0;
+    for (job, def) in doc.as_mapping().unwrap() {
+        for rule in def["rules"].as_sequence().into_iter().flatten() {
+            let Some(changes) = rule["changes"].as_sequence() else {
+                continue;
+            };
+            let patterns: Vec<String> = changes
+                .iter()
+                .map(|p| p.as_str().unwrap().to_string())
+                .collect();
+            filtered += 1;
+            for path in std::iter::once(&".gitlab-ci.yml".to_string()).chain(&flows) {
+                assert!(
+                    matches_any(&patterns, path),
+                    "{job:?}: a change to {path} runs nothing: {patterns:?}"
+                );
+            }
+        }
+    }
+    assert!(filtered >= 1, "the plan job filters on changes");
+}
+
+#[test]
+fn the_readme_snippet_and_the_examples_give_only_inputs_action_yml_has() {
+    let action: Value = serde_yaml_ng::from_str(&read("action.yml")).unwrap();
+    let inputs: BTreeSet<&str> = action["inputs"]
+        .as_mapping()
+        .unwrap()
+        .keys()
+        .filter_map(Value::as_str)
+        .collect();
+    let readme = read("README.md");
+    let snippet = readme
+        .split("```yaml\n")
+        .skip(1)
+        .map(|b| b.split("```").next().unwrap())
+        .find(|b| b.contains("uses: kestra-sync/kestra-sync@"))
+        .expect("the README has a GitHub snippet");
+    let steps: Value = serde_yaml_ng::from_str(snippet).unwrap();
+    let mut given: Vec<(String, String)> = Vec::new();
+    for step in steps.as_sequence().unwrap() {
+        if step["uses"]
+            .as_str()
+            .is_some_and(|u| u.starts_with("kestra-sync/kestra-sync@"))
+        {
+            for k in step["with"].as_mapping().unwrap().keys() {
+                given.push(("README.md".into(), k.as_str().unwrap().to_string()));
+            }
+        }
+    }
+    for e in std::fs::read_dir(root().join("examples/github")).unwrap() {
+        let name = e.unwrap().file_name().to_string_lossy().into_owned();
+        let doc: Value =
+            serde_yaml_ng::from_str(&read(&format!("examples/github/{name}"))).unwrap();
+        for k in action_inputs(&doc).keys() {
+            given.push((name.clone(), k.clone()));
+        }
+    }
+    assert!(given.len() >= 10, "{given:?}");
+    for (file, input) in &given {
+        assert!(
+            inputs.contains(input.as_str()),
+            "{file}: `{input}` is not an input of action.yml"
         );
     }
 }
