@@ -1,7 +1,10 @@
 //! Apply a plan, carefully: (1) refuse plans a wrong path would produce (deleting every
 //! flow in scope, or more than `--max-deletes`); (2) validate every flow to be written on
 //! the server *before the first write* and write nothing if any is invalid; (3) create and
-//! update with bounded concurrency; (4) only when every write succeeded, delete. Any write
+//! update with bounded concurrency; (4) only when every write succeeded, delete. Each update
+//! and delete first reads the flow again: one edited on the server since the plan is not
+//! overwritten but reported `STALE` (a create is refused by the server itself when the flow
+//! appeared meanwhile). Any write
 //! whose answer was lost (connection dropped, timeout) is checked with a read before it is
 //! called failed, so the report says what the server really holds; running again converges.
 //! A lost write settles itself: read back with the desired source, it is applied; read back
@@ -43,6 +46,9 @@ pub enum Outcome {
     Unknown { error: String },
     /// Not tried because an earlier step failed (deletes wait for every write).
     NotAttempted { reason: String },
+    /// Not written: re-read just before its write, the flow was no longer what the plan saw
+    /// (someone changed it on the server meanwhile). Counted apart; the apply is incomplete.
+    Stale { reason: String },
 }
 
 /// One row of the apply report.
@@ -70,24 +76,31 @@ pub struct Report {
     /// The answer was lost and the flow could not be read back: maybe applied.
     pub unknown: usize,
     pub not_attempted: usize,
+    /// Not written because the flow moved on the server since the plan.
+    pub stale: usize,
 }
 
 impl Report {
     /// True when every planned change reached the server.
     pub fn is_complete(&self) -> bool {
-        self.failed == 0 && self.unknown == 0 && self.not_attempted == 0
+        self.failed == 0 && self.unknown == 0 && self.not_attempted == 0 && self.stale == 0
     }
 
-    /// `2 applied, 1 failed, 3 not attempted` (and `, 1 unknown` when there is one): the
-    /// counts every renderer shows.
+    /// `2 applied, 1 failed, 3 not attempted` (and `, 1 unknown` / `, 1 stale` when there is
+    /// one): the counts every renderer shows.
     pub fn tally(&self) -> String {
         let unknown = if self.unknown > 0 {
             format!(", {} unknown", self.unknown)
         } else {
             String::new()
         };
+        let stale = if self.stale > 0 {
+            format!(", {} stale", self.stale)
+        } else {
+            String::new()
+        };
         format!(
-            "{} applied, {} failed{unknown}, {} not attempted",
+            "{} applied, {} failed{unknown}{stale}, {} not attempted",
             self.applied, self.failed, self.not_attempted
         )
     }
@@ -232,6 +245,10 @@ pub async fn apply(
             .iter()
             .filter(|r| matches!(r.outcome, Outcome::NotAttempted { .. }))
             .count(),
+        stale: rows
+            .iter()
+            .filter(|r| matches!(r.outcome, Outcome::Stale { .. }))
+            .count(),
         flows: rows,
     };
     if report.is_complete() {
@@ -264,6 +281,13 @@ async fn write_one(client: &KestraClient, c: &FlowChange) -> FlowResult {
             },
         );
     };
+    // A create needs no read first: the server refuses to create a flow that exists (422),
+    // which is its own compare-and-swap; the read-back below tells that case apart.
+    if c.sync_state != SyncState::Added {
+        if let Err(outcome) = still_as_planned(client, c).await {
+            return result(c, outcome);
+        }
+    }
     let mut sends = 0;
     loop {
         sends += 1;
@@ -301,11 +325,26 @@ async fn write_one(client: &KestraClient, c: &FlowChange) -> FlowResult {
             // happen, so sending it again is safe. A create cannot make a second copy: Kestra
             // refuses to create a flow that exists (and the read-back just saw none). An
             // update is a PUT of the same source.
+            // the server refused to create a flow that someone else created since the plan
+            Some(live) if c.sync_state == SyncState::Added && !answer_lost(&err) => {
+                return result(
+                    c,
+                    Outcome::Stale {
+                        reason: format!(
+                            "created on the server{} since this apply planned it; not written, plan again to see the server's change",
+                            live.revision
+                                .map(|r| format!(" (revision {r})"))
+                                .unwrap_or_default()
+                        ),
+                    },
+                )
+            }
             found if answer_lost(&err) && sends < MAX_SENDS => {
                 let settle = match (c.sync_state, &found) {
                     (SyncState::Added, None) => true,
-                    // a flow deleted meanwhile is not re-created by an update
-                    (SyncState::Updated, Some(_)) => true,
+                    // a flow deleted meanwhile is not re-created by an update, and one
+                    // edited meanwhile (not the planned base) is not overwritten
+                    (SyncState::Updated, Some(live)) => still_the_base(c, live),
                     _ => false,
                 };
                 if !settle {
@@ -323,6 +362,9 @@ async fn write_one(client: &KestraClient, c: &FlowChange) -> FlowResult {
 }
 
 async fn delete_one(client: &KestraClient, c: &FlowChange) -> FlowResult {
+    if let Err(outcome) = still_as_planned(client, c).await {
+        return result(c, outcome);
+    }
     match client.delete(&c.namespace, &c.flow_id).await {
         Ok(_) => result(c, Outcome::Applied { revision: None }),
         Err(err) => match read_back(client, c, &err).await {
@@ -331,6 +373,60 @@ async fn delete_one(client: &KestraClient, c: &FlowChange) -> FlowResult {
             Err(read_err) => unknown_or_failed(c, &err, &read_err),
         },
     }
+}
+
+/// Whether `live` is the source the plan saw for `c` (as the server compares sources); true
+/// when the plan has no lock to compare with.
+fn still_the_base(c: &FlowChange, live: &crate::kestra::RemoteFlow) -> bool {
+    match c.lock.as_ref().and_then(|l| l.base_sha256.as_deref()) {
+        Some(sha) => crate::plan::sha256_hex(&strip_revision(&live.source)) == sha,
+        None => true,
+    }
+}
+
+/// Just before updating (or deleting) a flow, read it again: it must still be what the plan
+/// saw (the same revision and source), or it is not written and reported [`Outcome::Stale`]. Kestra has no compare-and-swap on writes: this narrows
+/// the window to one request. A flow that cannot be read is not written either.
+async fn still_as_planned(client: &KestraClient, c: &FlowChange) -> Result<(), Outcome> {
+    let live = client
+        .get_flow(&c.namespace, &c.flow_id)
+        .await
+        .map_err(|e| Outcome::Failed {
+            error: format!(
+                "not written: could not read the flow again just before writing it ({e})"
+            ),
+        })?;
+    let again = "; not written, plan again to see the server's change";
+    let reason = match (c.sync_state, live) {
+        (SyncState::Added, None) => return Ok(()),
+        (SyncState::Added, Some(live)) => format!(
+            "created on the server{} since this apply planned it{again}",
+            live.revision
+                .map(|r| format!(" (revision {r})"))
+                .unwrap_or_default()
+        ),
+        (_, None) => format!(
+            "deleted from the server{} since this apply planned it{again}",
+            c.revision
+                .map(|r| format!(" (was revision {r})"))
+                .unwrap_or_default()
+        ),
+        (_, Some(live)) => {
+            let revision_moved =
+                matches!((c.revision, live.revision), (Some(a), Some(b)) if a != b);
+            let source_moved = !still_the_base(c, &live);
+            match (revision_moved, c.revision, live.revision) {
+                (true, Some(a), Some(b)) => {
+                    format!("revision {a} → {b} on the server since this apply planned it{again}")
+                }
+                _ if source_moved => {
+                    format!("its source on the server changed since this apply planned it{again}")
+                }
+                _ => return Ok(()),
+            }
+        }
+    };
+    Err(Outcome::Stale { reason })
 }
 
 fn failed(c: &FlowChange, err: &KestraError) -> FlowResult {

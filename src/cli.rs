@@ -221,6 +221,13 @@ pub struct SyncArgs {
     #[arg(long, env = "KESTRA_SYNC_PLAN_FILE", help_heading = "Output")]
     pub plan_file: Option<PathBuf>,
 
+    /// With `apply` (and `ci` on the deployed branch): the JSON plan that was reviewed
+    /// (`--plan-file` of the review's run). Apply re-plans and writes nothing unless every
+    /// change is in it, from the same live base (a flow edited on the server since is
+    /// STALE, a change it lacks UNREVIEWED).
+    #[arg(long, env = "KESTRA_SYNC_REVIEWED_PLAN", help_heading = "Safety")]
+    pub reviewed_plan: Option<PathBuf>,
+
     /// Colour: auto (a terminal or a CI log, and NO_COLOR unset), always, never.
     #[arg(long, env = "KESTRA_SYNC_COLOR", value_enum, default_value_t = Color::Auto, help_heading = "Output")]
     pub color: Color,

@@ -15,6 +15,7 @@ pub mod flow;
 pub mod forge;
 pub mod http;
 pub mod kestra;
+pub mod lock;
 pub mod out;
 pub mod plan;
 pub mod render;

@@ -60,6 +60,46 @@ pub struct FlowChange {
     /// Source to write (for ADDED / UPDATED); not part of the JSON contract.
     #[serde(skip)]
     pub desired_source: Option<String>,
+    /// What this change was computed against and what it writes, so an apply can refuse a
+    /// plan whose base moved ([`crate::lock`]). Given for the rows that change a flow
+    /// (ADDED, UPDATED, DELETED), absent for the others.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lock: Option<Lock>,
+}
+
+/// The base a change was planned against and the source it writes: `{"baseRevision",
+/// "baseSha256", "desiredSha256"}` in the JSON plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Lock {
+    /// Live revision before the change; `None` when the flow is not on the server.
+    pub base_revision: Option<u64>,
+    /// sha256 (hex) of the live source as the server compares it (its `revision:` line
+    /// removed, see [`strip_revision`]); `None` when the flow is not on the server.
+    pub base_sha256: Option<String>,
+    /// sha256 (hex) of the exact source to be written; `None` for a delete.
+    pub desired_sha256: Option<String>,
+}
+
+/// Lowercase hex sha256 of `text`'s UTF-8 bytes.
+pub fn sha256_hex(text: &str) -> String {
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(text.as_bytes());
+    let mut out = String::with_capacity(64);
+    for b in digest {
+        out.push_str(&format!("{b:02x}"));
+    }
+    out
+}
+
+/// The lock of a change from `live` (its source and revision, when on the server) to
+/// `desired` (`None` for a delete).
+fn lock_of(live: Option<&RemoteFlow>, desired: Option<&str>) -> Lock {
+    Lock {
+        base_revision: live.and_then(|r| r.revision),
+        base_sha256: live.map(|r| sha256_hex(&strip_revision(&r.source))),
+        desired_sha256: desired.map(sha256_hex),
+    }
 }
 
 /// Counts of the four states (KEPT is reported apart).
@@ -106,12 +146,17 @@ impl Plan {
     }
 
     /// Set the revisions read after the plan was computed (rows not in `revisions` keep
-    /// theirs).
+    /// theirs), in the row and in its lock.
     pub fn set_revisions(&mut self, revisions: &BTreeMap<(String, String), u64>) {
         for f in &mut self.flows {
             if f.revision.is_none() {
                 if let Some(r) = revisions.get(&(f.namespace.clone(), f.flow_id.clone())) {
                     f.revision = Some(*r);
+                    if let Some(lock) = &mut f.lock {
+                        if lock.base_sha256.is_some() {
+                            lock.base_revision = Some(*r);
+                        }
+                    }
                 }
             }
         }
@@ -185,6 +230,7 @@ pub fn compute(
                     lines_added: added,
                     lines_removed: removed,
                     desired_source: Some(flow.source.clone()),
+                    lock: Some(lock_of(None, Some(&flow.source))),
                 }
             }
             Some(remote) => {
@@ -201,6 +247,7 @@ pub fn compute(
                         lines_added: 0,
                         lines_removed: 0,
                         desired_source: None,
+                        lock: None,
                     }
                 } else {
                     let live_name = format!("kestra:{}/{}", remote.namespace, remote.id);
@@ -216,6 +263,7 @@ pub fn compute(
                         lines_added: added,
                         lines_removed: removed,
                         desired_source: Some(flow.source.clone()),
+                        lock: Some(lock_of(Some(remote), Some(&flow.source))),
                     }
                 }
             }
@@ -244,6 +292,7 @@ pub fn compute(
             lines_added: 0,
             lines_removed: removed,
             desired_source: None,
+            lock: (state == SyncState::Deleted).then(|| lock_of(Some(remote), None)),
         });
     }
     flows.sort_by(|a, b| (&a.namespace, &a.flow_id).cmp(&(&b.namespace, &b.flow_id)));

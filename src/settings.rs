@@ -38,6 +38,9 @@ pub struct Settings {
     pub format: Format,
     pub detailed_exitcode: bool,
     pub plan_file: Option<PathBuf>,
+    /// With `apply`: the JSON plan that was reviewed; apply refuses unless the fresh plan
+    /// is that one ([`crate::lock::check`]).
+    pub reviewed_plan: Option<PathBuf>,
     /// Colour on stdout, decided once for where it goes (a terminal, or a CI log).
     pub color: bool,
     /// What only `kestra-sync ci` reads; the default elsewhere.
@@ -251,6 +254,10 @@ impl Settings {
             format: args.format,
             detailed_exitcode: args.detailed_exitcode,
             plan_file: args.plan_file.clone(),
+            reviewed_plan: args
+                .reviewed_plan
+                .clone()
+                .filter(|p| !p.as_os_str().is_empty()),
             color,
             ci: CiSettings::default(),
         })

@@ -249,7 +249,7 @@ fn drift<R: Reporter>(
 async fn post<R: Reporter>(r: &R, planned: &Planned, number: u64, fork: bool) -> Option<String> {
     let target = &planned.plan.target_namespace;
     let marker = markdown::marker(target, &planned.plan.server.url);
-    let body = markdown::render(
+    let body = markdown::render_comment(
         &planned.plan,
         &r.markdown(Some(marker.clone()), r.comment_full_plan_at()),
         r.comment_limit(),

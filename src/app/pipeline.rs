@@ -7,6 +7,7 @@ use crate::apply::{self, ApplyError, ApplyOptions, Report};
 use crate::cli::SourceKind;
 use crate::flow::{self, Flow, Problem};
 use crate::kestra::{Fetched, KestraClient, KestraError, LocalFlow, Scope, Validation};
+use crate::lock::{self, LockError, Refusal, Reviewed};
 use crate::plan::{self, Plan};
 use crate::settings::{Settings, SettingsError};
 use crate::source::{self, SourceError, SourceFile, SourceSpec};
@@ -25,6 +26,12 @@ pub enum RunError {
     Kestra(#[from] KestraError),
     #[error(transparent)]
     Apply(#[from] ApplyError),
+    /// The reviewed plan (`--reviewed-plan`) could not be read.
+    #[error("{0}")]
+    Reviewed(#[from] LockError),
+    /// The fresh plan is not the reviewed one: nothing was written.
+    #[error("the plan is not the one reviewed; nothing was written:\n{0}Review a new plan (run plan again, or push to the pull/merge request) and apply that one.")]
+    Unreviewed(Refusal),
 }
 
 impl RunError {
@@ -187,8 +194,51 @@ async fn finish_plan(
     })
 }
 
-/// Apply a computed plan.
+/// Largest reviewed plan file read (a plan of 10,000 flows with diffs is a few MiB).
+const MAX_REVIEWED_PLAN: u64 = 256 << 20;
+
+/// Read the reviewed JSON plan at `path`.
+pub fn read_reviewed(path: &std::path::Path) -> Result<Reviewed, RunError> {
+    use std::io::Read as _;
+    let name = path.display().to_string();
+    let cannot = |e: std::io::Error| {
+        LockError(format!(
+            "cannot read the reviewed plan `{name}` ({e}): give the JSON plan file the review wrote (--plan-file, or its CI artifact)"
+        ))
+    };
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .map_err(cannot)?
+        .take(MAX_REVIEWED_PLAN + 1)
+        .read_to_string(&mut text)
+        .map_err(cannot)?;
+    if text.len() as u64 > MAX_REVIEWED_PLAN {
+        return Err(LockError(format!(
+            "the reviewed plan `{name}` is larger than {} MiB: not a kestra-sync plan",
+            MAX_REVIEWED_PLAN >> 20
+        ))
+        .into());
+    }
+    Ok(Reviewed::from_plan_json(&text, &name)?)
+}
+
+/// Refuse `planned` unless it is the `reviewed` plan (see [`crate::lock`]).
+pub fn check_reviewed(planned: &Planned, reviewed: &Reviewed) -> Result<(), RunError> {
+    lock::check(&planned.plan, reviewed).map_err(RunError::Unreviewed)
+}
+
+/// Apply a computed plan; with `--reviewed-plan`, only when it is the reviewed one.
 pub async fn apply(settings: &Settings, planned: &Planned) -> Result<Report, RunError> {
+    if let Some(path) = &settings.reviewed_plan {
+        let reviewed = read_reviewed(path)?;
+        check_reviewed(planned, &reviewed)?;
+    }
+    apply_unchecked(settings, planned).await
+}
+
+/// Apply a computed plan, without comparing it with a reviewed one (CI does that itself,
+/// with the lock of the pull/merge request's comment).
+pub async fn apply_unchecked(settings: &Settings, planned: &Planned) -> Result<Report, RunError> {
     let opts = ApplyOptions {
         concurrency: settings.concurrency,
         max_deletes: settings.max_deletes,

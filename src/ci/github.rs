@@ -41,6 +41,7 @@ pub const INPUTS: &[(&str, &str)] = &[
     ("format", "KESTRA_SYNC_FORMAT"),
     ("detailed-exitcode", "KESTRA_SYNC_DETAILED_EXITCODE"),
     ("plan-file", "KESTRA_SYNC_PLAN_FILE"),
+    ("reviewed-plan", "KESTRA_SYNC_REVIEWED_PLAN"),
     ("color", "KESTRA_SYNC_COLOR"),
     ("github-token", "KESTRA_SYNC_GITHUB_TOKEN"),
     ("gitlab-token", "GITLAB_TOKEN"),

@@ -88,6 +88,21 @@ fn host_of(url: &str) -> Option<String> {
     })
 }
 
+/// The plan comment: [`render`] with the plan's hidden lock line ([`crate::lock`]) right
+/// after the marker, never longer than `limit` bytes. The lock gets up to half of `limit`;
+/// when its per-flow entries need more, it keeps only its digest.
+pub fn render_comment(plan: &Plan, ctx: &MarkdownContext, limit: usize) -> String {
+    if ctx.marker.is_none() {
+        return render(plan, ctx, limit);
+    }
+    let lock = crate::lock::comment_block(plan, limit / 2);
+    let body = render(plan, ctx, limit.saturating_sub(lock.len() + 1));
+    match body.split_once('\n') {
+        Some((marker, rest)) => format!("{marker}\n{lock}\n{rest}"),
+        None => format!("{body}\n{lock}\n"),
+    }
+}
+
 /// The plan as Markdown, never longer than `limit` bytes.
 pub fn render(plan: &Plan, ctx: &MarkdownContext, limit: usize) -> String {
     render_within(&Parts::new(plan, ctx), limit)

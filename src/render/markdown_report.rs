@@ -81,6 +81,7 @@ pub fn render_apply_report(
                 }
                 Outcome::Failed { error } => format!("❌ failed: {}", one_line(error)),
                 Outcome::Unknown { error } => format!("❓ unknown: {}", one_line(error)),
+                Outcome::Stale { reason } => format!("⏸️ stale: {}", one_line(reason)),
                 Outcome::NotAttempted { reason } => {
                     format!("⏭️ not attempted: {}", one_line(reason))
                 }
@@ -223,6 +224,7 @@ mod tests {
             failed: 0,
             unknown: 0,
             not_attempted: 0,
+            stale: 0,
         };
         let p = plan(Summary {
             added: 1,
@@ -275,6 +277,7 @@ mod tests {
             failed: 1,
             unknown: 0,
             not_attempted: 1,
+            stale: 0,
         };
         let p = plan(Summary {
             added: 1,
@@ -297,6 +300,7 @@ mod tests {
             failed: 0,
             unknown: 0,
             not_attempted: 0,
+            stale: 0,
         };
         let p = plan(Summary {
             unchanged: 5,
@@ -329,6 +333,7 @@ mod tests {
             failed: 0,
             unknown: 0,
             not_attempted: 0,
+            stale: 0,
         };
         let p = plan(Summary {
             added: 5000,

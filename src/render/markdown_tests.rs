@@ -384,3 +384,44 @@ fn server_text_cannot_inject_html() {
     let md = render(&p, &ctx(), GITHUB_COMMENT_LIMIT);
     assert!(md.contains("&lt;script&gt;1.0&lt;/script&gt;"), "{md}");
 }
+
+#[test]
+fn the_comment_carries_the_lock_after_the_marker_within_the_limit() {
+    let desired: Vec<Flow> = (0..2_000)
+        .map(|i| {
+            let id = format!("f{i}");
+            local(
+                "prod",
+                &id,
+                &format!("_flows/{id}.yml"),
+                &log_flow(&id, "new"),
+            )
+        })
+        .collect();
+    let live: Vec<RemoteFlow> = (0..2_000)
+        .map(|i| {
+            let id = format!("f{i}");
+            remote("prod", &id, &log_flow(&id, "old"))
+        })
+        .collect();
+    let p = plan(&desired, &live, false, false);
+    for limit in [GITHUB_COMMENT_LIMIT, GITLAB_NOTE_LIMIT] {
+        let body = render_comment(&p, &ctx(), limit);
+        assert!(body.len() <= limit, "{} > {limit}", body.len());
+        assert!(body.starts_with(&format!("{}\n", ctx().marker.unwrap())));
+        let lock = crate::lock::Reviewed::from_comment(&body).unwrap().unwrap();
+        assert_eq!(lock.changes, 2_000);
+        // GitHub's comment keeps the digest only, GitLab's note every entry
+        assert_eq!(lock.flows.is_some(), limit == GITLAB_NOTE_LIMIT);
+        assert_eq!(crate::lock::check(&p, &lock), Ok(()));
+        // the rest of the comment is the plan as before
+        let third = body.lines().nth(2).unwrap_or_default();
+        assert!(
+            third.ends_with("0 to add, 2000 to update, 0 to delete"),
+            "{third}"
+        );
+    }
+    // the job summary has no marker and no lock
+    let summary = render_comment(&p, &MarkdownContext::default(), GITHUB_COMMENT_LIMIT);
+    assert!(!summary.contains(crate::lock::COMMENT_PREFIX));
+}

@@ -189,6 +189,7 @@ pub fn render_report(report: &crate::apply::Report, color: bool) -> String {
             (Outcome::Applied { .. }, _) => ("~", AnsiColor::Yellow, "updated"),
             (Outcome::Failed { .. }, _) => ("x", AnsiColor::Red, "FAILED"),
             (Outcome::Unknown { .. }, _) => ("!", AnsiColor::Red, "UNKNOWN"),
+            (Outcome::Stale { .. }, _) => ("!", AnsiColor::Red, "STALE"),
             (Outcome::NotAttempted { .. }, _) => ("?", AnsiColor::Magenta, "not attempted"),
         };
         let (on, off) = style(color, c, true);
@@ -211,7 +212,7 @@ pub fn render_report(report: &crate::apply::Report, color: bool) -> String {
             Outcome::Failed { error } | Outcome::Unknown { error } => {
                 let _ = write!(out, ": {error}");
             }
-            Outcome::NotAttempted { reason } => {
+            Outcome::NotAttempted { reason } | Outcome::Stale { reason } => {
                 let _ = write!(out, ": {reason}");
             }
             _ => {}
@@ -241,7 +242,7 @@ pub fn incomplete_note(report: &crate::apply::Report) -> &'static str {
         .iter()
         .any(|r| matches!(r.outcome, crate::apply::Outcome::Unknown { .. }));
     if unknown {
-        "The server holds every change marked applied above, none of those marked failed or not attempted, and maybe those marked unknown (their answer was lost): run plan to see. Fix the cause and run again: apply converges."
+        "The server holds every change marked applied above, none of those marked failed, stale or not attempted, and maybe those marked unknown (their answer was lost): run plan to see. Fix the cause and run again: apply converges."
     } else {
         "The server holds every change marked applied above and none of the others. Fix the cause and run again: apply converges."
     }

@@ -24,6 +24,7 @@ mod kestra_listing;
 mod kestra_validate;
 mod kestra_writes;
 mod messages;
+mod plan_lock;
 mod plan_output;
 mod plan_requests;
 mod preview;

@@ -60,6 +60,7 @@ fn settings(emu: &Emulator, target: &str, delete: bool) -> Settings {
         format: Format::Json,
         detailed_exitcode: false,
         plan_file: None,
+        reviewed_plan: None,
         color: false,
         ci: CiSettings::default(),
     }

@@ -1,0 +1,317 @@
+//! Tests of the plan lock: the check's verdicts, the comment block and the plan file.
+
+use super::*;
+use crate::flow::Flow;
+use crate::kestra::{RemoteFlow, Scope, ServerInfo};
+use crate::plan::{self, SyncState};
+
+fn flow(id: &str, src: &str) -> Flow {
+    Flow {
+        git_path: format!("_flows/{id}.yml"),
+        namespace: "prod".into(),
+        id: id.into(),
+        source: src.into(),
+    }
+}
+
+fn remote(id: &str, src: &str, revision: u64) -> RemoteFlow {
+    RemoteFlow {
+        namespace: "prod".into(),
+        id: id.into(),
+        source: src.into(),
+        revision: Some(revision),
+    }
+}
+
+fn plan_of(desired: &[Flow], live: &[RemoteFlow]) -> Plan {
+    let scope = Scope::new("prod", false);
+    plan::compute(desired, live, &scope, true, ServerInfo::default())
+}
+
+/// Git: x (changed), new (added), same (unchanged); server: x at 3, same, gone at 7.
+fn reviewed_world() -> (Vec<Flow>, Vec<RemoteFlow>) {
+    (
+        vec![
+            flow("x", "id: x\nnamespace: prod\n# v2\n"),
+            flow("new", "id: new\nnamespace: prod\n"),
+            flow("same", "id: same\nnamespace: prod\n"),
+        ],
+        vec![
+            remote("x", "id: x\nnamespace: prod\n", 3),
+            remote("same", "id: same\nnamespace: prod\n", 1),
+            remote("gone", "id: gone\nnamespace: prod\n", 7),
+        ],
+    )
+}
+
+fn messages(r: &Refusal) -> Vec<String> {
+    r.flows.iter().map(ToString::to_string).collect()
+}
+
+#[test]
+fn every_change_carries_its_lock_and_only_changes_do() {
+    let (git, live) = reviewed_world();
+    let plan = plan_of(&git, &live);
+    for f in &plan.flows {
+        let changes = matches!(
+            f.sync_state,
+            SyncState::Added | SyncState::Updated | SyncState::Deleted
+        );
+        assert_eq!(f.lock.is_some(), changes, "{}", f.flow_id);
+    }
+    let x = plan.flows.iter().find(|f| f.flow_id == "x").unwrap();
+    let lock = x.lock.as_ref().unwrap();
+    assert_eq!(lock.base_revision, Some(3));
+    assert_eq!(
+        lock.base_sha256.as_deref(),
+        Some(sha256_hex("id: x\nnamespace: prod\n").as_str())
+    );
+    assert_eq!(
+        lock.desired_sha256.as_deref(),
+        Some(sha256_hex("id: x\nnamespace: prod\n# v2\n").as_str())
+    );
+    let new = plan.flows.iter().find(|f| f.flow_id == "new").unwrap();
+    assert_eq!(
+        (
+            new.lock.as_ref().unwrap().base_revision,
+            new.lock.as_ref().unwrap().base_sha256.as_deref()
+        ),
+        (None, None)
+    );
+    let gone = plan.flows.iter().find(|f| f.flow_id == "gone").unwrap();
+    assert_eq!(gone.lock.as_ref().unwrap().desired_sha256, None);
+    assert_eq!(gone.lock.as_ref().unwrap().base_revision, Some(7));
+}
+
+#[test]
+fn the_base_hash_ignores_the_revision_line_like_the_server() {
+    let plain = plan_of(&[flow("x", "id: x\n# b\n")], &[remote("x", "id: x\n", 3)]);
+    let with_line = plan_of(
+        &[flow("x", "id: x\n# b\n")],
+        &[remote("x", "id: x\nrevision: 3\n", 3)],
+    );
+    assert_eq!(digest(&plain), digest(&with_line));
+}
+
+#[test]
+fn the_same_plan_passes() {
+    let (git, live) = reviewed_world();
+    let plan = plan_of(&git, &live);
+    assert_eq!(check(&plan, &Reviewed::of_plan(&plan)), Ok(()));
+}
+
+#[test]
+fn a_moved_base_is_stale_with_both_revisions() {
+    let (git, mut live) = reviewed_world();
+    let reviewed = Reviewed::of_plan(&plan_of(&git, &live));
+    live[0] = remote("x", "id: x\nnamespace: prod\n# ui edit\n", 4);
+    let refusal = check(&plan_of(&git, &live), &reviewed).unwrap_err();
+    assert_eq!(
+        messages(&refusal),
+        vec!["STALE prod/x: revision 3 → 4 on the server since the reviewed plan"]
+    );
+    assert_eq!(refusal.stale().count(), 1);
+}
+
+#[test]
+fn a_flow_created_or_deleted_on_the_server_since_is_stale() {
+    let (git, mut live) = reviewed_world();
+    let reviewed = Reviewed::of_plan(&plan_of(&git, &live));
+    live.push(remote("new", "id: new\nnamespace: prod\n# ui\n", 1));
+    live.retain(|r| r.id != "x");
+    let refusal = check(&plan_of(&git, &live), &reviewed).unwrap_err();
+    assert_eq!(
+        messages(&refusal),
+        vec![
+            "STALE prod/new: created on the server (revision 1) since the reviewed plan",
+            "STALE prod/x: deleted from the server (was revision 3) since the reviewed plan",
+        ]
+    );
+}
+
+#[test]
+fn an_extra_change_is_unreviewed() {
+    let (mut git, live) = reviewed_world();
+    let reviewed = Reviewed::of_plan(&plan_of(&git, &live));
+    git[2] = flow("same", "id: same\nnamespace: prod\n# sneaked in\n");
+    git.push(flow("other", "id: other\nnamespace: prod\n"));
+    let refusal = check(&plan_of(&git, &live), &reviewed).unwrap_err();
+    assert_eq!(
+        messages(&refusal),
+        vec![
+            "UNREVIEWED prod/other: not in the reviewed plan (this apply would create it)",
+            "UNREVIEWED prod/same: not in the reviewed plan (this apply would update it)",
+        ]
+    );
+    assert_eq!(refusal.stale().count(), 0);
+}
+
+#[test]
+fn a_changed_desired_source_is_unreviewed() {
+    let (mut git, live) = reviewed_world();
+    let reviewed = Reviewed::of_plan(&plan_of(&git, &live));
+    git[0] = flow("x", "id: x\nnamespace: prod\n# v3, not what was reviewed\n");
+    git.push(flow(
+        "gone",
+        "id: gone\nnamespace: prod\n# kept after all\n",
+    ));
+    let refusal = check(&plan_of(&git, &live), &reviewed).unwrap_err();
+    assert_eq!(
+        messages(&refusal),
+        vec![
+            "UNREVIEWED prod/gone: the reviewed plan would delete it, this apply would update it",
+            "UNREVIEWED prod/x: the source to write differs from the reviewed plan's",
+        ]
+    );
+}
+
+#[test]
+fn changes_the_server_already_holds_and_unrelated_edits_pass() {
+    let (git, mut live) = reviewed_world();
+    let reviewed = Reviewed::of_plan(&plan_of(&git, &live));
+    // x was applied already (an earlier, partial apply): it is no longer a change
+    live[0] = remote("x", "id: x\nnamespace: prod\n# v2\n", 4);
+    // a flow of another namespace moved: outside the plan
+    live.push(RemoteFlow {
+        namespace: "other".into(),
+        id: "y".into(),
+        source: "id: y\n".into(),
+        revision: Some(9),
+    });
+    assert_eq!(check(&plan_of(&git, &live), &reviewed), Ok(()));
+}
+
+#[test]
+fn another_target_is_refused_as_a_whole() {
+    let (git, live) = reviewed_world();
+    let mut reviewed = Reviewed::of_plan(&plan_of(&git, &live));
+    reviewed.target_namespace = "staging".into();
+    let refusal = check(&plan_of(&git, &live), &reviewed).unwrap_err();
+    assert!(refusal.whole.unwrap().contains("`staging`"));
+}
+
+#[test]
+fn the_plan_file_reads_back_with_full_hashes() {
+    let (git, mut live) = reviewed_world();
+    let plan = plan_of(&git, &live);
+    let text = crate::render::json::render(&plan);
+    let reviewed = Reviewed::from_plan_json(&text, "plan.json").unwrap();
+    assert_eq!(reviewed, Reviewed::of_plan(&plan));
+    live[0].revision = Some(5);
+    live[0].source.push_str("# moved\n");
+    assert!(check(&plan_of(&git, &live), &reviewed).is_err());
+}
+
+#[test]
+fn a_plan_file_without_locks_or_with_bad_hashes_is_an_error_naming_the_flow() {
+    let old = r#"{"targetNamespace":"prod","flows":[{"namespace":"prod","flowId":"x","syncState":"UPDATED"}]}"#;
+    let e = Reviewed::from_plan_json(old, "p.json").unwrap_err();
+    assert!(
+        e.0.contains("prod/x") && e.0.contains("older kestra-sync"),
+        "{e}"
+    );
+    let bad = r#"{"targetNamespace":"prod","flows":[{"namespace":"prod","flowId":"x","syncState":"ADDED","lock":{"baseRevision":null,"baseSha256":null,"desiredSha256":"abc"}}]}"#;
+    assert!(Reviewed::from_plan_json(bad, "p.json").is_err());
+    assert!(Reviewed::from_plan_json("not json", "p.json")
+        .unwrap_err()
+        .0
+        .contains("`p.json`"));
+}
+
+fn comment(block: &str) -> String {
+    format!("<!-- kestra-sync:plan target=prod@h -->\n{block}\n### plan\n")
+}
+
+#[test]
+fn the_comment_block_round_trips_and_checks_like_the_file() {
+    let (git, mut live) = reviewed_world();
+    let plan = plan_of(&git, &live);
+    let block = comment_block(&plan, 65_536);
+    assert!(block.starts_with(COMMENT_PREFIX) && block.ends_with(" -->"));
+    assert!(!block[4..block.len() - 3].contains("--"), "{block}");
+    let reviewed = Reviewed::from_comment(&comment(&block)).unwrap().unwrap();
+    assert!(reviewed.flows.is_some());
+    assert_eq!(reviewed.digest, digest(&plan));
+    assert_eq!(check(&plan, &reviewed), Ok(()));
+    live[0] = remote("x", "id: x\nnamespace: prod\n# ui\n", 4);
+    let refusal = check(&plan_of(&git, &live), &reviewed).unwrap_err();
+    assert_eq!(
+        messages(&refusal),
+        vec!["STALE prod/x: revision 3 → 4 on the server since the reviewed plan"]
+    );
+}
+
+#[test]
+fn a_lock_anywhere_but_the_second_line_is_not_read() {
+    let (git, live) = reviewed_world();
+    let block = comment_block(&plan_of(&git, &live), 65_536);
+    let quoted = format!("<!-- kestra-sync:plan target=prod@h -->\n### plan\n```\n{block}\n```\n");
+    assert_eq!(Reviewed::from_comment(&quoted), Ok(None));
+    assert_eq!(Reviewed::from_comment(""), Ok(None));
+    for broken in [
+        format!("{COMMENT_PREFIX}!!!! -->"),
+        format!("{COMMENT_PREFIX}aGVsbG8= -->"),
+        format!("{COMMENT_PREFIX}aGVsbG8="),
+    ] {
+        let e = Reviewed::from_comment(&comment(&broken)).unwrap_err();
+        assert!(e.0.contains("plan again"), "{e}");
+    }
+}
+
+/// 5,000 changed flows (`flow_0000` …), each updated from revision 2.
+fn big(n: usize, moved: Option<usize>) -> Plan {
+    let git: Vec<Flow> = (0..n)
+        .map(|i| {
+            flow(
+                &format!("flow_{i:04}"),
+                &format!("id: flow_{i:04}\n# new {i}\n"),
+            )
+        })
+        .collect();
+    let live: Vec<RemoteFlow> = (0..n)
+        .map(|i| {
+            let edited = if moved == Some(i) { "# ui\n" } else { "" };
+            let rev = if moved == Some(i) { 3 } else { 2 };
+            remote(
+                &format!("flow_{i:04}"),
+                &format!("id: flow_{i:04}\n{edited}"),
+                rev,
+            )
+        })
+        .collect();
+    plan_of(&git, &live)
+}
+
+#[test]
+fn five_thousand_changes_fit_a_gitlab_note_and_fall_back_to_the_digest_on_github() {
+    let plan = big(5_000, None);
+    assert_eq!(plan.summary.updated, 5_000);
+    // GitLab: half of its 1,000,000-character note
+    let gitlab = comment_block(&plan, 500_000);
+    let on_gitlab = Reviewed::from_comment(&comment(&gitlab)).unwrap().unwrap();
+    assert_eq!(on_gitlab.flows.as_ref().map(BTreeMap::len), Some(5_000));
+    assert!(gitlab.len() <= 500_000, "{}", gitlab.len());
+    // GitHub: half of its 65,536-character comment cannot hold 5,000 entries
+    let github = comment_block(&plan, 32_768);
+    assert!(github.len() < 1_000, "{}", github.len());
+    let on_github = Reviewed::from_comment(&comment(&github)).unwrap().unwrap();
+    assert_eq!((on_github.flows.as_ref(), on_github.changes), (None, 5_000));
+    assert_eq!(check(&plan, &on_github), Ok(()));
+    let moved = big(5_000, Some(1234));
+    let refusal = check(&moved, &on_github).unwrap_err();
+    assert!(refusal.whole.unwrap().contains("--reviewed-plan"));
+    // the per-flow entries still name the flow where they fit
+    let named = check(&moved, &on_gitlab).unwrap_err();
+    assert_eq!(
+        messages(&named),
+        vec!["STALE prod/flow_1234: revision 2 → 3 on the server since the reviewed plan"]
+    );
+}
+
+#[test]
+fn nine_hundred_entries_fit_half_a_github_comment() {
+    let plan = big(900, None);
+    let block = comment_block(&plan, 32_768);
+    let read = Reviewed::from_comment(&comment(&block)).unwrap().unwrap();
+    assert_eq!(read.flows.map(|f| f.len()), Some(900), "{}", block.len());
+}
