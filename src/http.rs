@@ -30,6 +30,15 @@
 //! step) and never exceed [`Backoff::max`]. A `Retry-After` header (seconds or an HTTP date)
 //! replaces the computed wait, also capped by [`Backoff::max`].
 //!
+//! # Bounded answers
+//!
+//! Every body is read with a cap ([`DEFAULT_MAX_BODY`], or the caller's with
+//! [`HttpClient::send_limited`]): a `Content-Length` over it is refused before reading, and a
+//! body without one (chunked, or endless) is read in chunks and refused as soon as it passes
+//! the cap. Exceeding it is [`HttpError::TooLarge`], never retried (a server that sent it
+//! once sends it again) and never a truncated success. A body that trickles forever ends at
+//! the request timeout, which covers the whole body.
+//!
 //! # Secrets
 //!
 //! Errors carry the method and the URL with any user-info removed and secret-looking query
@@ -58,6 +67,10 @@ pub const USER_AGENT: &str = concat!("kestra-sync/", env!("CARGO_PKG_VERSION"));
 
 /// Longest wait for establishing a connection; shorter when the request timeout is shorter.
 const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Largest answer read by [`HttpClient::send`] (32 MiB): a Kestra or GitLab JSON answer is
+/// a few KiB to a few MiB (a flow with its source, a page of notes).
+pub const DEFAULT_MAX_BODY: usize = 32 << 20;
 
 /// How long an unused connection is kept for reuse.
 const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -173,6 +186,14 @@ pub enum HttpError {
         url: String,
         message: String,
     },
+    /// The answer is bigger than the cap: refused, not read further, not retried.
+    #[error("{method} {url}: the server answered {status} with a body larger than {} MiB, more than kestra-sync reads from one answer; nothing was used from it. Check that the URL is the server's API (not a proxy or a file server)", .limit >> 20)]
+    TooLarge {
+        method: String,
+        url: String,
+        status: u16,
+        limit: usize,
+    },
 }
 
 /// Why a request got no answer, for a message that says what to check.
@@ -266,6 +287,7 @@ pub struct HttpClient {
     retries: u32,
     backoff: Backoff,
     timeout: Duration,
+    max_body: usize,
 }
 
 impl HttpClient {
@@ -287,7 +309,14 @@ impl HttpClient {
             retries: options.retries,
             backoff: options.backoff,
             timeout: options.timeout,
+            max_body: DEFAULT_MAX_BODY,
         })
+    }
+
+    /// The cap on every answer read by [`HttpClient::send`] (default [`DEFAULT_MAX_BODY`]).
+    pub fn with_max_body(mut self, max_body: usize) -> HttpClient {
+        self.max_body = max_body;
+        self
     }
 
     /// Start a request (add headers and body on the builder).
@@ -302,6 +331,16 @@ impl HttpClient {
     pub async fn send(
         &self,
         idempotency: Idempotency,
+        build: impl Fn(&HttpClient) -> RequestBuilder,
+    ) -> Result<Reply, HttpError> {
+        self.send_limited(idempotency, self.max_body, build).await
+    }
+
+    /// [`HttpClient::send`] with its own cap on the body, in bytes.
+    pub async fn send_limited(
+        &self,
+        idempotency: Idempotency,
+        max_body: usize,
         build: impl Fn(&HttpClient) -> RequestBuilder,
     ) -> Result<Reply, HttpError> {
         let idempotent = idempotency == Idempotency::Idempotent;
@@ -384,16 +423,23 @@ impl HttpClient {
             }
 
             let headers = response.headers().clone();
-            match response.bytes().await {
-                Ok(body) => {
+            let too_large = || HttpError::TooLarge {
+                method: method.to_string(),
+                url: url.clone(),
+                status: status.as_u16(),
+                limit: max_body,
+            };
+            match read_capped(response, max_body).await {
+                Ok(Some(body)) => {
                     return Ok(Reply {
                         method,
                         url,
                         status,
                         headers,
-                        body: body.to_vec(),
+                        body,
                     })
                 }
+                Ok(None) => return Err(too_large()),
                 Err(e) => {
                     let kind = NoAnswer::of(&e);
                     let message = format!(
@@ -436,6 +482,26 @@ impl HttpClient {
             chain_message(e)
         }
     }
+}
+
+/// The whole body, or `None` as soon as it is known to be longer than `max` bytes (from its
+/// `Content-Length`, or while reading it): never more than `max` bytes are held.
+async fn read_capped(
+    mut response: reqwest::Response,
+    max: usize,
+) -> Result<Option<Vec<u8>>, reqwest::Error> {
+    let declared = response.content_length();
+    if declared.is_some_and(|n| n > max as u64) {
+        return Ok(None);
+    }
+    let mut body = Vec::with_capacity(declared.map_or(0, |n| n as usize).min(max));
+    while let Some(chunk) = response.chunk().await? {
+        if body.len() + chunk.len() > max {
+            return Ok(None);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Some(body))
 }
 
 /// Whether `status` is a transient failure worth retrying for this kind of request.

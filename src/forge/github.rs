@@ -108,6 +108,12 @@ pub enum GithubError {
         path: String,
         why: String,
     },
+    #[error("GitHub answered {method} {path} with a body larger than {} MiB, more than kestra-sync reads from one answer; nothing was used from it. Check GITHUB_API_URL", .limit >> 20)]
+    TooLarge {
+        method: &'static str,
+        path: String,
+        limit: u64,
+    },
     #[error("GitHub's answer to {method} {path} is not what the API documents: {why}")]
     Unexpected {
         method: &'static str,
@@ -211,9 +217,31 @@ impl GithubClient {
     /// GET with retries of transient failures (connection errors, 429, 5xx, and 403 carrying
     /// `Retry-After`); the whole body is read, up to `max_bytes`.
     pub(crate) async fn get(&self, uri: &str, max_bytes: usize) -> Result<Answer, GithubError> {
+        self.get_into(uri, max_bytes as u64, None).await
+    }
+
+    /// [`GithubClient::get`] whose `200` body (up to `max_bytes`) goes into `file`, from its
+    /// start, instead of memory (a tarball); the returned body is then empty.
+    pub(crate) async fn get_to_file(
+        &self,
+        uri: &str,
+        max_bytes: u64,
+        file: &std::fs::File,
+    ) -> Result<Answer, GithubError> {
+        self.get_into(uri, max_bytes, Some(file)).await
+    }
+
+    async fn get_into(
+        &self,
+        uri: &str,
+        max_bytes: u64,
+        file: Option<&std::fs::File>,
+    ) -> Result<Answer, GithubError> {
         let mut attempt = 0;
         loop {
-            let result = self.send(http::Method::GET, uri, None, max_bytes).await;
+            let result = self
+                .send_into(http::Method::GET, uri, None, max_bytes, file)
+                .await;
             let wait = match &result {
                 Err(GithubError::Transport { .. }) => Some(backoff(attempt)),
                 Ok(a) if a.status == 429 || a.status >= 500 => {
@@ -241,6 +269,21 @@ impl GithubClient {
         json: Option<&serde_json::Value>,
         max_bytes: usize,
     ) -> Result<Answer, GithubError> {
+        self.send_into(method, uri, json, max_bytes as u64, None)
+            .await
+    }
+
+    /// One request; a `200` body goes to `file` when one is given. A body over `max_bytes`
+    /// is [`GithubError::TooLarge`] (not retried), never a truncated answer.
+    async fn send_into(
+        &self,
+        method: http::Method,
+        uri: &str,
+        json: Option<&serde_json::Value>,
+        max_bytes: u64,
+        mut file: Option<&std::fs::File>,
+    ) -> Result<Answer, GithubError> {
+        use std::io::{Seek, Write};
         let m = method_name(&method);
         let transport = |why: String| GithubError::Transport {
             method: m,
@@ -257,16 +300,42 @@ impl GithubClient {
             .await
             .map_err(|e| transport(e.to_string()))?;
         let (parts, mut body) = response.into_parts();
+        if parts.status != http::StatusCode::OK {
+            file = None;
+        }
+        let too_large = || GithubError::TooLarge {
+            method: m,
+            path: path_of(uri),
+            limit: max_bytes,
+        };
+        let declared = parts
+            .headers
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > max_bytes) {
+            return Err(too_large());
+        }
+        if let Some(mut f) = file {
+            f.set_len(0)
+                .and_then(|_| f.seek(std::io::SeekFrom::Start(0)))
+                .map_err(|e| transport(format!("cannot write the download: {e}")))?;
+        }
         let mut bytes = Vec::new();
+        let mut seen: u64 = 0;
         while let Some(frame) = body.frame().await {
             let frame = frame.map_err(|e| transport(e.to_string()))?;
             if let Some(data) = frame.data_ref() {
-                if bytes.len() + data.len() > max_bytes {
-                    return Err(transport(format!(
-                        "the answer is larger than {max_bytes} bytes"
-                    )));
+                seen += data.len() as u64;
+                if seen > max_bytes {
+                    return Err(too_large());
                 }
-                bytes.extend_from_slice(data);
+                match &mut file {
+                    Some(f) => f
+                        .write_all(data)
+                        .map_err(|e| transport(format!("cannot write the download: {e}")))?,
+                    None => bytes.extend_from_slice(data),
+                }
             }
         }
         Ok(Answer {

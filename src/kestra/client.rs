@@ -300,6 +300,26 @@ impl KestraClient {
             .await
     }
 
+    /// An idempotent `GET` whose answer may be up to `max_body` bytes (the export ZIP).
+    pub(super) async fn send_limited(
+        &self,
+        method: Method,
+        url: Url,
+        max_body: usize,
+    ) -> Result<Reply, KestraError> {
+        let reply = self
+            .http
+            .send_limited(Idempotency::Idempotent, max_body, |http| {
+                let mut request = http.request(method.clone(), url.clone());
+                if let Some(auth) = &self.auth {
+                    request = request.header(AUTHORIZATION, auth.clone());
+                }
+                request
+            })
+            .await?;
+        Ok(reply)
+    }
+
     pub(super) async fn send_with(
         &self,
         idempotency: Idempotency,

@@ -217,6 +217,18 @@ impl From<HttpError> for KestraError {
                 url,
                 message,
             },
+            HttpError::TooLarge {
+                method,
+                url,
+                status,
+                limit,
+            } => KestraError::Protocol {
+                url,
+                message: format!(
+                    "{method} was answered {status} with a body larger than {} MiB, more than kestra-sync reads from one answer (nothing was used from it): check that --kestra-url is the Kestra server's base URL, not a proxy or a file server",
+                    limit >> 20
+                ),
+            },
         }
     }
 }

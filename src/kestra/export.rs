@@ -9,20 +9,34 @@ use std::io::{Cursor, Read};
 
 use super::{strip_revision, LocalFlow, RemoteFlow, Scope};
 
-/// Limits on the export ZIP (a flow source is a few KiB; these only stop a runaway answer).
-const MAX_ENTRY_BYTES: u64 = 16 << 20;
-const MAX_EXPORT_BYTES: u64 = 1 << 30;
+/// Limits on the export ZIP (a flow source is a few KiB; these only stop a runaway answer,
+/// such as a ZIP bomb): the download, each inflated entry, and all entries inflated
+/// together. 128 MiB is some 40,000 flows of 3 KiB; a bigger scope is an error.
+pub(super) const MAX_DOWNLOAD_BYTES: usize = 64 << 20;
+pub(super) const MAX_ENTRY_BYTES: u64 = 8 << 20;
+pub(super) const MAX_EXPORT_BYTES: u64 = 128 << 20;
+
+/// Why an export cannot be used.
+#[derive(Debug)]
+pub(super) enum ZipProblem {
+    /// Not a readable ZIP of flows: the listing falls back to reading each flow.
+    Unusable(String),
+    /// Over a limit: an error (reading each flow would only reach the same limit).
+    TooLarge(String),
+}
 
 /// `(namespace, id)`.
 pub(super) type Key = (String, String);
 
 /// The YAML entries of an export ZIP, `(name, text)`.
-pub(super) fn read_zip(bytes: &[u8]) -> Result<Vec<(String, String)>, String> {
-    let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| e.to_string())?;
+pub(super) fn read_zip(bytes: &[u8]) -> Result<Vec<(String, String)>, ZipProblem> {
+    use ZipProblem::{TooLarge, Unusable};
+    let mut archive =
+        zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| Unusable(e.to_string()))?;
     let mut entries = Vec::with_capacity(archive.len());
     let mut total: u64 = 0;
     for i in 0..archive.len() {
-        let mut file = archive.by_index(i).map_err(|e| e.to_string())?;
+        let mut file = archive.by_index(i).map_err(|e| Unusable(e.to_string()))?;
         if file.is_dir() {
             continue;
         }
@@ -36,19 +50,24 @@ pub(super) fn read_zip(bytes: &[u8]) -> Result<Vec<(String, String)>, String> {
         (&mut file)
             .take(MAX_ENTRY_BYTES + 1)
             .read_to_end(&mut buf)
-            .map_err(|e| format!("entry `{name}`: {e}"))?;
+            .map_err(|e| Unusable(format!("entry `{name}`: {e}")))?;
         if buf.len() as u64 > MAX_ENTRY_BYTES {
-            return Err(format!(
-                "entry `{name}` is larger than {MAX_ENTRY_BYTES} bytes"
-            ));
+            return Err(TooLarge(format!(
+                "its entry `{}` inflates to more than {} MiB, more than any flow",
+                name.escape_debug(),
+                MAX_ENTRY_BYTES >> 20
+            )));
         }
         total += buf.len() as u64;
         if total > MAX_EXPORT_BYTES {
-            return Err(format!(
-                "the archive is larger than {MAX_EXPORT_BYTES} bytes"
-            ));
+            return Err(TooLarge(format!(
+                "its entries inflate to more than {} MiB in all (at entry `{}`), more than kestra-sync reads for one scope",
+                MAX_EXPORT_BYTES >> 20,
+                name.escape_debug()
+            )));
         }
-        let text = String::from_utf8(buf).map_err(|_| format!("entry `{name}` is not UTF-8"))?;
+        let text =
+            String::from_utf8(buf).map_err(|_| Unusable(format!("entry `{name}` is not UTF-8")))?;
         entries.push((name, text));
     }
     Ok(entries)

@@ -35,8 +35,12 @@ use reqwest::{Method, StatusCode};
 use serde::Deserialize;
 
 use super::client::{parse_json, Body, FlowJson, KestraClient};
-use super::export::{identify, read_zip, Key};
+use super::export::{identify, read_zip, Key, ZipProblem, MAX_DOWNLOAD_BYTES, MAX_EXPORT_BYTES};
 use super::{KestraError, LocalFlow, RemoteFlow, Scope};
+
+/// Most flows one scope may count: beyond, the search's own count is refused (a hostile or
+/// broken server could otherwise send the client paging for ever).
+pub(super) const MAX_SCOPE_FLOWS: u64 = 100_000;
 
 /// Page size of the search; servers may cap it, paging copes.
 const SEARCH_PAGE_SIZE: u64 = 1000;
@@ -186,6 +190,15 @@ impl KestraClient {
     /// `None` when the first page holds the whole scope.
     fn paging(&self, first: &SearchPage) -> Result<Option<Paging>, KestraError> {
         let per_page = first.results.len() as u64;
+        if first.total > MAX_SCOPE_FLOWS {
+            return Err(KestraError::Protocol {
+                url: self.paths.flows(&["search"])?.to_string(),
+                message: format!(
+                    "the flow search counts {} flows in scope, more than the {MAX_SCOPE_FLOWS} kestra-sync reads for one target: narrow --target-namespace",
+                    first.total
+                ),
+            });
+        }
         if per_page >= first.total {
             return Ok(None);
         }
@@ -213,9 +226,20 @@ impl KestraClient {
         let mut url = self.paths.flows(&["export", "by-query"])?;
         let (name, value) = scope_filter(scope);
         url.query_pairs_mut().append_pair(&name, value);
-        let reply = self.send(Method::GET, url, Body::None).await?;
+        let reply = self
+            .send_limited(Method::GET, url, MAX_DOWNLOAD_BYTES)
+            .await?;
         match reply.status.as_u16() {
-            200 => Ok(read_zip(&reply.body).map_err(|e| format!("the ZIP cannot be read: {e}"))),
+            200 => match read_zip(&reply.body) {
+                Ok(entries) => Ok(Ok(entries)),
+                Err(ZipProblem::Unusable(e)) => Ok(Err(format!("the ZIP cannot be read: {e}"))),
+                Err(ZipProblem::TooLarge(why)) => Err(KestraError::Protocol {
+                    url: reply.url.clone(),
+                    message: format!(
+                        "the flow export cannot be used: {why}. Nothing was planned; check that --kestra-url is the Kestra server, or narrow --target-namespace"
+                    ),
+                }),
+            },
             401 | 403 => Err(self.error(&reply)),
             400..=501 => Ok(Err(self.error(&reply).to_string())),
             _ => Err(self.error(&reply)),
@@ -280,17 +304,40 @@ impl KestraClient {
         keys: Vec<Key>,
         scope: &Scope,
     ) -> Result<BTreeMap<Key, RemoteFlow>, KestraError> {
-        let flows: Vec<Option<RemoteFlow>> = futures::stream::iter(keys)
+        // Each answer is capped on its own; all of them together are capped like the export.
+        let url = self.paths.flows(&[])?.to_string();
+        let (flows, _) = futures::stream::iter(keys)
             .map(|(namespace, id)| async move { self.get_flow(&namespace, &id).await })
             .buffer_unordered(FETCH_CONCURRENCY)
-            .try_collect()
+            .try_fold(
+                (BTreeMap::new(), 0u64),
+                |(mut flows, mut total), flow: Option<RemoteFlow>| {
+                    let url = url.clone();
+                    async move {
+                        let Some(f) = flow else {
+                            return Ok((flows, total));
+                        };
+                        total += f.source.len() as u64;
+                        if total > MAX_EXPORT_BYTES {
+                            return Err(KestraError::Protocol {
+                                url,
+                                message: format!(
+                                    "the flows of the scope hold more than {} MiB of source (at {}.{}), more than kestra-sync reads for one target: narrow --target-namespace",
+                                    MAX_EXPORT_BYTES >> 20,
+                                    f.namespace,
+                                    f.id
+                                ),
+                            });
+                        }
+                        if scope.contains(&f.namespace) {
+                            flows.insert((f.namespace.clone(), f.id.clone()), f);
+                        }
+                        Ok((flows, total))
+                    }
+                },
+            )
             .await?;
-        Ok(flows
-            .into_iter()
-            .flatten()
-            .filter(|f| scope.contains(&f.namespace))
-            .map(|f| ((f.namespace.clone(), f.id.clone()), f))
-            .collect())
+        Ok(flows)
     }
 }
 

@@ -4,26 +4,43 @@
 //! workspace ([`crate::source::workspace::read`]). One request whatever the number of files,
 //! so a big repository cannot use up the token's 1,000 requests per hour.
 //!
-//! The archive is untrusted input: entries whose path is absolute or climbs out with `..`
-//! stop the read; symbolic links are recreated only when they point inside the extracted
-//! tree; hard links, devices and FIFOs are skipped; and the download, the decompressed
-//! stream, each file and the number of entries are capped. Only what can matter is written:
-//! files under `git-directory` and `.kestraignore` files.
+//! The archive is untrusted input, and nothing in it is skipped silently: the extracted tree
+//! is the checkout the workspace reader would see, so the tarball source refuses exactly
+//! what the workspace source refuses, naming the entry, and nothing is planned from it:
+//!
+//! - entries whose path is absolute or climbs out with `..` stop the read;
+//! - symbolic links are recreated as they are (after every file, so nothing is written
+//!   through one); one that leaves the repository is refused by the workspace reader when
+//!   it would be read, as in a checkout;
+//! - a file over [`MAX_FILE_BYTES`] (the workspace reader's 1 MiB limit) is recreated with its
+//!   size but without its bytes (a sparse file: nothing is downloaded into it or read from
+//!   it), so the workspace reader refuses it by name, or ignores it when a checkout would
+//!   (not a flow name, listed in `.kestraignore`);
+//! - hard links, devices, FIFOs and other special entries (git never stores one) under
+//!   `git-directory` stop the read, naming the entry;
+//! - the download (streamed to a temporary file, never held in memory), the decompressed
+//!   stream and the number of entries are capped.
+//!
+//! Only what can matter is written: files under `git-directory`, `.kestraignore` files, and
+//! the targets of links found there.
 
 use std::io::Read;
 use std::path::{Component, Path, PathBuf};
 
-use super::{SourceError, SourceFile, SourceSpec};
+use super::{SourceError, SourceFile, SourceSpec, MAX_FILE_BYTES};
 use crate::forge::github::{path_of, split_repository, GithubClient};
 
-/// Largest tarball downloaded (compressed).
-pub const MAX_DOWNLOAD: usize = 512 * 1024 * 1024;
+/// Largest tarball downloaded (compressed), streamed to a temporary file.
+pub const MAX_DOWNLOAD: u64 = 512 * 1024 * 1024;
 /// Largest decompressed stream read from it (a gzip bomb stops here).
 pub const MAX_UNPACKED: u64 = 4 * 1024 * 1024 * 1024;
-/// Largest single file written.
-pub const MAX_FILE: u64 = 10 * 1024 * 1024;
+/// Largest file whose bytes are written: the workspace reader's limit. A bigger file is
+/// recreated sparse, with its size, for the workspace reader to refuse by name.
+pub const MAX_FILE: u64 = MAX_FILE_BYTES;
 /// Most entries in the archive.
 pub const MAX_ENTRIES: usize = 500_000;
+/// Most rounds of "write the targets of the links found so far" (a chain of links).
+const MAX_LINK_ROUNDS: usize = 8;
 
 /// The caps of one extraction.
 #[derive(Debug, Clone, Copy)]
@@ -49,8 +66,6 @@ pub struct Extracted {
     dir: tempfile::TempDir,
     /// Files written.
     pub files: usize,
-    /// Entries skipped (links leaving the tree, hard links, special files).
-    pub skipped: Vec<String>,
 }
 
 impl Extracted {
@@ -77,8 +92,13 @@ pub async fn download(
     }
     let encoded: String = percent_encoding::utf8_percent_encode(git_ref, REF_CHARS).to_string();
     let uri = client.api_uri(&format!("/repos/{owner}/{repo}/tarball/{encoded}"));
+    let tmp_err = |e: std::io::Error| SourceError::Io {
+        path: std::env::temp_dir().display().to_string(),
+        source: e,
+    };
+    let archive = tempfile::tempfile().map_err(tmp_err)?;
     let answer = client
-        .get(&uri, MAX_DOWNLOAD)
+        .get_to_file(&uri, MAX_DOWNLOAD, &archive)
         .await
         .map_err(|e| SourceError::Other(e.to_string()))?;
     match answer.status {
@@ -101,22 +121,20 @@ pub async fn download(
     let dir = tempfile::Builder::new()
         .prefix("kestra-sync-github-")
         .tempdir()
-        .map_err(|e| SourceError::Io {
-            path: std::env::temp_dir().display().to_string(),
-            source: e,
-        })?;
-    let bytes = answer.body;
+        .map_err(tmp_err)?;
     let dest = dir.path().to_path_buf();
     let filter = Filter::new(git_directory);
-    let (files, skipped) =
-        tokio::task::spawn_blocking(move || extract(&bytes, &dest, &filter, Limits::default()))
-            .await
-            .map_err(|e| SourceError::Other(format!("extracting the tarball failed: {e}")))??;
-    Ok(Extracted {
-        dir,
-        files,
-        skipped,
+    let files = tokio::task::spawn_blocking(move || {
+        let open = || -> std::io::Result<Box<dyn Read>> {
+            let mut f = archive.try_clone()?;
+            std::io::Seek::seek(&mut f, std::io::SeekFrom::Start(0))?;
+            Ok(Box::new(std::io::BufReader::new(f)))
+        };
+        extract_from(&open, &dest, &filter, Limits::default())
     })
+    .await
+    .map_err(|e| SourceError::Other(format!("extracting the tarball failed: {e}")))??;
+    Ok(Extracted { dir, files })
 }
 
 /// Download and read: the flow files of `spec.git_directory` in `repository` at `git_ref`
@@ -128,11 +146,13 @@ pub async fn read(
     spec: &SourceSpec,
 ) -> Result<Vec<SourceFile>, SourceError> {
     let extracted = download(client, repository, git_ref, &spec.git_directory).await?;
-    for s in &extracted.skipped {
-        tracing::warn!("{s}");
-    }
+    read_extracted(extracted.path(), spec)
+}
+
+/// Read an extracted tree exactly as a checkout: the workspace reader's rules, unchanged.
+pub fn read_extracted(root: &Path, spec: &SourceSpec) -> Result<Vec<SourceFile>, SourceError> {
     super::workspace::read(&SourceSpec {
-        workspace: extracted.path().to_path_buf(),
+        workspace: root.to_path_buf(),
         ..spec.clone()
     })
 }
@@ -206,50 +226,71 @@ impl<R: Read> Read for Capped<R> {
 }
 
 /// Extract the gzip tarball `gz` into `dest` (top folder stripped), keeping what `filter`
-/// wants. Returns the number of files written and the entries skipped, with why.
+/// wants. Returns the number of files written.
 pub fn extract(
     gz: &[u8],
     dest: &Path,
     filter: &Filter,
     limits: Limits,
-) -> Result<(usize, Vec<String>), SourceError> {
+) -> Result<usize, SourceError> {
+    extract_from(&|| Ok(Box::new(gz)), dest, filter, limits)
+}
+
+/// [`extract`] from a tarball that `open` gives from its start, once per walk.
+fn extract_from<'g>(
+    open: &dyn Fn() -> std::io::Result<Box<dyn Read + 'g>>,
+    dest: &Path,
+    filter: &Filter,
+    limits: Limits,
+) -> Result<usize, SourceError> {
     let mut pass = Pass {
         dest,
         limits,
         files: 0,
-        skipped: Vec::new(),
         links: Vec::new(),
     };
-    pass.run(gz, &|rel, is_dir| filter.wants(rel, is_dir))?;
-    let links = std::mem::take(&mut pass.links);
-    // Links may point at files the filter left out (`_flows/x.yml -> ../shared/x.yml`): a
-    // second walk over the archive writes those targets, and nothing else.
-    let mut needed: Vec<Vec<String>> = Vec::new();
-    for (rel, target) in &links {
-        if let Some(t) = link_inside(rel, target) {
-            if !filter.wants(&t, false) && !needed.contains(&t) {
-                needed.push(t);
+    let archive = || open().map_err(|e| bad(format!("cannot read the download: {e}")));
+    pass.run(archive()?, &|rel, is_dir| filter.wants(rel, is_dir))?;
+    // Links may point at files the filter left out (`_flows/x.yml -> ../shared/x.yml`), and
+    // those may be links too: more walks write those targets, and nothing else.
+    let mut covered: Vec<Vec<String>> = Vec::new();
+    let mut checked = 0;
+    for round in 0.. {
+        let mut needed: Vec<Vec<String>> = Vec::new();
+        for (rel, target) in &pass.links[checked..] {
+            if let Some(t) = link_inside(rel, target) {
+                let done = filter.wants(&t, false) || covered.iter().any(|c| t.starts_with(c));
+                if !done && !needed.contains(&t) {
+                    needed.push(t);
+                }
             }
         }
-    }
-    if !needed.is_empty() {
-        pass.run(gz, &|rel, is_dir| {
+        checked = pass.links.len();
+        if needed.is_empty() {
+            break;
+        }
+        if round >= MAX_LINK_ROUNDS {
+            return Err(bad(format!(
+                "link `{}` starts a chain of more than {MAX_LINK_ROUNDS} links: replace the links by the files",
+                needed[0].join("/")
+            )));
+        }
+        // never an entry an earlier walk wrote (folders may be created again)
+        pass.run(archive()?, &|rel, is_dir| {
             needed
                 .iter()
                 .any(|t| rel.starts_with(t) || (is_dir && t.starts_with(rel)))
+                && (is_dir
+                    || !(filter.wants(rel, false) || covered.iter().any(|c| rel.starts_with(c))))
         })?;
-        for (rel, _) in std::mem::take(&mut pass.links) {
-            pass.skipped.push(format!(
-                "link `{}` is the target of another link: not followed",
-                rel.join("/")
-            ));
-        }
+        covered.extend(needed);
     }
-    // Links last, so nothing is written through them; only those that stay inside the tree.
-    for (rel, target) in links {
+    // Links last, so nothing is written through them; each as it is in the archive: the
+    // workspace reader refuses one that leaves the repository where it would read it.
+    for (rel, target) in std::mem::take(&mut pass.links) {
         pass.make_link(&rel, &target)?;
     }
-    Ok((pass.files, pass.skipped))
+    Ok(pass.files)
 }
 
 /// One walk over the archive.
@@ -257,7 +298,6 @@ struct Pass<'a> {
     dest: &'a Path,
     limits: Limits,
     files: usize,
-    skipped: Vec<String>,
     /// Links seen (path, target), made after the files.
     links: Vec<(Vec<String>, PathBuf)>,
 }
@@ -266,11 +306,18 @@ fn bad(why: String) -> SourceError {
     SourceError::Other(format!("the GitHub tarball is not usable: {why}"))
 }
 
+fn twice(shown: &str) -> SourceError {
+    bad(format!(
+        "`{}` is in the archive twice: it is not a plain export of the repository; nothing was planned",
+        shown.escape_debug()
+    ))
+}
+
 impl Pass<'_> {
     /// Write the files and folders `wants`; remember the links it wants.
     fn run(
         &mut self,
-        gz: &[u8],
+        gz: Box<dyn Read + '_>,
         wants: &dyn Fn(&[String], bool) -> bool,
     ) -> Result<(), SourceError> {
         let reader = Capped {
@@ -309,22 +356,33 @@ impl Pass<'_> {
                     std::fs::create_dir_all(&p).map_err(|e| io(&p, e))?;
                 }
                 tar::EntryType::Regular | tar::EntryType::Continuous => {
-                    let size = entry.header().size().unwrap_or(u64::MAX);
-                    let max = self.limits.file;
-                    if size > max {
-                        self.skipped
-                            .push(format!("`{shown}` is larger than {max} bytes: not read"));
-                        continue;
-                    }
+                    let size = entry.header().size().map_err(|e| {
+                        bad(format!("entry `{}`: unreadable size ({e})", shown.escape_debug()))
+                    })?;
                     let p = self.safe_path(&rel)?;
                     if let Some(parent) = p.parent() {
                         std::fs::create_dir_all(parent).map_err(|e| io(parent, e))?;
                     }
+                    if std::fs::symlink_metadata(&p).is_ok() {
+                        return Err(twice(&shown));
+                    }
                     let mut out = std::fs::File::create(&p).map_err(|e| io(&p, e))?;
-                    let copied = std::io::copy(&mut (&mut entry).take(max + 1), &mut out)
-                        .map_err(|e| io(&p, e))?;
-                    if copied > max {
-                        return Err(bad(format!("`{shown}` is larger than its header says")));
+                    let max = self.limits.file;
+                    if size > max {
+                        // Its size, not its bytes: the workspace reader refuses it by name
+                        // (or ignores it, as it would in a checkout).
+                        out.set_len(size)
+                            .or_else(|_| out.set_len(max + 1))
+                            .map_err(|e| io(&p, e))?;
+                    } else {
+                        let copied = std::io::copy(&mut (&mut entry).take(max + 1), &mut out)
+                            .map_err(|e| io(&p, e))?;
+                        if copied != size {
+                            return Err(bad(format!(
+                                "entry `{}` does not hold the {size} bytes its header says",
+                                shown.escape_debug()
+                            )));
+                        }
                     }
                     self.files += 1;
                 }
@@ -334,41 +392,44 @@ impl Pass<'_> {
                         .map_err(|e| bad(e.to_string()))?
                         .map(|t| t.into_owned())
                         .unwrap_or_default();
+                    if self.links.iter().any(|(r, _)| *r == rel) {
+                        return Err(twice(&shown));
+                    }
                     self.links.push((rel, target));
                 }
-                other => self.skipped.push(format!(
-                    "`{shown}` ({other:?}) skipped: only files, folders and links inside the repository are read"
-                )),
+                tar::EntryType::Link => {
+                    return Err(bad(format!(
+                        "`{}` is a hard link, which a Git repository never holds: the archive is not a plain export of the repository; nothing was planned",
+                        shown.escape_debug()
+                    )))
+                }
+                other => {
+                    return Err(bad(format!(
+                        "`{}` is a special file ({other:?}: a device, FIFO or other entry a Git repository never holds): nothing was planned",
+                        shown.escape_debug()
+                    )))
+                }
             }
         }
         Ok(())
     }
 
-    /// Make the link `rel` -> `target` if it stays inside the tree.
+    /// Make the link `rel` -> `target`, as it is in the archive.
     fn make_link(&mut self, rel: &[String], target: &Path) -> Result<(), SourceError> {
         let shown = rel.join("/");
-        if link_inside(rel, target).is_none() {
-            self.skipped.push(format!(
-                "link `{shown}` -> `{}` points outside the repository: skipped",
-                target.display()
-            ));
-            return Ok(());
-        }
         let p = self.safe_path(rel)?;
         if let Some(parent) = p.parent() {
             std::fs::create_dir_all(parent).map_err(|e| io(parent, e))?;
         }
         if std::fs::symlink_metadata(&p).is_ok() {
-            self.skipped.push(format!(
-                "link `{shown}`: the path is in the archive twice; the first is kept"
-            ));
-            return Ok(());
+            return Err(twice(&shown));
         }
-        if let Err(e) = symlink(target, &p) {
-            self.skipped
-                .push(format!("link `{shown}` not recreated: {e}"));
-        }
-        Ok(())
+        symlink(target, &p).map_err(|e| {
+            bad(format!(
+                "link `{}` could not be recreated ({e}): replace the link by the file",
+                shown.escape_debug()
+            ))
+        })
     }
 
     /// `dest/rel`, refusing a path that would pass through a link already made.

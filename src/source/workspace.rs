@@ -24,6 +24,14 @@ use super::{SourceError, SourceFile, SourceSpec, MAX_FILE_BYTES};
 /// The ignore file read at the root of `git_directory`.
 const IGNORE_FILE: &str = ".kestraignore";
 
+/// Largest `.kestraignore` (64 KiB) and most patterns in it (1,000): real ignore files hold
+/// a few dozen; tens of thousands of wildcard patterns cost hundreds of MiB and tens of ms
+/// per file. Over either is an error naming the file.
+pub const MAX_IGNORE_BYTES: u64 = 64 * 1024;
+pub const MAX_IGNORE_PATTERNS: usize = 1_000;
+/// Most time spent matching `.kestraignore` over one walk; beyond, an error.
+pub const MAX_IGNORE_TIME: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Read every `*.yml` / `*.yaml` under `spec.git_directory`, honouring `.kestraignore`.
 /// Files come sorted by `git_path`.
 pub fn read(spec: &SourceSpec) -> Result<Vec<SourceFile>, SourceError> {
@@ -62,6 +70,7 @@ pub fn read(spec: &SourceSpec) -> Result<Vec<SourceFile>, SourceError> {
     }
     let ignore = load_ignore(&root, &dir, &prefix)?;
     let walk = Walk {
+        ignore_time: std::cell::Cell::new(std::time::Duration::ZERO),
         root: &root,
         dir: &dir,
         prefix: &prefix,
@@ -132,12 +141,34 @@ fn load_ignore(root: &Path, dir: &Path, prefix: &str) -> Result<Gitignore, Sourc
         source: e,
     })?;
     inside(root, &real, &shown)?;
+    let size = fs::metadata(&real)
+        .map_err(|e| SourceError::Io {
+            path: shown.clone(),
+            source: e,
+        })?
+        .len();
+    if size > MAX_IGNORE_BYTES {
+        return Err(SourceError::Other(format!(
+            "`{shown}` has {size} bytes, more than the {} KiB limit for an ignore file: list folders or broad patterns (`drafts/`, `*.draft.yml`) instead of every file",
+            MAX_IGNORE_BYTES / 1024
+        )));
+    }
     let bytes = read_limited(&real, &shown)?;
     let text = String::from_utf8(bytes).map_err(|_| {
         SourceError::Other(format!("`{shown}` is not valid UTF-8: save it as UTF-8"))
     })?;
+    let text = text.trim_start_matches('\u{feff}');
+    let patterns = text
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .count();
+    if patterns > MAX_IGNORE_PATTERNS {
+        return Err(SourceError::Other(format!(
+            "`{shown}` has {patterns} patterns, more than the {MAX_IGNORE_PATTERNS} kestra-sync reads: list folders or broad patterns (`drafts/`, `*.draft.yml`) instead of every file"
+        )));
+    }
     let mut builder = GitignoreBuilder::new(dir);
-    for (n, line) in text.trim_start_matches('\u{feff}').lines().enumerate() {
+    for (n, line) in text.lines().enumerate() {
         if let Err(e) = builder.add_line(Some(path.clone()), line) {
             return Err(SourceError::Other(format!(
                 "`{shown}` line {}: {e}; fix the pattern (gitignore syntax)",
@@ -157,6 +188,8 @@ fn is_flow_name(name: &str) -> bool {
 }
 
 struct Walk<'a> {
+    /// Time spent matching `.kestraignore` so far.
+    ignore_time: std::cell::Cell<std::time::Duration>,
     /// Canonical workspace root.
     root: &'a Path,
     /// Canonical `git_directory`.
@@ -284,7 +317,7 @@ impl Walk<'_> {
             return Ok(false);
         }
         let rel_path = entry.path().strip_prefix(self.dir).unwrap_or(entry.path());
-        if self.ignore.matched(rel_path, is_dir).is_ignore() {
+        if self.ignored(rel_path, is_dir)? {
             return Ok(false);
         }
         let rel = self.rel(entry.path())?;
@@ -307,6 +340,23 @@ impl Walk<'_> {
         Ok(true)
     }
 
+    /// Whether `.kestraignore` lists `rel`; an error once matching has taken more than
+    /// [`MAX_IGNORE_TIME`] in all.
+    fn ignored(&self, rel: &Path, is_dir: bool) -> Result<bool, SourceError> {
+        let start = std::time::Instant::now();
+        let ignored = self.ignore.matched(rel, is_dir).is_ignore();
+        let spent = self.ignore_time.get() + start.elapsed();
+        self.ignore_time.set(spent);
+        if spent > MAX_IGNORE_TIME {
+            return Err(SourceError::Other(format!(
+                "`{}` took more than {} s to match the files: simplify its patterns (fewer `**` and wildcards)",
+                shown_path(self.prefix, IGNORE_FILE),
+                MAX_IGNORE_TIME.as_secs()
+            )));
+        }
+        Ok(ignored)
+    }
+
     /// What to do with an error of the walk: broken links and unreadable folders are
     /// errors when they could hold flows; a link loop is an error.
     fn walk_error(&self, e: walkdir::Error) -> Option<SourceError> {
@@ -322,8 +372,10 @@ impl Walk<'_> {
         }
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
         let name = name.unwrap_or_default();
-        let ignored = self.ignore.matched(rel, false).is_ignore()
-            || self.ignore.matched(rel, true).is_ignore();
+        let ignored = match (self.ignored(rel, false), self.ignored(rel, true)) {
+            (Ok(a), Ok(b)) => a || b,
+            (Err(e), _) | (_, Err(e)) => return Some(e),
+        };
         if name.starts_with(".git") || ignored {
             return None;
         }

@@ -295,3 +295,41 @@ fn refuses_a_file_over_the_size_limit() {
     write(ws.path(), "_flows/big.yml", &big[1..]);
     assert_eq!(read(&spec(ws.path(), "_flows", false)).unwrap().len(), 4);
 }
+
+#[test]
+fn a_kestraignore_is_bounded_in_size_and_patterns() {
+    use super::{MAX_IGNORE_BYTES, MAX_IGNORE_PATTERNS};
+    let ws = tempfile::tempdir().unwrap();
+    let root = ws.path();
+    write(root, "_flows/a.yml", FLOW);
+    // at the limit: read, and honoured
+    let mut at_limit: String = (1..MAX_IGNORE_PATTERNS)
+        .map(|i| format!("*draft{i}*/**/*.y*ml\n"))
+        .collect();
+    at_limit.push_str("# a comment is not a pattern\n\na.yml\n");
+    write(root, "_flows/.kestraignore", &at_limit);
+    let start = std::time::Instant::now();
+    assert!(read(&spec(root, "_flows", true)).unwrap().is_empty());
+    assert!(start.elapsed() < std::time::Duration::from_secs(5));
+    // one pattern more
+    write(root, "_flows/.kestraignore", &format!("{at_limit}b*.yml\n"));
+    let err = read(&spec(root, "_flows", true)).unwrap_err().to_string();
+    assert!(
+        err.contains("`_flows/.kestraignore` has 1001 patterns, more than the 1000"),
+        "{err}"
+    );
+    // tens of thousands of patterns under 1 MiB: refused before any is compiled
+    let many: String = (0..40_000).map(|i| format!("*{i}*\n")).collect();
+    assert!(many.len() < 1 << 20);
+    write(root, "_flows/.kestraignore", &many);
+    let err = read(&spec(root, "_flows", false)).unwrap_err().to_string();
+    assert!(err.contains("KiB limit for an ignore file"), "{err}");
+    // over the size limit with few, long patterns
+    let long = format!("{}\n", "*a".repeat(MAX_IGNORE_BYTES as usize / 2 + 1));
+    write(root, "_flows/.kestraignore", &long);
+    let err = read(&spec(root, "_flows", false)).unwrap_err().to_string();
+    assert!(
+        err.contains("`_flows/.kestraignore` has") && err.contains("64 KiB limit"),
+        "{err}"
+    );
+}

@@ -332,6 +332,12 @@ impl GitLabNotes {
                     message,
                 })
             }
+            Err(e @ HttpError::TooLarge { .. }) => {
+                return Err(GitLabError::Transport {
+                    url: url.to_string(),
+                    message: e.to_string(),
+                })
+            }
             Err(
                 HttpError::Transport { message, .. }
                 | HttpError::Build { message, .. }
