@@ -34,6 +34,35 @@ pub enum Command {
     /// Run in CI (GitHub Actions or GitLab CI): plan on pull/merge requests and post the plan
     /// as one comment, apply on the deployed branch, report drift on a schedule.
     Ci(CiArgs),
+    /// Pull-request previews: a PR/MR's flows in their own namespace (`--preview-namespace`),
+    /// every trigger disabled; removed when the request closes.
+    #[command(subcommand)]
+    Preview(PreviewCommand),
+}
+
+/// `kestra-sync preview …`
+#[derive(Debug, Subcommand)]
+pub enum PreviewCommand {
+    /// Sync the flows into the preview namespace of PR/MR `--number`: every trigger disabled,
+    /// Subflow/ForEachItem calls between synced flows kept inside the preview; mirrors the
+    /// flows exactly, deleting only inside that preview.
+    Apply(PreviewArgs),
+    /// Delete every flow of the preview namespace of PR/MR `--number` and its children.
+    Destroy(PreviewArgs),
+    /// Remove the previews whose pull request (GitHub: GITHUB_REPOSITORY, GITHUB_TOKEN) or
+    /// merge request (GitLab: CI_PROJECT_ID, CI_API_V4_URL, GITLAB_TOKEN) is closed.
+    Sweep(CiArgs),
+}
+
+/// Options of `preview apply` and `preview destroy`.
+#[derive(Debug, Clone, Args)]
+pub struct PreviewArgs {
+    /// The pull/merge request number.
+    #[arg(long, help_heading = "Preview")]
+    pub number: u64,
+
+    #[command(flatten)]
+    pub sync: SyncArgs,
 }
 
 /// Output formats of the plan.

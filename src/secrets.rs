@@ -178,10 +178,12 @@ pub fn scrub(text: &str) -> std::borrow::Cow<'_, str> {
 /// GitHub and GitLab tokens (`GITHUB_TOKEN`, `GITLAB_TOKEN`, `CI_JOB_TOKEN` too, and the
 /// `x-access-token:<token>` pair git uses over HTTPS).
 pub fn register_cli(cli: &crate::cli::Cli) {
-    use crate::cli::Command;
+    use crate::cli::{Command, PreviewCommand};
     let (sync, ci) = match &cli.command {
         Command::Plan(a) | Command::Apply(a) | Command::Validate(a) => (a, None),
         Command::Ci(c) => (&c.sync, Some(c)),
+        Command::Preview(PreviewCommand::Apply(p) | PreviewCommand::Destroy(p)) => (&p.sync, None),
+        Command::Preview(PreviewCommand::Sweep(c)) => (&c.sync, Some(c)),
     };
     register_sync_args(sync);
     let mut tokens: Vec<String> = Vec::new();

@@ -16,6 +16,7 @@ const OPERATIONS = [
   ["post", "/repos/{owner}/{repo}/issues/{issue_number}/comments"],
   ["patch", "/repos/{owner}/{repo}/issues/comments/{comment_id}"],
   ["get", "/repos/{owner}/{repo}/tarball/{ref}"],
+  ["get", "/repos/{owner}/{repo}/pulls/{pull_number}"],
 ];
 // GitHub Enterprise Server must offer the same operations (under /api/v3).
 const GHES = "ghes-3.19.deref.json";

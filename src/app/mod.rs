@@ -10,6 +10,8 @@ pub mod github;
 pub mod gitlab;
 pub mod modes;
 pub mod pipeline;
+pub mod preview;
+pub mod preview_cli;
 pub mod report;
 pub mod terminal;
 
@@ -55,6 +57,7 @@ pub async fn run(command: Command) -> Exit {
         Command::Plan(args) => (args, Mode::Plan { why: None }),
         Command::Apply(args) => (args, Mode::Apply { branch: None }),
         Command::Validate(args) => (args, Mode::Validate),
+        Command::Preview(command) => return preview_cli::run(command).await,
         Command::Ci(args) => {
             let settings = Settings::from_ci_args(&args).map_err(|e| e.to_string());
             if crate::ci::github::detect() {

@@ -413,6 +413,41 @@ impl GithubClient {
         url::Url::parse(uri).is_ok_and(|u| u.origin() == self.base.origin())
     }
 
+    /// Whether pull request `number` of `repository` (`owner/name`) is open
+    /// (`GET /repos/{owner}/{repo}/pulls/{pull_number}`, `state` `open` or `closed`);
+    /// `None` when GitHub has no such pull request (404).
+    pub async fn pull_is_open(
+        &self,
+        repository: &str,
+        number: u64,
+    ) -> Result<Option<bool>, GithubError> {
+        #[derive(Deserialize)]
+        struct Pull {
+            state: String,
+        }
+        let (owner, repo) = split_repository(repository)?;
+        let path = format!("/repos/{owner}/{repo}/pulls/{number}");
+        let a = self.get(&self.api_uri(&path), 1 << 20).await?;
+        match a.status {
+            200 => {
+                let pull: Pull =
+                    serde_json::from_slice(&a.body).map_err(|e| GithubError::Unexpected {
+                        method: "GET",
+                        path: path.clone(),
+                        why: e.to_string(),
+                    })?;
+                Ok(Some(pull.state == "open"))
+            }
+            404 => Ok(None),
+            status => Err(GithubError::Status {
+                method: "GET",
+                path,
+                status,
+                message: message(&a.body),
+            }),
+        }
+    }
+
     /// Create or update the one comment of `marker` on `issue` with `body` (which must start
     /// with `marker`). See the module docs for how the comment is found.
     pub async fn upsert_comment(

@@ -341,6 +341,49 @@ impl KestraClient {
     }
 }
 
+impl KestraClient {
+    /// The namespaces of every flow whose namespace starts with `prefix` (as text: `prod-pr-`
+    /// catches `prod-pr-7.a`), from every page of the flow search; every flow when `prefix`
+    /// is empty. For finding previews (a sweep): the caller checks each namespace itself.
+    pub async fn namespaces_starting_with(
+        &self,
+        prefix: &str,
+    ) -> Result<std::collections::BTreeSet<String>, KestraError> {
+        let mut found = std::collections::BTreeSet::new();
+        let mut seen = 0u64;
+        for page in 1u64.. {
+            let mut url = self.paths.flows(&["search"])?;
+            url.query_pairs_mut()
+                .append_pair("page", &page.to_string())
+                .append_pair("size", &SEARCH_PAGE_SIZE.to_string())
+                .append_pair("sort", "namespace:asc")
+                .append_pair("sort", "id:asc");
+            if !prefix.is_empty() {
+                url.query_pairs_mut()
+                    .append_pair("filters[namespace][STARTS_WITH]", prefix);
+            }
+            let reply = self.send(Method::GET, url, Body::None).await?;
+            if reply.status != StatusCode::OK {
+                return Err(self.error(&reply));
+            }
+            let answer: SearchPage = parse_json(&reply)?;
+            let n = answer.results.len() as u64;
+            seen += n;
+            found.extend(
+                answer
+                    .results
+                    .into_iter()
+                    .map(|f| f.namespace)
+                    .filter(|ns| ns.starts_with(prefix)),
+            );
+            if n == 0 || seen >= answer.total {
+                break;
+            }
+        }
+        Ok(found)
+    }
+}
+
 /// The flows of search pages that are in `scope`: `(namespace, id) → revision`.
 fn in_scope(pages: Vec<SearchPage>, scope: &Scope) -> BTreeMap<Key, Option<u64>> {
     let mut listed = BTreeMap::new();

@@ -122,6 +122,20 @@ impl PreviewTemplate {
         Ok(root)
     }
 
+    /// What every preview namespace of `target` starts with: the template up to its first
+    /// `{number}`, e.g. `prod-pr-` (empty when the template starts with `{number}`).
+    pub fn literal_prefix(&self, target: &str) -> String {
+        self.parts
+            .iter()
+            .take_while(|p| **p != Part::Number)
+            .map(|p| match p {
+                Part::Text(t) => t.as_str(),
+                Part::Target => target,
+                Part::Number => "",
+            })
+            .collect()
+    }
+
     /// Where a namespace of the target's tree (`target` or one of its children) goes in the
     /// preview tree `root`: `prod.finance` → `prod-pr-7.finance`. `None` outside the tree.
     pub fn map_into(target: &str, root: &str, namespace: &str) -> Option<String> {
@@ -206,6 +220,9 @@ mod tests {
         );
         assert_eq!(PreviewTemplate::map_into("prod", &root, "prod2"), None);
         assert_eq!(PreviewTemplate::map_into("prod", &root, "other"), None);
+        assert_eq!(t.literal_prefix("prod"), "prod-pr-");
+        let t = PreviewTemplate::parse("{number}.x.{target}").unwrap();
+        assert_eq!(t.literal_prefix("prod"), "");
     }
 
     #[test]

@@ -118,3 +118,227 @@ fn a_folder_the_template_claims_is_refused_naming_the_file() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("no `{number}`"), "{}", stderr(&out));
 }
+
+const PARENT: &str = "# the parent flow: calls a synced child and a live one
+id: parent
+namespace: dev
+triggers:
+  - id: nightly # every night
+    type: io.kestra.plugin.core.trigger.Schedule
+    cron: \"0 2 * * *\"
+tasks:
+  - id: child
+    type: io.kestra.plugin.core.flow.Subflow
+    namespace: prod.finance # synced by this run
+    flowId: child
+  - id: outside
+    type: io.kestra.plugin.core.flow.Subflow
+    namespace: prod
+    flowId: not_in_git
+";
+
+const CHILD: &str = "id: child
+namespace: dev
+triggers:
+  - id: hook
+    type: io.kestra.plugin.core.trigger.Webhook
+    key: abc
+    disabled: false
+tasks:
+  - id: hello
+    type: io.kestra.plugin.core.log.Log
+    message: hi
+";
+
+fn source_of(emu: &kestra_emulator::Emulator, ns: &str, id: &str) -> Option<String> {
+    emu.flows("main")
+        .into_iter()
+        .find(|f| !f.deleted && f.namespace == ns && f.id == id)
+        .map(|f| f.source)
+}
+
+fn seed_neighbours(emu: &kestra_emulator::Emulator) {
+    for (ns, id) in [
+        ("prod", "not_in_git"),
+        ("prod-pr-8", "parent"),
+        ("prod-pr-70", "parent"),
+        ("prod-pr-7x", "parent"),
+    ] {
+        emu.seed_flow("main", &flow(ns, id));
+    }
+}
+
+/// A PR's run: the preview holds the PR's flows, every trigger disabled and every comment
+/// kept; the Subflow to a synced flow points into the preview, the one to an outside flow
+/// does not; a second push mirrors the PR exactly; destroy removes the preview and nothing
+/// else.
+#[test]
+fn preview_apply_mirrors_the_pr_and_destroy_removes_only_the_preview() {
+    let emu = emulator();
+    seed_neighbours(&emu);
+    let ws = Workspace::new();
+    ws.write("parent.yml", PARENT);
+    ws.write("finance/child.yml", CHILD);
+    let run = |args: &[&str]| {
+        kestra_sync(&emu, &ws, "prod")
+            .env("KESTRA_SYNC_INCLUDE_CHILD_NAMESPACES", "true")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = run(&["preview", "apply", "--number", "7"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let log = crate::common::stdout(&out);
+    assert!(
+        log.contains("Preview `prod-pr-7`: 2 flow(s), 2 trigger(s) disabled"),
+        "{log}"
+    );
+    assert!(
+        log.contains("_flows/parent.yml:15: calls the live flow prod/not_in_git"),
+        "{log}"
+    );
+
+    let parent = source_of(&emu, "prod-pr-7", "parent").expect("preview parent");
+    let expected = PARENT
+        .replace("namespace: dev", "namespace: prod-pr-7")
+        .replace("  - id: nightly", "  - disabled: true\n    id: nightly")
+        .replace(
+            "namespace: prod.finance # synced",
+            "namespace: prod-pr-7.finance # synced",
+        );
+    assert_eq!(parent, expected);
+    let child = source_of(&emu, "prod-pr-7.finance", "child").expect("preview child");
+    assert_eq!(
+        child,
+        CHILD
+            .replace("namespace: dev", "namespace: prod-pr-7.finance")
+            .replace("disabled: false", "disabled: true")
+    );
+
+    // second push: the child is gone from the PR, the parent changed
+    ws.remove("finance/child.yml");
+    ws.write(
+        "parent.yml",
+        PARENT.replace("flowId: not_in_git", "flowId: other"),
+    );
+    let out = run(&["preview", "apply", "--number", "7"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(source_of(&emu, "prod-pr-7.finance", "child"), None);
+    let parent = source_of(&emu, "prod-pr-7", "parent").unwrap();
+    assert!(parent.contains("flowId: other"), "{parent}");
+    // the child is no longer synced: the call now goes to the live flow
+    assert!(
+        parent.contains("namespace: prod.finance # synced"),
+        "{parent}"
+    );
+    assert!(
+        crate::common::stdout(&out).contains("calls the live flow prod.finance/child"),
+        "{}",
+        crate::common::stdout(&out)
+    );
+
+    // the PR closes
+    let out = run(&["preview", "destroy", "--number", "7"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        crate::common::stdout(&out).contains("Preview `prod-pr-7` removed: 1 flow(s) deleted"),
+        "{}",
+        crate::common::stdout(&out)
+    );
+    assert_eq!(
+        live(&emu),
+        [
+            "prod-pr-70/parent",
+            "prod-pr-7x/parent",
+            "prod-pr-8/parent",
+            "prod/not_in_git"
+        ]
+    );
+    // destroying again finds nothing and touches nothing
+    let out = run(&["preview", "destroy", "--number", "7"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(live(&emu).len(), 4);
+}
+
+/// A sweep asks GitHub about each preview's pull request: the closed one's preview goes,
+/// the open one's and the unknown one's stay, and the target's flows are never touched.
+/// Every request to GitHub is checked against GitHub's OpenAPI description.
+#[tokio::test(flavor = "multi_thread")]
+async fn sweep_removes_only_the_previews_of_closed_pull_requests() {
+    use crate::github_support::{FakeGithub, BOT_TOKEN};
+    let gh = FakeGithub::start("").await;
+    gh.set_pull("acme/flows", 7, "closed");
+    gh.set_pull("acme/flows", 8, "open");
+    let emu = emulator();
+    for (ns, id) in [
+        ("prod", "a"),
+        ("prod-pr-7", "a"),
+        ("prod-pr-7.finance", "b"),
+        ("prod-pr-8", "a"),
+        ("prod-pr-9", "a"),
+        ("prod-pr-x", "a"),
+    ] {
+        emu.seed_flow("main", &flow(ns, id));
+    }
+    let ws = Workspace::new();
+    let mut cmd = kestra_sync(&emu, &ws, "prod");
+    cmd.env("GITHUB_REPOSITORY", "acme/flows")
+        .env("GITHUB_API_URL", gh.api_url())
+        .env("GITHUB_TOKEN", BOT_TOKEN)
+        .args(["preview", "sweep"]);
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let log = crate::common::stdout(&out);
+    assert!(
+        log.contains("#7: closed, preview removed (2 flow(s) deleted)"),
+        "{log}"
+    );
+    assert!(log.contains("#8: open, preview kept"), "{log}");
+    assert!(
+        stderr(&out).contains("#9: no such pull/merge request"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        live(&emu),
+        ["prod-pr-8/a", "prod-pr-9/a", "prod-pr-x/a", "prod/a"]
+    );
+    let ops = gh.check().await;
+    assert_eq!(ops, ["pulls/get", "pulls/get", "pulls/get"]);
+}
+
+/// The same on GitLab: `GET /projects/:id/merge_requests/:iid` with `PRIVATE-TOKEN`.
+#[tokio::test(flavor = "multi_thread")]
+async fn sweep_on_gitlab_reads_the_merge_requests_state() {
+    use wiremock::matchers::{header, method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let gl = MockServer::start().await;
+    for (iid, state) in [(3, "merged"), (4, "opened")] {
+        Mock::given(method("GET"))
+            .and(path(format!("/api/v4/projects/42/merge_requests/{iid}")))
+            .and(header("PRIVATE-TOKEN", "glpat-test"))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_json(serde_json::json!({"iid": iid, "state": state})),
+            )
+            .mount(&gl)
+            .await;
+    }
+    let emu = emulator();
+    for ns in ["prod", "prod-pr-3", "prod-pr-4"] {
+        emu.seed_flow("main", &flow(ns, "a"));
+    }
+    let ws = Workspace::new();
+    let mut cmd = kestra_sync(&emu, &ws, "prod");
+    cmd.env("CI_PROJECT_ID", "42")
+        .env("CI_API_V4_URL", format!("{}/api/v4", gl.uri()))
+        .env("GITLAB_TOKEN", "glpat-test")
+        .args(["preview", "sweep"]);
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(live(&emu), ["prod-pr-4/a", "prod/a"]);
+}

@@ -214,6 +214,44 @@ impl GitLabNotes {
         }
     }
 
+    /// Whether merge request `iid` of this project is open
+    /// (`GET /projects/:id/merge_requests/:iid`: `opened` and `locked` are open, `closed`
+    /// and `merged` are not); `None` when GitLab has no such merge request (404). Without a
+    /// token, or when the token may not read it, an error saying so.
+    pub async fn merge_request_is_open(&self, iid: u64) -> Result<Option<bool>, GitLabError> {
+        #[derive(Deserialize)]
+        struct State {
+            state: String,
+        }
+        let Some(token) = &self.token else {
+            return Err(GitLabError::MissingVariable {
+                name: "GITLAB_TOKEN",
+                what: format!("reading merge requests needs a token: {TOKEN_HELP}"),
+            });
+        };
+        let headers = auth_headers(token)?;
+        let url = format!(
+            "{}/projects/{}/merge_requests/{iid}",
+            self.mr.api_url.trim_end_matches('/'),
+            project_segment(&self.mr.project)
+        );
+        match self
+            .send_json::<State>(Method::GET, &url, &headers, None)
+            .await
+        {
+            Ok(Answer::Ok(mr)) => Ok(Some(matches!(mr.state.as_str(), "opened" | "locked"))),
+            Ok(Answer::Forbidden(reason)) => Err(GitLabError::Status {
+                method: "GET",
+                url,
+                status: 403,
+                message: reason,
+                hint: "",
+            }),
+            Err(GitLabError::Status { status: 404, .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// `POST` the note. A lost answer is checked by reading the notes again, never by a
     /// second `POST`.
     async fn create(

@@ -1,4 +1,4 @@
-//! A fake GitHub for the tests: the issue-comment, `/user` and tarball operations, stateful
+//! A fake GitHub for the tests: the issue-comment, `/user`, tarball and pull-request (`GET …/pulls/{n}`) operations, stateful
 //! (comments persist across runs of the code under test), served by wiremock over real HTTP.
 //! It behaves as GitHub documents: comment objects built from the OpenAPI examples, 100 per
 //! page at most with `Link` headers in GitHub's `/repositories/{id}/…` form, `GET /user`
@@ -41,6 +41,8 @@ pub struct StoredComment {
 pub struct State {
     pub comments: Vec<StoredComment>,
     pub tokens: HashMap<String, Identity>,
+    /// `owner/repo` + pull number → `open` or `closed`.
+    pub pulls: HashMap<(String, u64), String>,
     /// `owner/repo` + ref → gzip tarball.
     pub tarballs: HashMap<(String, String), Vec<u8>>,
     /// Answers given: operation id, status, JSON body.
@@ -124,6 +126,15 @@ impl FakeGithub {
     /// What to give as `GITHUB_API_URL`.
     pub fn api_url(&self) -> String {
         format!("{}{}", self.api.uri(), self.prefix)
+    }
+
+    /// A pull request of `repo` in `state` (`open` or `closed`).
+    pub fn set_pull(&self, repo: &str, number: u64, state: &str) {
+        self.state
+            .lock()
+            .unwrap()
+            .pulls
+            .insert((repo.to_string(), number), state.to_string());
     }
 
     /// Add a comment as if someone had written it.
@@ -398,6 +409,23 @@ impl Respond for Api {
                     (_, Some(_), None) => {
                         let (st, b) = error(422, "Invalid request.");
                         ("issues/update-comment", st, b, vec![])
+                    }
+                }
+            }
+            ("GET", _, Some(repo), ["pulls", n]) => {
+                let n: u64 = n.parse().unwrap_or(0);
+                match s.pulls.get(&(repo.clone(), n)) {
+                    Some(state) => {
+                        let mut p = self.spec.example("pulls/get", 200);
+                        p["number"] = json!(n);
+                        p["state"] = json!(state);
+                        // GitHub's own example lacks the `type` its schema requires of a team
+                        p["requested_teams"] = json!([]);
+                        ("pulls/get", 200, p, vec![])
+                    }
+                    None => {
+                        let (st, b) = error(404, "Not Found");
+                        ("pulls/get", st, b, vec![])
                     }
                 }
             }

@@ -1,0 +1,323 @@
+//! Pull-request previews (issue 14): a PR/MR's flows synced into their own namespace tree,
+//! `preview-namespace` for its number (default `{target}-pr-{number}`), with every trigger
+//! disabled and the Subflow / ForEachItem calls between synced flows pointed into the
+//! preview; removed when the request closes.
+//!
+//! - [`deploy`]: prepare the flows for the target as usual, then give each its preview
+//!   namespace (`prod.finance` → `prod-pr-7.finance`) and its preview text
+//!   ([`crate::flow::preview`]); plan and apply them against the preview tree with deletes on,
+//!   so the preview mirrors the request exactly (a file removed from the request removes its
+//!   preview flow). Deletes are scoped to the preview tree: the scope is the preview root and
+//!   its children, nothing else.
+//! - [`destroy`]: list the preview tree by prefix and delete every flow in it, each checked
+//!   first against the template and the number (a namespace the template does not produce
+//!   for that number is never touched).
+//! - [`previews`]: the numbers of the previews present on the server, for a sweep.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::pipeline::{self, Planned, RunError};
+use crate::apply::Report;
+use crate::flow::preview::{preview_text, Call};
+use crate::flow::rewrite::rewrite_namespace;
+use crate::flow::{Flow, Problem};
+use crate::kestra::{KestraClient, PreviewTemplate, Scope};
+use crate::settings::{Settings, SettingsError};
+
+/// What a preview copy changed, for the people reading it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Notes {
+    /// Triggers disabled (all the flows' triggers).
+    pub triggers: usize,
+    /// `(git path, call, preview namespace)`: calls pointed at a preview flow.
+    pub remapped: Vec<(String, Call, String)>,
+    /// `(git path, call)`: calls to a flow this sync does not hold: they run the live flow.
+    pub live_calls: Vec<(String, Call)>,
+    /// `(git path, call)`: calls whose flow is an expression, chosen at run time.
+    pub dynamic_calls: Vec<(String, Call)>,
+}
+
+/// The preview of one request, ready to plan.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    /// The preview namespace (root of the preview tree).
+    pub root: String,
+    /// The flows as they go into the preview.
+    pub flows: Vec<Flow>,
+    pub notes: Notes,
+}
+
+/// The preview namespace of request `number`, or why the template cannot make one.
+pub fn root(settings: &Settings, number: u64) -> Result<String, RunError> {
+    settings
+        .scope
+        .previews
+        .root(&settings.scope.namespace, number)
+        .map_err(|why| RunError::Settings(SettingsError(format!("--preview-namespace: {why}"))))
+}
+
+/// The settings of a sync of the preview tree `root`: the root and all its children, with
+/// deletes (the preview mirrors the request) and no mass-delete guard (the tree is the
+/// preview's own: emptying it is what a request that removes every flow asks for).
+pub fn tree_settings(settings: &Settings, root: &str) -> Settings {
+    let mut s = settings.clone();
+    s.scope = Scope {
+        namespace: root.to_string(),
+        include_children: true,
+        previews: settings.scope.previews.clone(),
+    };
+    s.delete = true;
+    s.allow_mass_delete = true;
+    s.dry_run = false;
+    s
+}
+
+/// The preview copies of `flows` (prepared for the target) for request `number`.
+pub fn prepare(settings: &Settings, number: u64, flows: &[Flow]) -> Result<Prepared, RunError> {
+    let target = settings.scope.namespace.as_str();
+    let root = root(settings, number)?;
+    let synced: BTreeSet<(&str, &str)> = flows
+        .iter()
+        .map(|f| (f.namespace.as_str(), f.id.as_str()))
+        .collect();
+    let remap = |ns: &str, id: &str| {
+        synced
+            .contains(&(ns, id))
+            .then(|| PreviewTemplate::map_into(target, &root, ns))
+            .flatten()
+    };
+    let mut out = Vec::with_capacity(flows.len());
+    let mut notes = Notes::default();
+    let mut problems = Vec::new();
+    for f in flows {
+        let problem = |p: crate::flow::parse::FileProblem| Problem {
+            file: f.git_path.clone(),
+            line: p.line,
+            message: format!("preview copy: {}", p.message),
+        };
+        let Some(namespace) = PreviewTemplate::map_into(target, &root, &f.namespace) else {
+            // prepared flows are all in the target's tree
+            continue;
+        };
+        let text =
+            rewrite_namespace(&f.source, &namespace).and_then(|moved| preview_text(&moved, &remap));
+        match text {
+            Ok(t) => {
+                notes.triggers += t.triggers;
+                let path = || f.git_path.clone();
+                notes
+                    .remapped
+                    .extend(t.remapped.into_iter().map(|(c, n)| (path(), c, n)));
+                notes
+                    .live_calls
+                    .extend(t.live_calls.into_iter().map(|c| (path(), c)));
+                notes
+                    .dynamic_calls
+                    .extend(t.dynamic_calls.into_iter().map(|c| (path(), c)));
+                out.push(Flow {
+                    git_path: f.git_path.clone(),
+                    namespace,
+                    id: f.id.clone(),
+                    source: t.source,
+                });
+            }
+            Err(p) => problems.push(problem(p)),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(RunError::Problems(problems));
+    }
+    Ok(Prepared {
+        root,
+        flows: out,
+        notes,
+    })
+}
+
+/// A deployed preview.
+pub struct Deployed {
+    pub prepared: Prepared,
+    pub planned: Planned,
+    /// `None` when the preview already matched the request.
+    pub report: Option<Report>,
+}
+
+/// Sync the request's flows (`flows`, prepared for the target) into its preview tree,
+/// mirroring them exactly.
+pub async fn deploy(
+    settings: &Settings,
+    number: u64,
+    flows: &[Flow],
+) -> Result<Deployed, RunError> {
+    let prepared = prepare(settings, number, flows)?;
+    let tree = tree_settings(settings, &prepared.root);
+    let planned = pipeline::plan(&tree, prepared.flows.clone()).await?;
+    let report = if planned.plan.summary.has_changes() {
+        Some(pipeline::apply(&tree, &planned).await?)
+    } else {
+        None
+    };
+    Ok(Deployed {
+        prepared,
+        planned,
+        report,
+    })
+}
+
+/// A destroyed preview.
+pub struct Destroyed {
+    pub root: String,
+    /// `(namespace, id)` of the flows deleted.
+    pub deleted: Vec<(String, String)>,
+    /// The apply's report, when there was anything to delete.
+    pub report: Option<Report>,
+}
+
+/// Delete every flow of request `number`'s preview tree. Each flow listed is checked against
+/// the template and the number before anything is deleted: one that does not belong to
+/// this preview stops the destroy (nothing deleted).
+pub async fn destroy(settings: &Settings, number: u64) -> Result<Destroyed, RunError> {
+    let root = root(settings, number)?;
+    let tree = tree_settings(settings, &root);
+    let planned = pipeline::plan(&tree, Vec::new()).await?;
+    let target = &settings.scope.namespace;
+    let mut deleted = Vec::new();
+    for f in planned.plan.changes() {
+        let ours = settings.scope.previews.number_of(target, &f.namespace) == Some(number)
+            && tree.scope.contains(&f.namespace);
+        if !ours {
+            return Err(RunError::Settings(SettingsError(format!(
+                "refusing to destroy the preview of #{number}: the listing of `{root}` holds `{}/{}`, which is not in that preview (template `{}`); nothing was deleted",
+                f.namespace, f.flow_id, settings.scope.previews
+            ))));
+        }
+        deleted.push((f.namespace.clone(), f.flow_id.clone()));
+    }
+    let report = if deleted.is_empty() {
+        None
+    } else {
+        Some(pipeline::apply(&tree, &planned).await?)
+    };
+    Ok(Destroyed {
+        root,
+        deleted,
+        report,
+    })
+}
+
+/// The previews of the target on the server: number → preview namespaces holding flows.
+pub async fn previews(settings: &Settings) -> Result<BTreeMap<u64, BTreeSet<String>>, RunError> {
+    let config = settings.server()?.clone();
+    let client = KestraClient::connect(config).await?;
+    let target = &settings.scope.namespace;
+    let template = &settings.scope.previews;
+    let namespaces = client
+        .namespaces_starting_with(&template.literal_prefix(target))
+        .await?;
+    let mut found: BTreeMap<u64, BTreeSet<String>> = BTreeMap::new();
+    for ns in namespaces {
+        if let Some(n) = template.number_of(target, &ns) {
+            found.entry(n).or_default().insert(ns);
+        }
+    }
+    Ok(found)
+}
+
+/// Where the requests live, for a sweep.
+pub enum Forge {
+    GitHub {
+        client: crate::forge::github::GithubClient,
+        repository: String,
+    },
+    GitLab(crate::forge::gitlab::GitLabNotes),
+}
+
+impl Forge {
+    /// GitHub when `GITHUB_REPOSITORY` is set (API `GITHUB_API_URL`, token
+    /// `KESTRA_SYNC_GITHUB_TOKEN` or `GITHUB_TOKEN`), else GitLab when `CI_PROJECT_ID` is
+    /// (API `CI_API_V4_URL`, token `GITLAB_TOKEN`).
+    pub fn from_env(settings: &Settings) -> Result<Forge, RunError> {
+        let var = |n: &str| std::env::var(n).ok().filter(|v| !v.trim().is_empty());
+        let fail = |m: String| RunError::Settings(SettingsError(m));
+        if let Some(repository) = var("GITHUB_REPOSITORY") {
+            let api = var("GITHUB_API_URL").unwrap_or_else(|| "https://api.github.com".into());
+            let token = settings.ci.github_token.as_ref().ok_or_else(|| {
+                fail("preview sweep on GitHub needs a token that may read pull requests: set GITHUB_TOKEN or KESTRA_SYNC_GITHUB_TOKEN (permissions: pull-requests: read)".into())
+            })?;
+            let client =
+                crate::forge::github::GithubClient::new(&api, token, settings.http.timeout)
+                    .map_err(|e| fail(e.to_string()))?;
+            return Ok(Forge::GitHub { client, repository });
+        }
+        if let Some(project) = var("CI_PROJECT_ID") {
+            let api_url = var("CI_API_V4_URL").ok_or_else(|| {
+                fail("CI_API_V4_URL is not set: run inside GitLab CI, or set it to https://<gitlab host>/api/v4".into())
+            })?;
+            let mr = crate::forge::gitlab::MergeRequest {
+                api_url,
+                project,
+                iid: 0,
+            };
+            let notes = crate::forge::gitlab::GitLabNotes::with_options(
+                mr,
+                settings.ci.gitlab_token.clone(),
+                &settings.http,
+            )
+            .map_err(|e| fail(e.to_string()))?;
+            return Ok(Forge::GitLab(notes));
+        }
+        Err(fail("preview sweep cannot tell where the pull/merge requests live: set GITHUB_REPOSITORY (owner/name) with GITHUB_TOKEN, or CI_PROJECT_ID and CI_API_V4_URL with GITLAB_TOKEN".into()))
+    }
+
+    /// Whether request `number` is open; `None` when the forge does not know it.
+    pub async fn is_open(&self, number: u64) -> Result<Option<bool>, String> {
+        match self {
+            Forge::GitHub { client, repository } => client
+                .pull_is_open(repository, number)
+                .await
+                .map_err(|e| e.to_string()),
+            Forge::GitLab(notes) => notes
+                .merge_request_is_open(number)
+                .await
+                .map_err(|e| e.to_string()),
+        }
+    }
+}
+
+/// What a sweep did, per preview number.
+#[derive(Debug, Default)]
+pub struct Swept {
+    /// Previews of closed requests, destroyed: number → flows deleted.
+    pub removed: BTreeMap<u64, Vec<(String, String)>>,
+    /// Previews of open requests, kept.
+    pub kept: Vec<u64>,
+    /// Previews whose request the forge does not know: kept.
+    pub unknown: Vec<u64>,
+    /// Previews that could not be checked or removed: number → why.
+    pub failed: BTreeMap<u64, String>,
+}
+
+/// Remove the previews of the target whose request is closed; keep the others. A failure on
+/// one preview is recorded and the sweep goes on.
+pub async fn sweep(settings: &Settings, forge: &Forge) -> Result<Swept, RunError> {
+    let found = previews(settings).await?;
+    let mut swept = Swept::default();
+    for number in found.into_keys() {
+        match forge.is_open(number).await {
+            Ok(Some(true)) => swept.kept.push(number),
+            Ok(None) => swept.unknown.push(number),
+            Err(e) => {
+                swept.failed.insert(number, e);
+            }
+            Ok(Some(false)) => match destroy(settings, number).await {
+                Ok(d) => {
+                    swept.removed.insert(number, d.deleted);
+                }
+                Err(e) => {
+                    swept.failed.insert(number, e.to_string());
+                }
+            },
+        }
+    }
+    Ok(swept)
+}

@@ -1,0 +1,151 @@
+//! `kestra-sync preview apply | destroy | sweep` on a terminal or in any CI: the
+//! [`super::preview`] operations, their outcome printed on stdout (plan, report, notes),
+//! problems and errors on stderr like every other command.
+
+use super::modes::{fail, failed};
+use super::pipeline;
+use super::preview::{self, Forge, Notes};
+use super::report::{Level, Reporter};
+use super::terminal::Terminal;
+use super::Exit;
+use crate::cli::PreviewCommand;
+use crate::render::untrusted::visible_line;
+use crate::settings::Settings;
+
+/// Run a `preview` command.
+pub async fn run(command: PreviewCommand) -> Exit {
+    let r = &Terminal;
+    match command {
+        PreviewCommand::Apply(args) => match Settings::from_args(&args.sync) {
+            Ok(settings) => apply(r, &settings, args.number).await,
+            Err(e) => fail(r, &e.to_string()),
+        },
+        PreviewCommand::Destroy(args) => match Settings::from_args(&args.sync) {
+            Ok(settings) => destroy(r, &settings, args.number).await,
+            Err(e) => fail(r, &e.to_string()),
+        },
+        PreviewCommand::Sweep(args) => match Settings::from_ci_args(&args) {
+            Ok(settings) => sweep(r, &settings).await,
+            Err(e) => fail(r, &e.to_string()),
+        },
+    }
+}
+
+async fn apply(r: &Terminal, settings: &Settings, number: u64) -> Exit {
+    let result = async {
+        let loaded = pipeline::read_source(settings).await?;
+        let flows = pipeline::prepare(settings, &loaded.files)?;
+        preview::deploy(settings, number, &flows).await
+    }
+    .await;
+    let deployed = match result {
+        Ok(d) => d,
+        Err(e) => return failed(r, &e),
+    };
+    r.product(&crate::render::text::render(
+        &deployed.planned.plan,
+        settings.color,
+    ));
+    if let Some(report) = &deployed.report {
+        r.product(&crate::render::text::render_report(report, settings.color));
+    }
+    r.product(&notes_text(
+        &deployed.prepared.root,
+        deployed.prepared.flows.len(),
+        &deployed.prepared.notes,
+    ));
+    Exit::Ok
+}
+
+/// What a reader of the log needs to know about a preview copy, as text.
+pub fn notes_text(root: &str, flows: usize, notes: &Notes) -> String {
+    let mut out = format!(
+        "Preview `{root}`: {flows} flow(s), {} trigger(s) disabled.\n",
+        notes.triggers
+    );
+    for (path, call, new) in &notes.remapped {
+        out.push_str(&format!(
+            "  {}:{}: calls the preview flow {}/{} (written {})\n",
+            visible_line(path),
+            call.line,
+            new,
+            visible_line(&call.flow_id),
+            visible_line(&call.namespace)
+        ));
+    }
+    for (path, call) in &notes.live_calls {
+        out.push_str(&format!(
+            "  {}:{}: calls the live flow {}/{} (not part of this sync)\n",
+            visible_line(path),
+            call.line,
+            visible_line(&call.namespace),
+            visible_line(&call.flow_id)
+        ));
+    }
+    for (path, call) in &notes.dynamic_calls {
+        out.push_str(&format!(
+            "  {}:{}: calls a flow chosen at run time ({}/{}): it may be the live one\n",
+            visible_line(path),
+            call.line,
+            visible_line(&call.namespace),
+            visible_line(&call.flow_id)
+        ));
+    }
+    out
+}
+
+async fn destroy(r: &Terminal, settings: &Settings, number: u64) -> Exit {
+    match preview::destroy(settings, number).await {
+        Ok(d) => {
+            r.product(&format!(
+                "Preview `{}` removed: {} flow(s) deleted.\n",
+                d.root,
+                d.deleted.len()
+            ));
+            for (ns, id) in &d.deleted {
+                r.product(&format!("  - {ns}/{id}\n"));
+            }
+            Exit::Ok
+        }
+        Err(e) => failed(r, &e),
+    }
+}
+
+async fn sweep(r: &Terminal, settings: &Settings) -> Exit {
+    let forge = match Forge::from_env(settings) {
+        Ok(f) => f,
+        Err(e) => return failed(r, &e),
+    };
+    let swept = match preview::sweep(settings, &forge).await {
+        Ok(s) => s,
+        Err(e) => return failed(r, &e),
+    };
+    for (number, deleted) in &swept.removed {
+        r.product(&format!(
+            "#{number}: closed, preview removed ({} flow(s) deleted)\n",
+            deleted.len()
+        ));
+    }
+    for number in &swept.kept {
+        r.product(&format!("#{number}: open, preview kept\n"));
+    }
+    for number in &swept.unknown {
+        r.print(
+            Level::Warning,
+            None,
+            &format!("#{number}: no such pull/merge request here; its preview was kept"),
+        );
+    }
+    for (number, why) in &swept.failed {
+        r.print(
+            Level::Error,
+            None,
+            &format!("#{number}: the preview could not be swept: {why}"),
+        );
+    }
+    if swept.failed.is_empty() {
+        Exit::Ok
+    } else {
+        Exit::Error
+    }
+}
