@@ -370,8 +370,13 @@ impl HttpClient {
                     // A name that does not resolve will not resolve on the next try either.
                     if can_retry && (idempotent || !sent) && kind != NoAnswer::Dns {
                         let wait = self.backoff.delay(attempt);
+                        // Refused and timed out read better in words than as an error chain.
+                        let why = match kind {
+                            NoAnswer::Other => message.as_str(),
+                            known => known.words(),
+                        };
                         tracing::warn!(
-                            "{method} {url}: {message}; retry {} of {} in {:.1}s",
+                            "{method} {url}: {why}; retry {} of {} in {:.1}s",
                             attempt + 1,
                             self.retries,
                             wait.as_secs_f64()
