@@ -23,7 +23,7 @@ use super::Exit;
 use crate::ci::commands;
 use crate::ci::github::{Context, Event};
 use crate::cli::SourceKind;
-use crate::forge::github::{CommentOutcome, GithubClient, Issue};
+use crate::forge::github::{GithubClient, Issue};
 use crate::render::markdown::{self, MarkdownContext};
 use crate::settings::Settings;
 
@@ -254,22 +254,22 @@ impl Reporter for GitHub {
         Ok(Loaded { files, _keep: None })
     }
 
-    async fn post(&self, number: u64, fork: bool, marker: &str, body: &str) -> Posted {
+    async fn post(
+        &self,
+        number: u64,
+        fork: bool,
+        marker: &str,
+        body: &str,
+    ) -> Result<Posted, String> {
         if fork {
-            return Posted::Skipped("this pull request comes from a fork: GitHub gives its workflows a read-only token, so the plan cannot be posted as a comment. Use the `workflow_run` pattern to comment on fork pull requests (docs/forks.md). The plan is in the job summary".into());
+            return Ok(Posted::Skipped { reason: "this pull request comes from a fork: GitHub gives its workflows a read-only token, so the plan cannot be posted as a comment. Use the `workflow_run` pattern to comment on fork pull requests (docs/forks.md). The plan is in the job summary".into() });
         }
         let outcome = match (&self.gh, Issue::new(&self.ctx.repository, number)) {
-            (None, _) => return Posted::Skipped("no GitHub token (input `github-token`, default `${{ github.token }}`): the plan was not posted as a comment. It is in the job summary".into()),
+            (None, _) => return Ok(Posted::Skipped { reason: "no GitHub token (input `github-token`, default `${{ github.token }}`): the plan was not posted as a comment. It is in the job summary".into() }),
             (Some(_), Err(e)) => Err(e),
             (Some(c), Ok(issue)) => c.upsert_comment(&issue, marker, body).await,
         };
-        match outcome {
-            Ok(CommentOutcome::Created { id }) => Posted::Created(id),
-            Ok(CommentOutcome::Updated { id }) => Posted::Updated(id),
-            Ok(CommentOutcome::Unchanged { id }) => Posted::Unchanged(id),
-            Ok(CommentOutcome::Skipped { reason }) => Posted::Skipped(reason),
-            Err(e) => Posted::Failed(e.to_string()),
-        }
+        outcome.map_err(|e| e.to_string())
     }
 }
 

@@ -24,7 +24,7 @@ use super::pipeline::Planned;
 use super::report::{Finding, Level, Posted, Reporter};
 use super::Exit;
 use crate::ci::gitlab::Context;
-use crate::forge::gitlab::{GitLabNotes, MergeRequest, NoteOutcome, TOKEN_HELP};
+use crate::forge::gitlab::{GitLabNotes, MergeRequest, TOKEN_HELP};
 use crate::http::HttpOptions;
 use crate::render::markdown::{self, MarkdownContext};
 use crate::settings::Settings;
@@ -143,12 +143,11 @@ impl GitLab {
     /// The merge request whose note we keep: `CI_API_V4_URL`, the MR's project and IID.
     fn merge_request(&self) -> Result<MergeRequest, String> {
         let ctx = &self.ctx;
-        MergeRequest::from_env(|name| match name {
-            "CI_API_V4_URL" => ctx.api_url.clone(),
-            "CI_PROJECT_ID" => ctx.mr_project.clone(),
-            "CI_MERGE_REQUEST_IID" => ctx.mr_iid.clone(),
-            _ => None,
-        })
+        MergeRequest::new(
+            ctx.api_url.as_deref(),
+            ctx.mr_project.as_deref(),
+            ctx.mr_iid.as_deref(),
+        )
         .map_err(|e| e.to_string())
     }
 }
@@ -260,9 +259,15 @@ impl Reporter for GitLab {
         "the job log"
     }
 
-    async fn post(&self, _number: u64, fork: bool, marker: &str, body: &str) -> Posted {
+    async fn post(
+        &self,
+        _number: u64,
+        fork: bool,
+        marker: &str,
+        body: &str,
+    ) -> Result<Posted, String> {
         if fork {
-            return Posted::Skipped("this merge request comes from a fork and its pipeline runs in the fork's project, whose token cannot post here. A maintainer can run the pipeline in this project from the merge request's Pipelines tab (Run pipeline). The plan is in the job log".into());
+            return Ok(Posted::Skipped { reason: "this merge request comes from a fork and its pipeline runs in the fork's project, whose token cannot post here. A maintainer can run the pipeline in this project from the merge request's Pipelines tab (Run pipeline). The plan is in the job log".into() });
         }
         let Some(token) = self
             .token
@@ -274,23 +279,19 @@ impl Reporter for GitLab {
             } else {
                 "no GitLab token (GITLAB_TOKEN is not set)"
             };
-            return Posted::Skipped(format!("{why}: {TOKEN_HELP}. The plan is in the job log"));
+            return Ok(Posted::Skipped {
+                reason: format!("{why}: {TOKEN_HELP}. The plan is in the job log"),
+            });
         };
         let mr = match self.merge_request() {
             Ok(mr) => mr,
-            Err(e) => return Posted::Failed(e),
+            Err(e) => return Err(e),
         };
         let notes = match GitLabNotes::with_options(mr, Some(token.clone()), &self.http) {
             Ok(n) => n,
-            Err(e) => return Posted::Failed(e.to_string()),
+            Err(e) => return Err(e.to_string()),
         };
-        match notes.upsert(marker, body).await {
-            Ok(NoteOutcome::Created { id }) => Posted::Created(id),
-            Ok(NoteOutcome::Updated { id }) => Posted::Updated(id),
-            Ok(NoteOutcome::Unchanged { id }) => Posted::Unchanged(id),
-            Ok(NoteOutcome::Skipped { reason }) => Posted::Skipped(reason),
-            Err(e) => Posted::Failed(e.to_string()),
-        }
+        notes.upsert(marker, body).await.map_err(|e| e.to_string())
     }
 }
 

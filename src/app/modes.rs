@@ -256,10 +256,10 @@ async fn post<R: Reporter>(r: &R, planned: &Planned, number: u64, fork: bool) ->
     );
     let noun = r.comment_noun();
     match r.post(number, fork, &marker, &body).await {
-        Posted::Created(id) => tracing::info!("plan {noun} created ({id})"),
-        Posted::Updated(id) => tracing::info!("plan {noun} updated ({id})"),
-        Posted::Unchanged(id) => tracing::info!("plan {noun} unchanged ({id})"),
-        Posted::Skipped(reason) => {
+        Ok(Posted::Created { id }) => tracing::info!("plan {noun} created ({id})"),
+        Ok(Posted::Updated { id }) => tracing::info!("plan {noun} updated ({id})"),
+        Ok(Posted::Unchanged { id }) => tracing::info!("plan {noun} unchanged ({id})"),
+        Ok(Posted::Skipped { reason }) => {
             r.print(
                 Level::Warning,
                 None,
@@ -267,7 +267,7 @@ async fn post<R: Reporter>(r: &R, planned: &Planned, number: u64, fork: bool) ->
             );
             return Some(markdown::post_skipped(noun, &reason));
         }
-        Posted::Failed(e) => {
+        Err(e) => {
             r.print(
                 Level::Warning,
                 None,

@@ -5,30 +5,18 @@
 //! summary, GitLab log sections and a note).
 //!
 //! Also here: the walk over a [`RunError`] for the problems it carries ([`findings`]), written
-//! once, and what became of a posted comment or note ([`Posted`]).
+//! once.
 
 use std::fmt;
 use std::path::PathBuf;
 
 use super::pipeline::{self, Loaded, Planned, RunError};
 use crate::apply::ApplyError;
+pub use crate::forge::Posted;
 use crate::render::markdown::MarkdownContext;
 use crate::settings::Settings;
 
-pub use crate::ci::commands::Level;
-
-/// What happened to the plan comment (GitHub) or note (GitLab).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Posted {
-    Created(u64),
-    Updated(u64),
-    /// Already says this: nothing written.
-    Unchanged(u64),
-    /// Not posted, on purpose or for lack of rights: the reason says what to do.
-    Skipped(String),
-    /// The forge failed: a warning, never a failed job.
-    Failed(String),
-}
+pub use crate::ci::Level;
 
 /// Where a problem was found: in the flow files, or by the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -146,6 +134,13 @@ pub trait Reporter {
     async fn read_files(&self, settings: &Settings) -> Result<Loaded, RunError> {
         pipeline::read_source(settings).await
     }
-    /// Create or update the one comment carrying `marker` on request `number`.
-    async fn post(&self, number: u64, fork: bool, marker: &str, body: &str) -> Posted;
+    /// Create or update the one comment carrying `marker` on request `number`; `Err`: the
+    /// forge failed (a warning, never a failed job).
+    async fn post(
+        &self,
+        number: u64,
+        fork: bool,
+        marker: &str,
+        body: &str,
+    ) -> Result<Posted, String>;
 }

@@ -81,7 +81,15 @@ impl Reporter for Terminal {
         "the terminal"
     }
 
-    async fn post(&self, _number: u64, _fork: bool, _marker: &str, _body: &str) -> Posted {
-        Posted::Skipped("a terminal has no pull request to comment on".into())
+    async fn post(
+        &self,
+        _number: u64,
+        _fork: bool,
+        _marker: &str,
+        _body: &str,
+    ) -> Result<Posted, String> {
+        Ok(Posted::Skipped {
+            reason: "a terminal has no pull request to comment on".into(),
+        })
     }
 }

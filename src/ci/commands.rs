@@ -7,6 +7,7 @@
 use std::io::Write as _;
 use std::path::Path;
 
+pub use super::Level;
 use crate::flow::Problem;
 use crate::kestra::Validation;
 
@@ -57,14 +58,6 @@ pub fn group(title: &str) -> String {
 
 pub fn endgroup() -> String {
     "::endgroup::\n".to_string()
-}
-
-/// Annotation level.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Level {
-    Error,
-    Warning,
-    Notice,
 }
 
 impl Level {

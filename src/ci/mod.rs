@@ -6,3 +6,12 @@
 pub mod commands;
 pub mod github;
 pub mod gitlab;
+
+/// How grave a message is: a GitHub annotation level, a GitLab log prefix, a terminal
+/// `error:` / `warning:`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Error,
+    Warning,
+    Notice,
+}

@@ -13,7 +13,7 @@
 //! run: give a user token, or use `GITHUB_TOKEN`. The oldest such comment is updated in place, and
 //! left alone when its body is already the one we would write. A token that may not comment
 //! (a fork PR's read-only token, missing `pull-requests: write`, no token at all) is not an
-//! error: the outcome is [`CommentOutcome::Skipped`] with the reason, so the step never fails
+//! error: the outcome is [`Posted::Skipped`] with the reason, so the step never fails
 //! because of it.
 
 use std::time::Duration;
@@ -22,6 +22,8 @@ use http_body_util::BodyExt;
 use octocrab::service::middleware::retry::RetryConfig;
 use octocrab::Octocrab;
 use secrecy::{ExposeSecret, SecretString};
+
+pub use super::Posted;
 use serde::Deserialize;
 
 /// The public GitHub API, when `GITHUB_API_URL` is unset.
@@ -31,25 +33,6 @@ pub const DEFAULT_API_URL: &str = "https://api.github.com";
 const MAX_PAGES: usize = 100;
 /// How many times a GET is retried after a transient failure.
 const GET_RETRIES: u32 = 3;
-
-/// What happened to the plan comment.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CommentOutcome {
-    Created {
-        id: u64,
-    },
-    Updated {
-        id: u64,
-    },
-    /// Our comment already had this body: no write.
-    Unchanged {
-        id: u64,
-    },
-    /// No comment written; `reason` says why and what to do (shown as a warning).
-    Skipped {
-        reason: String,
-    },
-}
 
 /// A pull request (or issue): `owner/repo#number`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -455,26 +438,21 @@ impl GithubClient {
         issue: &Issue,
         marker: &str,
         body: &str,
-    ) -> Result<CommentOutcome, GithubError> {
+    ) -> Result<Posted, GithubError> {
         match self.upsert(issue, marker, body).await {
             Ok(o) => Ok(o),
-            Err(Refused::Skip(reason)) => Ok(CommentOutcome::Skipped { reason }),
+            Err(Refused::Skip(reason)) => Ok(Posted::Skipped { reason }),
             Err(Refused::Error(e)) => Err(e),
         }
     }
 
-    async fn upsert(
-        &self,
-        issue: &Issue,
-        marker: &str,
-        body: &str,
-    ) -> Result<CommentOutcome, Refused> {
+    async fn upsert(&self, issue: &Issue, marker: &str, body: &str) -> Result<Posted, Refused> {
         let login = self.login().await?;
         let comments = self.comments(issue).await?;
         let payload = serde_json::json!({ "body": body });
         match find_ours(&comments, marker, login.as_deref()) {
             Some(c) if same_body(c.body.as_deref().unwrap_or_default(), body) => {
-                Ok(CommentOutcome::Unchanged { id: c.id })
+                Ok(Posted::Unchanged { id: c.id })
             }
             Some(c) => {
                 let uri = self.api_uri(&format!(
@@ -486,7 +464,7 @@ impl GithubClient {
                     .await
                     .map_err(Refused::Error)?;
                 check_status(&a, "PATCH", &uri)?;
-                Ok(CommentOutcome::Updated { id: c.id })
+                Ok(Posted::Updated { id: c.id })
             }
             None => {
                 let uri = self.api_uri(&format!(
@@ -507,7 +485,7 @@ impl GithubClient {
                             why: e.to_string(),
                         })
                     })?;
-                Ok(CommentOutcome::Created { id })
+                Ok(Posted::Created { id })
             }
         }
     }

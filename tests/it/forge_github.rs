@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use github_support::openapi::{Seen, Spec};
 use github_support::{FakeGithub, BOT_TOKEN, READ_ONLY_TOKEN, USER_TOKEN};
-use kestra_sync::forge::github::{CommentOutcome, GithubClient, GithubError, Issue};
+use kestra_sync::forge::github::{GithubClient, GithubError, Issue, Posted};
 use secrecy::SecretString;
 
 const REPO: &str = "acme/flows";
@@ -46,7 +46,7 @@ async fn create_then_update_in_place_then_leave_alone() {
         .upsert_comment(&pr(7), MARKER, &body("1 to add"))
         .await
         .unwrap();
-    let CommentOutcome::Created { id } = first else {
+    let Posted::Created { id } = first else {
         panic!("{first:?}")
     };
     let ours: Vec<_> = gh
@@ -64,7 +64,7 @@ async fn create_then_update_in_place_then_leave_alone() {
         .upsert_comment(&pr(7), MARKER, &body("2 to add"))
         .await
         .unwrap();
-    assert_eq!(second, CommentOutcome::Updated { id });
+    assert_eq!(second, Posted::Updated { id });
     let stored = gh.comments(REPO, 7);
     assert_eq!(stored.len(), 2, "no second comment");
     assert_eq!(stored[1].body, body("2 to add"));
@@ -73,7 +73,7 @@ async fn create_then_update_in_place_then_leave_alone() {
         .upsert_comment(&pr(7), MARKER, &body("2 to add"))
         .await
         .unwrap();
-    assert_eq!(third, CommentOutcome::Unchanged { id });
+    assert_eq!(third, Posted::Unchanged { id });
 
     let calls = gh.calls().await;
     assert_eq!(
@@ -144,7 +144,7 @@ async fn spoofed_markers_and_other_bots_are_never_edited() {
         .upsert_comment(&pr(3), MARKER, &body("plan"))
         .await
         .unwrap();
-    let CommentOutcome::Created { id } = out else {
+    let Posted::Created { id } = out else {
         panic!("{out:?}")
     };
     assert!(!ids.contains(&id));
@@ -158,7 +158,7 @@ async fn spoofed_markers_and_other_bots_are_never_edited() {
         .upsert_comment(&pr(3), MARKER, &body("plan 2"))
         .await
         .unwrap();
-    assert_eq!(again, CommentOutcome::Updated { id });
+    assert_eq!(again, Posted::Updated { id });
     assert_eq!(gh.comments(REPO, 3).len(), spoofs.len() + 1);
     // a personal token never takes the Actions bot's comment either
     let user = client(&gh, USER_TOKEN);
@@ -166,7 +166,7 @@ async fn spoofed_markers_and_other_bots_are_never_edited() {
         .upsert_comment(&pr(3), MARKER, &body("alice"))
         .await
         .unwrap();
-    assert!(matches!(mine, CommentOutcome::Created { .. }), "{mine:?}");
+    assert!(matches!(mine, Posted::Created { .. }), "{mine:?}");
     let bots = gh.comments(REPO, 3);
     assert_eq!(
         bots.iter().find(|c| c.id == id).unwrap().body,
@@ -189,7 +189,7 @@ async fn finds_its_comment_on_the_second_page() {
         .upsert_comment(&pr(9), MARKER, &body("new"))
         .await
         .unwrap();
-    assert_eq!(out, CommentOutcome::Updated { id: ours });
+    assert_eq!(out, Posted::Updated { id: ours });
     let calls = gh.calls().await;
     let lists: Vec<_> = calls
         .iter()
@@ -215,7 +215,7 @@ async fn a_read_only_token_is_a_skip_with_the_reason() {
     let gh = FakeGithub::start("").await;
     let c = client(&gh, READ_ONLY_TOKEN);
     let out = c.upsert_comment(&pr(3), MARKER, &body("x")).await.unwrap();
-    let CommentOutcome::Skipped { reason } = out else {
+    let Posted::Skipped { reason } = out else {
         panic!("{out:?}")
     };
     assert!(
@@ -237,7 +237,7 @@ async fn a_refused_token_is_a_skip_too() {
     let gh = FakeGithub::start("").await;
     let c = client(&gh, "ghp_revokedToken");
     let out = c.upsert_comment(&pr(3), MARKER, &body("x")).await.unwrap();
-    let CommentOutcome::Skipped { reason } = out else {
+    let Posted::Skipped { reason } = out else {
         panic!("{out:?}")
     };
     assert!(
@@ -259,7 +259,7 @@ async fn a_personal_token_finds_its_own_user_comment() {
         .upsert_comment(&pr(4), MARKER, &body("new"))
         .await
         .unwrap();
-    assert_eq!(out, CommentOutcome::Updated { id: mine });
+    assert_eq!(out, Posted::Updated { id: mine });
     assert_eq!(
         gh.calls().await[0],
         ("GET".to_string(), "/user".to_string())
@@ -275,9 +275,9 @@ async fn enterprise_server_keeps_the_api_v3_prefix() {
     }
     let c = client(&gh, BOT_TOKEN);
     let out = c.upsert_comment(&pr(2), MARKER, &body("x")).await.unwrap();
-    assert!(matches!(out, CommentOutcome::Created { .. }), "{out:?}");
+    assert!(matches!(out, Posted::Created { .. }), "{out:?}");
     let out = c.upsert_comment(&pr(2), MARKER, &body("y")).await.unwrap();
-    assert!(matches!(out, CommentOutcome::Updated { .. }), "{out:?}");
+    assert!(matches!(out, Posted::Updated { .. }), "{out:?}");
     let calls = gh.calls().await;
     assert!(
         calls.iter().all(|(_, p)| p.starts_with("/api/v3/")),

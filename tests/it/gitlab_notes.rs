@@ -9,7 +9,7 @@ use crate::gitlab_support;
 use std::time::Duration;
 
 use gitlab_support::{FakeGitLab, Fault, BOT, READ_ONLY_TOKEN, TOKEN};
-use kestra_sync::forge::gitlab::{GitLabNotes, MergeRequest, NoteOutcome};
+use kestra_sync::forge::gitlab::{GitLabNotes, MergeRequest, Posted};
 use kestra_sync::http::{Backoff, HttpOptions};
 use secrecy::SecretString;
 use serde_json::{json, Value};
@@ -69,7 +69,7 @@ async fn spoofed_markers_and_other_users_notes_are_never_edited() {
     seeded.push((77, fake.seed(77, &plan("another bot")), plan("another bot")));
     let gl = client(&server, "123", Some(TOKEN));
     let out = gl.upsert(MARKER, &plan("1 to add")).await.unwrap();
-    let NoteOutcome::Created { id } = out else {
+    let Posted::Created { id } = out else {
         panic!("{out:?}")
     };
     assert_eq!(fake.writes(), [format!("POST {id}")]);
@@ -83,7 +83,7 @@ async fn spoofed_markers_and_other_users_notes_are_never_edited() {
     }
     assert_eq!(
         gl.upsert(MARKER, &plan("2 to add")).await.unwrap(),
-        NoteOutcome::Updated { id }
+        Posted::Updated { id }
     );
 }
 
@@ -96,13 +96,13 @@ async fn create_then_edit_then_leave_unchanged() {
     let gl = client(&server, "123", Some(TOKEN));
 
     let first = gl.upsert(MARKER, &plan("1 to add")).await.unwrap();
-    let NoteOutcome::Created { id } = first else {
+    let Posted::Created { id } = first else {
         panic!("{first:?}")
     };
     let second = gl.upsert(MARKER, &plan("2 to add")).await.unwrap();
-    assert_eq!(second, NoteOutcome::Updated { id });
+    assert_eq!(second, Posted::Updated { id });
     let third = gl.upsert(MARKER, &plan("2 to add")).await.unwrap();
-    assert_eq!(third, NoteOutcome::Unchanged { id });
+    assert_eq!(third, Posted::Unchanged { id });
 
     assert_eq!(fake.writes(), [format!("POST {id}"), format!("PUT {id}")]);
     let ours = fake.notes_of(BOT);
@@ -123,7 +123,7 @@ async fn each_target_keeps_its_own_note() {
     let other = "<!-- kestra-sync:plan target=dev@kestra.example.com -->";
     let a = gl.upsert(MARKER, &plan("1 to add")).await.unwrap();
     let b = gl.upsert(other, "dev plan").await.unwrap();
-    assert!(matches!(a, NoteOutcome::Created { .. }) && matches!(b, NoteOutcome::Created { .. }));
+    assert!(matches!(a, Posted::Created { .. }) && matches!(b, Posted::Created { .. }));
     assert_ne!(a, b);
     let ours = fake.notes_of(BOT);
     assert_eq!(ours.len(), 2);
@@ -144,7 +144,7 @@ async fn our_note_is_found_beyond_the_first_pages() {
     }
     let gl = client(&server, "123", Some(TOKEN));
     let outcome = gl.upsert(MARKER, &plan("new")).await.unwrap();
-    assert_eq!(outcome, NoteOutcome::Updated { id: ours });
+    assert_eq!(outcome, Posted::Updated { id: ours });
     let pages: Vec<String> = server
         .received_requests()
         .await
@@ -165,10 +165,7 @@ async fn project_path_is_url_encoded() {
     let server = start(&fake).await;
     let gl = client(&server, "acme/data/flows", Some(TOKEN));
     let outcome = gl.upsert(MARKER, &plan("1 to add")).await.unwrap();
-    assert!(
-        matches!(outcome, NoteOutcome::Created { .. }),
-        "{outcome:?}"
-    );
+    assert!(matches!(outcome, Posted::Created { .. }), "{outcome:?}");
     let post = server
         .received_requests()
         .await
@@ -193,7 +190,7 @@ async fn read_only_token_is_skipped_with_what_to_do() {
     let server = start(&fake).await;
     let gl = client(&server, "123", Some(READ_ONLY_TOKEN));
     let outcome = gl.upsert(MARKER, &plan("1 to add")).await.unwrap();
-    let NoteOutcome::Skipped { reason } = &outcome else {
+    let Posted::Skipped { reason } = &outcome else {
         panic!("{outcome:?}")
     };
     assert!(
@@ -212,7 +209,7 @@ async fn invalid_token_is_skipped_at_the_first_request() {
     let server = start(&fake).await;
     let gl = client(&server, "123", Some("glpat-expired"));
     let outcome = gl.upsert(MARKER, &plan("x")).await.unwrap();
-    let NoteOutcome::Skipped { reason } = &outcome else {
+    let Posted::Skipped { reason } = &outcome else {
         panic!("{outcome:?}")
     };
     assert!(reason.contains("GitLab answered 401 to GET "), "{reason}");
@@ -231,7 +228,7 @@ async fn missing_token_is_skipped_without_any_request() {
             .upsert(MARKER, &plan("x"))
             .await
             .unwrap();
-        let NoteOutcome::Skipped { reason } = &outcome else {
+        let Posted::Skipped { reason } = &outcome else {
             panic!("{outcome:?}")
         };
         assert!(reason.starts_with("no GitLab token (GITLAB_TOKEN is empty): CI_JOB_TOKEN can only read notes; create a project access token (Settings > Access tokens) with the `api` scope"), "{reason}");
@@ -327,7 +324,7 @@ async fn a_full_page_without_pagination_headers_is_followed() {
         .upsert(MARKER, &plan("same"))
         .await
         .unwrap();
-    assert_eq!(outcome, NoteOutcome::Unchanged { id: 501 });
+    assert_eq!(outcome, Posted::Unchanged { id: 501 });
 }
 
 /// A client that retries quickly.
@@ -357,10 +354,7 @@ async fn a_transient_failure_of_a_read_is_retried() {
         .upsert(MARKER, &plan("1 to add"))
         .await
         .unwrap();
-    assert!(
-        matches!(outcome, NoteOutcome::Created { .. }),
-        "{outcome:?}"
-    );
+    assert!(matches!(outcome, Posted::Created { .. }), "{outcome:?}");
     let gets = server
         .received_requests()
         .await
@@ -393,7 +387,7 @@ async fn a_lost_answer_to_the_post_is_looked_up_never_posted_twice() {
         .upsert(MARKER, &plan("1 to add"))
         .await
         .unwrap();
-    let NoteOutcome::Created { id } = outcome else {
+    let Posted::Created { id } = outcome else {
         panic!("{outcome:?}")
     };
     assert_eq!(fake.writes(), [format!("POST {id}")]);

@@ -27,11 +27,22 @@ pub struct MergeRequest {
 }
 
 impl MergeRequest {
-    /// Read `CI_API_V4_URL`, `CI_PROJECT_ID` and `CI_MERGE_REQUEST_IID` through `var`
-    /// (`|n| std::env::var(n).ok()` in production).
-    pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<MergeRequest, GitLabError> {
+    /// The merge request from what the pipeline says (`ci::gitlab::Context`): the API URL
+    /// (`CI_API_V4_URL`), the project (`CI_PROJECT_ID` or `CI_MERGE_REQUEST_PROJECT_ID`) and
+    /// the IID (`CI_MERGE_REQUEST_IID`); errors name the variable to set. This module reads
+    /// no environment.
+    pub fn new(
+        api_url: Option<&str>,
+        project: Option<&str>,
+        iid: Option<&str>,
+    ) -> Result<MergeRequest, GitLabError> {
+        let value = |name: &str| match name {
+            "CI_API_V4_URL" => api_url,
+            "CI_PROJECT_ID" => project,
+            _ => iid,
+        };
         let get = |name: &'static str, what: &str| {
-            var(name)
+            value(name)
                 .map(|v| v.trim().to_string())
                 .filter(|v| !v.is_empty())
                 .ok_or_else(|| GitLabError::MissingVariable {
@@ -226,21 +237,9 @@ mod tests {
     }
 
     #[test]
-    fn merge_request_from_env() {
-        let vars = |pairs: &'static [(&'static str, &'static str)]| {
-            move |n: &str| {
-                pairs
-                    .iter()
-                    .find(|(k, _)| *k == n)
-                    .map(|(_, v)| v.to_string())
-            }
-        };
-        let ok = MergeRequest::from_env(vars(&[
-            ("CI_API_V4_URL", "https://gitlab.com/api/v4"),
-            ("CI_PROJECT_ID", "123"),
-            ("CI_MERGE_REQUEST_IID", "7"),
-        ]))
-        .unwrap();
+    fn merge_request_from_the_pipeline() {
+        let api = Some("https://gitlab.com/api/v4");
+        let ok = MergeRequest::new(api, Some("123"), Some("7")).unwrap();
         assert_eq!(
             ok,
             MergeRequest {
@@ -249,20 +248,13 @@ mod tests {
                 iid: 7
             }
         );
-        let err = MergeRequest::from_env(vars(&[
-            ("CI_API_V4_URL", "https://gitlab.com/api/v4"),
-            ("CI_PROJECT_ID", "123"),
-        ]))
-        .unwrap_err()
-        .to_string();
+        let err = MergeRequest::new(api, Some("123"), None)
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("CI_MERGE_REQUEST_IID is not set"), "{err}");
-        let err = MergeRequest::from_env(vars(&[
-            ("CI_API_V4_URL", "https://gitlab.com/api/v4"),
-            ("CI_PROJECT_ID", "123"),
-            ("CI_MERGE_REQUEST_IID", "!7"),
-        ]))
-        .unwrap_err()
-        .to_string();
+        let err = MergeRequest::new(api, Some("123"), Some("!7"))
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains("CI_MERGE_REQUEST_IID `!7` is not valid"),
             "{err}"

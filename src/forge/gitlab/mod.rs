@@ -11,7 +11,7 @@
 //! id or the URL-encoded path (`group%2Fproject`).
 //!
 //! A token that cannot post (the usual case is `CI_JOB_TOKEN`, which can only read notes) or
-//! no token at all is not a failure of the pipeline: the result is [`NoteOutcome::Skipped`]
+//! no token at all is not a failure of the pipeline: the result is [`Posted::Skipped`]
 //! with a reason the caller prints as a warning.
 //!
 //! Requests go through the shared [`crate::http::HttpClient`]: transient failures of `GET`
@@ -27,6 +27,7 @@ use reqwest::Method;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
+pub use super::Posted;
 use crate::http::{Backoff, HttpClient, HttpError, HttpOptions, Idempotency, Reply};
 
 mod api;
@@ -50,38 +51,6 @@ pub const DEFAULT_RETRIES: u32 = 2;
 
 /// What to do when the token is missing or cannot post.
 pub const TOKEN_HELP: &str = "CI_JOB_TOKEN can only read notes; create a project access token (Settings > Access tokens) with the `api` scope and store it as a CI/CD variable GITLAB_TOKEN, masked but not protected (merge request pipelines cannot read protected variables)";
-
-/// What happened to the note.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum NoteOutcome {
-    Created {
-        id: u64,
-    },
-    Updated {
-        id: u64,
-    },
-    /// The note already says exactly this: nothing was sent.
-    Unchanged {
-        id: u64,
-    },
-    /// Nothing was posted; `reason` is a warning for the job log and summary.
-    Skipped {
-        reason: String,
-    },
-}
-
-impl std::fmt::Display for NoteOutcome {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            NoteOutcome::Created { id } => write!(f, "created merge request note {id}"),
-            NoteOutcome::Updated { id } => write!(f, "updated merge request note {id}"),
-            NoteOutcome::Unchanged { id } => {
-                write!(f, "merge request note {id} is up to date")
-            }
-            NoteOutcome::Skipped { reason } => write!(f, "plan not posted: {reason}"),
-        }
-    }
-}
 
 /// A GitLab request that failed for a reason other than the token's rights.
 #[derive(Debug, thiserror::Error)]
@@ -175,9 +144,9 @@ impl GitLabNotes {
     }
 
     /// Create or edit the one note carrying `marker` so that it reads `body`.
-    pub async fn upsert(&self, marker: &str, body: &str) -> Result<NoteOutcome, GitLabError> {
+    pub async fn upsert(&self, marker: &str, body: &str) -> Result<Posted, GitLabError> {
         let Some(token) = &self.token else {
-            return Ok(NoteOutcome::Skipped {
+            return Ok(Posted::Skipped {
                 reason: format!("no GitLab token (GITLAB_TOKEN is empty): {TOKEN_HELP}"),
             });
         };
@@ -189,16 +158,16 @@ impl GitLabNotes {
             .await?
         {
             Answer::Ok(user) => user,
-            Answer::Forbidden(reason) => return Ok(NoteOutcome::Skipped { reason }),
+            Answer::Forbidden(reason) => return Ok(Posted::Skipped { reason }),
         };
         let existing = match self.find(marker, me.id, &headers).await? {
             Answer::Ok(note) => note,
-            Answer::Forbidden(reason) => return Ok(NoteOutcome::Skipped { reason }),
+            Answer::Forbidden(reason) => return Ok(Posted::Skipped { reason }),
         };
         let payload = serde_json::json!({ "body": body });
         match existing {
             Some(note) if note.body.trim_end() == body.trim_end() => {
-                Ok(NoteOutcome::Unchanged { id: note.id })
+                Ok(Posted::Unchanged { id: note.id })
             }
             Some(note) => {
                 let url = note_url(&self.mr, note.id);
@@ -206,8 +175,8 @@ impl GitLabNotes {
                     .send_json::<Created>(Method::PUT, &url, &headers, Some(&payload))
                     .await?
                 {
-                    Answer::Ok(_) => Ok(NoteOutcome::Updated { id: note.id }),
-                    Answer::Forbidden(reason) => Ok(NoteOutcome::Skipped { reason }),
+                    Answer::Ok(_) => Ok(Posted::Updated { id: note.id }),
+                    Answer::Forbidden(reason) => Ok(Posted::Skipped { reason }),
                 }
             }
             None => self.create(marker, me.id, &headers, &payload).await,
@@ -260,20 +229,20 @@ impl GitLabNotes {
         author: u64,
         headers: &HeaderMap,
         payload: &serde_json::Value,
-    ) -> Result<NoteOutcome, GitLabError> {
+    ) -> Result<Posted, GitLabError> {
         let url = notes_url(&self.mr);
         match self
             .send_json::<Created>(Method::POST, &url, headers, Some(payload))
             .await
         {
-            Ok(Answer::Ok(created)) => Ok(NoteOutcome::Created { id: created.id }),
-            Ok(Answer::Forbidden(reason)) => Ok(NoteOutcome::Skipped { reason }),
+            Ok(Answer::Ok(created)) => Ok(Posted::Created { id: created.id }),
+            Ok(Answer::Forbidden(reason)) => Ok(Posted::Skipped { reason }),
             Err(GitLabError::MaybePosted { url, message }) => {
                 tracing::warn!(
                     "GitLab did not answer POST {url} ({message}); looking for the note"
                 );
                 match self.find(marker, author, headers).await {
-                    Ok(Answer::Ok(Some(note))) => Ok(NoteOutcome::Created { id: note.id }),
+                    Ok(Answer::Ok(Some(note))) => Ok(Posted::Created { id: note.id }),
                     _ => Err(GitLabError::MaybePosted { url, message }),
                 }
             }
