@@ -342,3 +342,67 @@ async fn sweep_on_gitlab_reads_the_merge_requests_state() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(live(&emu), ["prod-pr-4/a", "prod/a"]);
 }
+
+/// The GitLab template's preview jobs, run as GitLab runs them (their `script` in a shell,
+/// with a merge request pipeline's variables): the preview job creates the MR's preview, the
+/// stop job (named by the preview job's environment) removes it; both use one environment.
+#[test]
+fn the_gitlab_template_preview_and_stop_jobs_run_as_shipped() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(root.join("templates/kestra-sync.gitlab-ci.yml")).unwrap();
+    let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text).unwrap();
+    let job = |name: &str| doc[name].clone();
+    let (preview, stop) = (
+        job(".kestra-sync-preview"),
+        job(".kestra-sync-preview-stop"),
+    );
+    assert_eq!(
+        preview["environment"]["name"], stop["environment"]["name"],
+        "one environment"
+    );
+    assert_eq!(preview["environment"]["on_stop"], "kestra-preview-stop");
+    assert!(preview["environment"]["auto_stop_in"].is_string());
+    assert_eq!(stop["environment"]["action"], "stop");
+    assert_eq!(stop["rules"][0]["when"], "manual");
+
+    let emu = emulator();
+    emu.seed_flow("main", &flow("prod", "live"));
+    let ws = Workspace::new();
+    ws.write("parent.yml", PARENT);
+    ws.write("finance/child.yml", CHILD);
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_kestra-sync"));
+    let run = |job: &serde_yaml_ng::Value| {
+        let script = job["script"][0].as_str().unwrap().to_string();
+        let path = format!(
+            "{}:{}",
+            bin.parent().unwrap().display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        std::process::Command::new("sh")
+            .args(["-c", &script])
+            .current_dir(ws.path())
+            .env_clear()
+            .env("PATH", path)
+            .env("KESTRA_URL", emu.url())
+            .env("KESTRA_USERNAME", crate::common::USER)
+            .env("KESTRA_PASSWORD", crate::common::PASSWORD)
+            .env("KESTRA_SYNC_TARGET_NAMESPACE", "prod")
+            .env("KESTRA_SYNC_INCLUDE_CHILD_NAMESPACES", "true")
+            .env("KESTRA_SYNC_RETRIES", "1")
+            .env("GITLAB_CI", "true")
+            .env("CI_PIPELINE_SOURCE", "merge_request_event")
+            .env("CI_PROJECT_DIR", ws.path())
+            .env("CI_MERGE_REQUEST_IID", "5")
+            .output()
+            .unwrap()
+    };
+    let out = run(&preview);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        live(&emu),
+        ["prod-pr-5.finance/child", "prod-pr-5/parent", "prod/live"]
+    );
+    let out = run(&stop);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(live(&emu), ["prod/live"]);
+}
