@@ -479,10 +479,7 @@ impl HttpClient {
 
     fn transport_message(&self, e: reqwest::Error) -> String {
         if e.is_timeout() {
-            format!(
-                "no answer within {}s (timed out)",
-                self.timeout.as_secs_f64()
-            )
+            format!("timed out after {}s", self.timeout.as_secs_f64())
         } else {
             chain_message(e)
         }

@@ -106,7 +106,7 @@ fn transport_text(method: &str, url: &str, message: &str, kind: NoAnswer) -> Str
             "cannot reach Kestra at {origin}: the host name `{host}` does not resolve (DNS). Check the spelling of --kestra-url (KESTRA_URL), and that this machine or CI runner can resolve it (a private name is not visible from a hosted runner)"
         ),
         NoAnswer::Timeout => format!(
-            "no answer from Kestra at {origin} ({method} {path}): {message}. Check that Kestra is running and reachable from this machine or CI runner (a firewall that drops packets looks like this), or raise --timeout"
+            "no answer from Kestra at {origin}: {method} {path} {message}. Check that Kestra is running and reachable from this machine or CI runner (a firewall that drops packets looks like this), or raise --timeout (KESTRA_SYNC_TIMEOUT)"
         ),
         NoAnswer::Other => format!(
             "cannot reach Kestra at {origin} ({method} {path}): {message}. Check --kestra-url (KESTRA_URL) and that this machine or CI runner can reach it"

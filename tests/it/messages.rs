@@ -317,3 +317,17 @@ fn a_kestra_url_without_scheme_says_what_to_write() {
     assert!(!secret.contains("Pw-SECRET"), "{secret}");
     one_error_line(&secret);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_does_not_answer_in_time_says_what_to_check() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_delay(std::time::Duration::from_secs(5)))
+        .mount(&server)
+        .await;
+    let text = plan_against(&server.uri(), &[("KESTRA_SYNC_TIMEOUT", "1")]);
+    insta::assert_snapshot!(
+        "timeout__check_the_server_or_raise_timeout",
+        one_error_line(&text)
+    );
+}
