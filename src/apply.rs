@@ -123,27 +123,17 @@ pub enum ApplyError {
     Partial(Report),
 }
 
-/// Refuse plans that look like a wrong path or a wrong target, before any request.
+/// Refuse plans that look like a wrong path or a wrong target, before any request: the
+/// same guards the plan shows as blockers ([`Plan::delete_blockers`]).
 pub fn check_guard(plan: &Plan, opts: &ApplyOptions) -> Result<(), ApplyError> {
-    let s = &plan.summary;
-    if s.deleted == 0 || opts.allow_mass_delete {
-        return Ok(());
+    let guard = crate::plan::Guard {
+        max_deletes: opts.max_deletes,
+        allow_mass_delete: opts.allow_mass_delete,
+    };
+    match plan.delete_blockers(guard).into_iter().next() {
+        Some(blocker) => Err(ApplyError::Guard(blocker.message)),
+        None => Ok(()),
     }
-    if s.added + s.updated + s.unchanged == 0 {
-        return Err(ApplyError::Guard(format!(
-            "refusing to delete every flow in `{}` ({} flows): Git has no flow for this target. \
-             Check --git-directory and --target-namespace; if this is really intended, pass --allow-mass-delete",
-            plan.target_namespace, s.deleted
-        )));
-    }
-    if s.deleted > opts.max_deletes {
-        return Err(ApplyError::Guard(format!(
-            "refusing to delete {} flows in `{}`: more than --max-deletes ({}). \
-             Review the plan; raise --max-deletes or pass --allow-mass-delete if this is intended",
-            s.deleted, plan.target_namespace, opts.max_deletes
-        )));
-    }
-    Ok(())
 }
 
 /// Apply `plan` (computed from `flows`) on the server behind `client`.
@@ -155,11 +145,23 @@ pub async fn apply(
 ) -> Result<Report, ApplyError> {
     check_guard(plan, opts)?;
 
-    let writes: Vec<&FlowChange> = plan
-        .flows
-        .iter()
-        .filter(|f| matches!(f.sync_state, SyncState::Added | SyncState::Updated))
-        .collect();
+    let writes: Vec<&FlowChange> = plan.writes().collect();
+    // A plan already validated by the server (every plan is, see `run`) is not sent again:
+    // its invalid flows refuse the apply, unless they were skipped.
+    if let Some(results) = &plan.validations {
+        if plan.invalid_writes().next().is_some() {
+            let refused: Vec<Validation> = results
+                .iter()
+                .filter(|v| !v.errors.is_empty())
+                .filter(|v| {
+                    plan.invalid_writes()
+                        .any(|f| f.git_path.as_deref() == Some(v.git_path.as_str()))
+                })
+                .cloned()
+                .collect();
+            return Err(ApplyError::Invalid(refused));
+        }
+    }
     let to_validate: Vec<&Flow> = flows
         .iter()
         .filter(|f| {
@@ -168,7 +170,7 @@ pub async fn apply(
                 .any(|w| w.namespace == f.namespace && w.flow_id == f.id)
         })
         .collect();
-    if !to_validate.is_empty() {
+    if plan.validations.is_none() && !to_validate.is_empty() {
         let results = client
             .validate(&to_validate)
             .await

@@ -152,6 +152,16 @@ pub struct SyncArgs {
     #[arg(long, env = "KESTRA_SYNC_ALLOW_MASS_DELETE", num_args = 0..=1, default_missing_value = "true", default_value = "false", value_parser = parse_bool, help_heading = "Safety")]
     pub allow_mass_delete: bool,
 
+    /// Skip the flows the server refuses and sync the rest, with a loud warning; their
+    /// copies on the server are never deleted (SyncFlows `ignoreInvalidFlows`).
+    #[arg(long, env = "KESTRA_SYNC_IGNORE_INVALID_FLOWS", num_args = 0..=1, default_missing_value = "true", default_value = "false", value_parser = parse_bool, help_heading = "Sync")]
+    pub ignore_invalid_flows: bool,
+
+    /// Fail when --git-directory does not exist; with `false`, a missing folder is an empty
+    /// source that never plans a delete (SyncFlows `failOnMissingDirectory`).
+    #[arg(long, env = "KESTRA_SYNC_FAIL_ON_MISSING_DIRECTORY", num_args = 0..=1, default_missing_value = "true", default_value = "true", value_parser = parse_bool, help_heading = "Sync")]
+    pub fail_on_missing_directory: bool,
+
     /// Root of the checkout. Default: GITHUB_WORKSPACE, then CI_PROJECT_DIR, then the current directory.
     #[arg(long, env = "KESTRA_SYNC_WORKSPACE", help_heading = "Source")]
     pub workspace: Option<PathBuf>,

@@ -26,6 +26,11 @@ pub struct Settings {
     pub dry_run: bool,
     pub max_deletes: usize,
     pub allow_mass_delete: bool,
+    /// Skip the flows the server refuses (SyncFlows `ignoreInvalidFlows`).
+    pub ignore_invalid_flows: bool,
+    /// A missing `git_directory` is an error (SyncFlows `failOnMissingDirectory`); when
+    /// false it is an empty source that never plans a delete.
+    pub fail_on_missing_directory: bool,
     /// `None` when no usable server was given (only `validate` and a fork's review run
     /// without one): [`Settings::server`] says why.
     pub kestra: Option<KestraConfig>,
@@ -123,6 +128,14 @@ impl Color {
 }
 
 impl Settings {
+    /// The deletion guards apply checks, for [`crate::plan::Plan::check`].
+    pub fn guard(&self) -> crate::plan::Guard {
+        crate::plan::Guard {
+            max_deletes: self.max_deletes,
+            allow_mass_delete: self.allow_mass_delete,
+        }
+    }
+
     /// The server, or why there is none: for every mode that reads or writes the server.
     pub fn server(&self) -> Result<&KestraConfig, SettingsError> {
         match (&self.kestra, &self.server_error) {
@@ -247,6 +260,8 @@ impl Settings {
             dry_run: args.dry_run,
             max_deletes: args.max_deletes,
             allow_mass_delete: args.allow_mass_delete,
+            ignore_invalid_flows: args.ignore_invalid_flows,
+            fail_on_missing_directory: args.fail_on_missing_directory,
             kestra,
             server_error,
             http,

@@ -183,12 +183,20 @@ impl Reporter for GitHub {
     }
 
     fn markdown(&self, marker: Option<String>, full_plan_at: &str) -> MarkdownContext {
+        let comment = marker.is_some();
         MarkdownContext {
             marker,
             commit: Some(self.ctx.display_commit().to_string()).filter(|c| !c.is_empty()),
             job_url: self.ctx.job_url.clone(),
             tool_version: env!("CARGO_PKG_VERSION").into(),
             full_plan_at: full_plan_at.into(),
+            merging_into: match &self.ctx.event {
+                Event::PullRequest { base_ref, .. } if comment => {
+                    Some(base_ref.clone()).filter(|b| !b.is_empty())
+                }
+                _ => None,
+            },
+            ..MarkdownContext::default()
         }
     }
 
@@ -249,9 +257,14 @@ impl Reporter for GitHub {
             git_directory: settings.git_directory.clone(),
             include_child_namespaces: settings.scope.include_children,
         };
-        let files =
-            crate::source::github::read(gh, &self.ctx.repository, &self.ctx.sha, &spec).await?;
-        Ok(Loaded { files, _keep: None })
+        let read =
+            crate::source::github::read(gh, &self.ctx.repository, &self.ctx.sha, &spec).await;
+        let (files, missing_directory) = super::pipeline::allow_missing(settings, read)?;
+        Ok(Loaded {
+            files,
+            missing_directory,
+            _keep: None,
+        })
     }
 
     async fn post(

@@ -227,6 +227,7 @@ impl Reporter for GitLab {
             job_url: self.ctx.job_url.clone(),
             tool_version: env!("CARGO_PKG_VERSION").into(),
             full_plan_at: full_plan_at.into(),
+            ..MarkdownContext::default()
         }
     }
 

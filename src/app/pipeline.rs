@@ -47,6 +47,9 @@ impl RunError {
 /// The flow files, and whatever must live as long as they are read (a clone's temp dir).
 pub struct Loaded {
     pub files: Vec<SourceFile>,
+    /// `git-directory` does not exist and `--fail-on-missing-directory` is off: the source
+    /// is empty, and the plan must not delete anything because of it.
+    pub missing_directory: bool,
     /// Keeps a temporary checkout alive while the files are used.
     pub _keep: Option<Box<dyn std::any::Any + Send>>,
 }
@@ -59,12 +62,35 @@ fn spec_for(settings: &Settings, root: std::path::PathBuf) -> SourceSpec {
     }
 }
 
+/// Files read, or the missing directory `--fail-on-missing-directory false` allows: an
+/// empty source (`true`), with a warning.
+pub fn allow_missing(
+    settings: &Settings,
+    read: Result<Vec<SourceFile>, SourceError>,
+) -> Result<(Vec<SourceFile>, bool), SourceError> {
+    match read {
+        Ok(files) => Ok((files, false)),
+        Err(SourceError::MissingDirectory { path, .. }) if !settings.fail_on_missing_directory => {
+            tracing::warn!(
+                "git-directory `{path}` does not exist: no flow is read, and nothing is deleted (fail-on-missing-directory is off)"
+            );
+            Ok((Vec::new(), true))
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// Read the flow files from the configured source.
 pub async fn read_source(settings: &Settings) -> Result<Loaded, RunError> {
     match settings.source {
         SourceKind::Workspace => {
-            let files = source::workspace::read(&spec_for(settings, settings.workspace.clone()))?;
-            Ok(Loaded { files, _keep: None })
+            let read = source::workspace::read(&spec_for(settings, settings.workspace.clone()));
+            let (files, missing_directory) = allow_missing(settings, read)?;
+            Ok(Loaded {
+                files,
+                missing_directory,
+                _keep: None,
+            })
         }
         SourceKind::Git => {
             let Some(git) = &settings.git else {
@@ -74,8 +100,13 @@ pub async fn read_source(settings: &Settings) -> Result<Loaded, RunError> {
             };
             let repo = source::git::clone(git).await?;
             tracing::info!("cloned {} at {} ({})", repo.url(), repo.branch(), repo.commit());
-            let files = source::workspace::read(&spec_for(settings, repo.path().to_path_buf()))?;
-            Ok(Loaded { files, _keep: Some(Box::new(repo)) })
+            let read = source::workspace::read(&spec_for(settings, repo.path().to_path_buf()));
+            let (files, missing_directory) = allow_missing(settings, read)?;
+            Ok(Loaded {
+                files,
+                missing_directory,
+                _keep: Some(Box::new(repo)),
+            })
         }
         SourceKind::Github => Err(RunError::Source(SourceError::Other(
             "--source github reads the repository at the event's commit and runs only under `kestra-sync ci` in GitHub Actions".into(),
@@ -138,7 +169,12 @@ pub async fn read_and_plan(settings: &Settings) -> Result<Planned, RunError> {
 /// Prepare the files read and plan, the preparing and the reading of the live scope at the
 /// same time (see [`read_and_plan`]).
 pub async fn plan_loaded(settings: &Settings, loaded: Loaded) -> Result<Planned, RunError> {
-    let Loaded { files, _keep } = loaded;
+    let Loaded {
+        files,
+        missing_directory,
+        _keep,
+    } = loaded;
+    let settings = &without_deletes_if(settings, missing_directory);
     let target = settings.scope.namespace.clone();
     let preparing = tokio::task::spawn_blocking(move || flow::prepare(&files, &target));
     let (prepared, fetched) = tokio::join!(preparing, connect_and_fetch(settings));
@@ -148,7 +184,24 @@ pub async fn plan_loaded(settings: &Settings, loaded: Loaded) -> Result<Planned,
         Err(e) => std::panic::resume_unwind(e.into_panic()),
     };
     let (client, fetched) = fetched?;
-    finish_plan(settings, client, fetched, flows).await
+    let mut planned = finish_plan(settings, client, fetched, flows).await?;
+    if missing_directory {
+        planned.plan.warnings.push(format!(
+            "git-directory `{}` does not exist: no flow was read and nothing will be deleted (fail-on-missing-directory is off)",
+            settings.git_directory
+        ));
+    }
+    Ok(planned)
+}
+
+/// `settings` with `delete` off when `missing`: a folder that does not exist is never a
+/// reason to delete (`--fail-on-missing-directory false`).
+pub fn without_deletes_if(settings: &Settings, missing: bool) -> Settings {
+    let mut s = settings.clone();
+    if missing && s.delete {
+        s.delete = false;
+    }
+    s
 }
 
 async fn connect_and_fetch(settings: &Settings) -> Result<(KestraClient, Fetched), RunError> {
@@ -187,12 +240,52 @@ async fn finish_plan(
         let revisions = client.read_revisions(&listing, &unknown).await?;
         plan.set_revisions(&revisions);
     }
+    validate_writes(settings, &client, &mut plan, &flows).await?;
     Ok(Planned {
         flows,
         client,
         plan,
     })
 }
+
+/// Have the server validate every flow the plan writes (`POST /flows/validate`, read-only,
+/// 100 flows a request, as apply does), then compute the plan's blockers. A plan that
+/// writes nothing costs no request. Invalid flows stay in the plan with the server's
+/// reasons (they fail it, see [`Plan::check`]), or are skipped with
+/// `--ignore-invalid-flows`.
+async fn validate_writes(
+    settings: &Settings,
+    client: &KestraClient,
+    plan: &mut Plan,
+    flows: &[Flow],
+) -> Result<(), RunError> {
+    let writes: std::collections::HashSet<(&str, &str)> = plan
+        .writes()
+        .map(|f| (f.namespace.as_str(), f.flow_id.as_str()))
+        .collect();
+    let to_validate: Vec<&Flow> = flows
+        .iter()
+        .filter(|f| writes.contains(&(f.namespace.as_str(), f.id.as_str())))
+        .collect();
+    let results = if to_validate.is_empty() {
+        Vec::new()
+    } else {
+        client.validate(&to_validate).await?
+    };
+    plan.set_validation(flows, results, settings.ignore_invalid_flows);
+    plan.check(settings.guard());
+    if plan.summary.invalid > 0 {
+        let message = format!(
+            "{} flow(s) refused by the server are skipped (--ignore-invalid-flows): they are not written, and their copies on the server stay as they are",
+            plan.summary.invalid
+        );
+        tracing::warn!("{message}");
+        plan.warnings.push(message);
+    }
+    Ok(())
+}
+
+/// Apply a computed plan.
 
 /// Largest reviewed plan file read (a plan of 10,000 flows with diffs is a few MiB).
 const MAX_REVIEWED_PLAN: u64 = 256 << 20;

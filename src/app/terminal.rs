@@ -63,6 +63,7 @@ impl Reporter for Terminal {
             job_url: None,
             tool_version: env!("CARGO_PKG_VERSION").into(),
             full_plan_at: full_plan_at.into(),
+            ..MarkdownContext::default()
         }
     }
 

@@ -217,6 +217,7 @@ mod tests {
             git_path: "_flows/b.yml".into(),
             errors: vec!["tasks[0].type: unknown".into()],
             warnings: vec!["subflow x/y not found".into()],
+            infos: vec![],
         };
         assert_eq!(
             validation(&v),

@@ -24,6 +24,11 @@ pub const INPUTS: &[(&str, &str)] = &[
     ("dry-run", "KESTRA_SYNC_DRY_RUN"),
     ("max-deletes", "KESTRA_SYNC_MAX_DELETES"),
     ("allow-mass-delete", "KESTRA_SYNC_ALLOW_MASS_DELETE"),
+    ("ignore-invalid-flows", "KESTRA_SYNC_IGNORE_INVALID_FLOWS"),
+    (
+        "fail-on-missing-directory",
+        "KESTRA_SYNC_FAIL_ON_MISSING_DIRECTORY",
+    ),
     ("workspace", "KESTRA_SYNC_WORKSPACE"),
     ("source", "KESTRA_SYNC_SOURCE"),
     ("git-url", "KESTRA_SYNC_GIT_URL"),

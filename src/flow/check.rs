@@ -234,6 +234,11 @@ fn check_file(file: &SourceFile, namespace: Option<&str>) -> Checked {
                 namespace: namespace.to_string(),
                 id: id.clone(),
                 source,
+                // a file without a namespace gets one right after its `id` line
+                inserted_line: match mapping.get("namespace") {
+                    None => key_line(body, "id").map(|l| l + 1),
+                    Some(_) => None,
+                },
             })
         }
         Ok(_) => {}

@@ -8,6 +8,7 @@ mod events;
 mod locate;
 pub mod parse;
 pub mod preview;
+pub mod property;
 pub mod rewrite;
 
 use crate::source::SourceFile;
@@ -23,6 +24,20 @@ pub struct Flow {
     pub id: String,
     /// The file's text after the namespace rewrite (every other byte as in Git).
     pub source: String,
+    /// The line of `source` the rewrite inserted (`namespace: <target>` after `id`, for a
+    /// file without a namespace), so lines of `source` map back to lines of the Git file.
+    pub inserted_line: Option<usize>,
+}
+
+impl Flow {
+    /// The line of the Git file showing line `line` of [`Flow::source`] (the `id` line for
+    /// an inserted `namespace` line).
+    pub fn git_line(&self, line: usize) -> usize {
+        match self.inserted_line {
+            Some(at) if line >= at => (line - 1).max(1),
+            _ => line,
+        }
+    }
 }
 
 /// One local problem with a flow file. Shown as `file:line: message`, and as a GitHub

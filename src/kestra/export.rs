@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::io::{Cursor, Read};
 
-use super::{strip_revision, LocalFlow, RemoteFlow, Scope};
+use super::{same_source, LocalFlow, RemoteFlow, Scope};
 
 /// Limits on the export ZIP (a flow source is a few KiB; these only stop a runaway answer,
 /// such as a ZIP bomb): the download, each inflated entry, and all entries inflated
@@ -127,7 +127,7 @@ pub(super) fn identify(
             return Some(key);
         }
         let wanted = local_sources.get(&(ns, id))?;
-        (strip_revision(source) == strip_revision(wanted)).then_some(key)
+        same_source(source, wanted).then_some(key)
     };
 
     let mut found: Vec<(Key, By, String, String)> = Vec::with_capacity(entries.len());

@@ -72,6 +72,15 @@ pub fn strip_revision(source: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Borrowed(source)
 }
 
+/// Whether writing `wanted` over `stored` would leave the flow as it is, as far as a sync
+/// is concerned: equal once the first `revision:` line is removed ([`strip_revision`], as
+/// the server compares) and once trailing whitespace at the very end is ignored. SyncFlows
+/// trims its sources before it imports them, so a server fed by SyncFlows holds every flow
+/// without the final newline its Git file has: that alone must not plan an update.
+pub fn same_source(stored: &str, wanted: &str) -> bool {
+    strip_revision(stored).trim_end() == strip_revision(wanted).trim_end()
+}
+
 /// What we learned about the server when connecting; shown in plan footers.
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
 pub struct ServerInfo {
@@ -92,8 +101,11 @@ pub struct Validation {
     pub git_path: String,
     /// Constraint violations; empty means valid.
     pub errors: Vec<String>,
-    /// Warnings (e.g. missing subflow): shown, never fatal.
+    /// Warnings (e.g. missing subflow) and deprecated properties: shown, never fatal.
     pub warnings: Vec<String>,
+    /// The server's infos about the flow: shown, never fatal.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub infos: Vec<String>,
 }
 
 /// The result of a write.

@@ -73,6 +73,7 @@ fn map_results(paths: &[&str], results: &[Value]) -> Result<Vec<Validation>, Str
             git_path: path.to_string(),
             errors: errors_of(result),
             warnings: warnings_of(result),
+            infos: infos_of(result),
         });
     }
     slots
@@ -144,6 +145,15 @@ fn warnings_of(result: &Value) -> Vec<String> {
         );
     }
     dedup(warnings)
+}
+
+fn infos_of(result: &Value) -> Vec<String> {
+    let infos = result
+        .get("infos")
+        .and_then(Value::as_array)
+        .map(|list| list.iter().filter_map(error_line).collect())
+        .unwrap_or_default();
+    dedup(infos)
 }
 
 fn dedup(items: Vec<String>) -> Vec<String> {

@@ -10,7 +10,7 @@
 
 use std::fmt::Write as _;
 
-use crate::plan::{FlowChange, Plan, SyncState};
+use crate::plan::{FlowChange, Plan, Status, SyncState};
 
 #[path = "markdown_notes.rs"]
 mod notes;
@@ -48,8 +48,15 @@ pub struct MarkdownContext {
     /// kestra-sync's version, e.g. `env!("CARGO_PKG_VERSION")`.
     pub tool_version: String,
     /// Where the whole plan can be read when something had to be left out, e.g.
-    /// "the job summary" (for a PR comment) or "the job log" (for the job summary).
+    /// "the job summary" (for a PR comment) or "the job log" (for the job summary). It is
+    /// a link to `job_url` when there is one.
     pub full_plan_at: String,
+    /// The name the title gives the server (input `environment-name`, e.g. `production`);
+    /// default: the host of its URL.
+    pub environment: Option<String>,
+    /// The branch a merge deploys (a pull request's base): the body then says "Merging into
+    /// `main` applies this to …".
+    pub merging_into: Option<String>,
 }
 
 /// The plan as Markdown for `--format markdown`: no marker, no CI context, no size limit.
@@ -108,18 +115,32 @@ pub fn render(plan: &Plan, ctx: &MarkdownContext, limit: usize) -> String {
     render_within(&Parts::new(plan, ctx), limit)
 }
 
-/// The pieces of a body, rendered once; [`Budget`] chooses which go in.
+/// Beyond this many changed flows, the table becomes compact per-action lists.
+pub const TABLE_ROWS: usize = 20;
+
+/// How many errors or warnings the comment lists before "and N more".
+const NOTES_SHOWN: usize = 50;
+
+/// The pieces of a body, rendered once; [`Budget`] chooses which go in. Sections other
+/// branches add (a lock, namespace files) go in `sections`, between the kept list and the
+/// diffs, and are never cut.
 struct Parts {
+    /// Marker, title, what merging does.
     head: String,
-    /// Table header; empty when nothing changes.
+    /// Blockers, plan warnings, the deletion warning, the server's errors and warnings.
+    alerts: String,
+    /// Table header; empty when nothing changes or in compact mode.
     table_head: String,
+    /// Table rows, or compact list items (each carrying its own separator).
     rows: Vec<String>,
     /// Opening of the kept list and its items; empty when nothing is kept.
     kept_head: String,
     kept_items: Vec<String>,
-    /// One `<details>` block per changed flow, in display order.
-    diffs: Vec<String>,
+    sections: String,
+    /// One `<details>` block per changed flow, in display order, and its state.
+    diffs: Vec<(String, SyncState)>,
     footer: String,
+    /// Where the whole plan is, as Markdown (a link when the job's URL is known).
     full_plan_at: String,
 }
 
@@ -155,19 +176,34 @@ impl Parts {
             head.push_str(m);
             head.push('\n');
         }
-        head.push_str(&verdict(plan));
+        head.push_str(&verdict(plan, ctx));
         head.push('\n');
+        if let Some(line) = merge_line(plan, ctx) {
+            head.push('\n');
+            head.push_str(&line);
+            head.push('\n');
+        }
+
+        let mut alerts = String::new();
+        alerts.push_str(&blocker_alert(plan));
+        for w in &plan.warnings {
+            let _ = write!(alerts, "\n> [!WARNING]\n> {}\n", html(w));
+        }
         let deleted: Vec<&&FlowChange> = changes
             .iter()
             .filter(|f| f.sync_state == SyncState::Deleted)
             .collect();
         if !deleted.is_empty() {
-            head.push('\n');
-            head.push_str(&deletion_warning(&deleted));
+            alerts.push('\n');
+            alerts.push_str(&deletion_warning(&deleted));
         }
+        alerts.push_str(&flow_notes(plan));
 
+        let compact = changes.len() > TABLE_ROWS;
         let (table_head, rows) = if changes.is_empty() {
             (String::new(), Vec::new())
+        } else if compact {
+            (String::new(), compact_items(&changes))
         } else {
             let rows = changes
                 .iter()
@@ -208,21 +244,31 @@ impl Parts {
             (head, items)
         };
 
-        let diffs = changes.iter().filter_map(|f| diff_block(f)).collect();
+        let diffs = changes
+            .iter()
+            .filter_map(|f| diff_block(f).map(|d| (d, f.sync_state)))
+            .collect();
 
+        let at = if ctx.full_plan_at.is_empty() {
+            "the job log"
+        } else {
+            ctx.full_plan_at.as_str()
+        };
+        let full_plan_at = match ctx.job_url.as_deref().and_then(|u| url::Url::parse(u).ok()) {
+            Some(u) => format!("[{}](<{u}>)", html(at)),
+            None => html(at),
+        };
         Parts {
             head,
+            alerts,
             table_head,
             rows,
             kept_head,
             kept_items,
+            sections: String::new(),
             diffs,
             footer: footer(plan, ctx, "live state of"),
-            full_plan_at: if ctx.full_plan_at.is_empty() {
-                "the job log".into()
-            } else {
-                ctx.full_plan_at.clone()
-            },
+            full_plan_at,
         }
     }
 
@@ -232,7 +278,7 @@ impl Parts {
             return String::new();
         }
         format!(
-            "\n_…and {left} more not listed here to fit the comment size limit: see {}._\n",
+            "\n_…and {left} more not listed here: see {}._\n",
             self.full_plan_at
         )
     }
@@ -242,24 +288,46 @@ impl Parts {
         if left == 0 {
             return String::new();
         }
-        format!(
-            "- _…and {left} more: see {}_\n",
-            self.full_plan_at.replace('_', "\\_")
-        )
+        format!("- _…and {left} more: see {}_\n", self.full_plan_at)
     }
 
-    fn dropped_note(&self, budget: &Budget) -> String {
-        let n = budget.dropped.iter().filter(|d| **d).count();
-        if n == 0 {
+    /// What was left out, right under the title, with where to read it all.
+    fn omitted_note(&self, budget: &Budget) -> String {
+        let dropped = |state: SyncState| {
+            self.diffs
+                .iter()
+                .zip(&budget.dropped)
+                .filter(|((_, s), d)| **d && *s == state)
+                .count()
+        };
+        let mut what = Vec::new();
+        for (state, noun) in [
+            (SyncState::Added, "added"),
+            (SyncState::Updated, "updated"),
+            (SyncState::Deleted, "deleted"),
+        ] {
+            let n = dropped(state);
+            if n > 0 {
+                what.push(format!(
+                    "{n} {} of {noun} flows",
+                    if n == 1 { "diff" } else { "diffs" }
+                ));
+            }
+        }
+        let rows = self.rows.len() - budget.rows.min(self.rows.len());
+        if rows > 0 {
+            what.push(format!("{rows} changed flows from the list"));
+        }
+        let kept = self.kept_items.len() - budget.kept.min(self.kept_items.len());
+        if kept > 0 {
+            what.push(format!("{kept} kept flows from their list"));
+        }
+        if what.is_empty() {
             return String::new();
         }
         format!(
-            "\n> [!NOTE]\n> {} omitted to fit the comment size limit; see {} for every diff.\n",
-            if n == 1 {
-                "1 diff".to_string()
-            } else {
-                format!("{n} diffs")
-            },
+            "\n> [!NOTE]\n> Omitted to fit the comment size limit: {}. The whole plan is in {}.\n",
+            what.join(", "),
             self.full_plan_at
         )
     }
@@ -273,29 +341,43 @@ impl Parts {
             .iter()
             .zip(&b.dropped)
             .filter(|(_, d)| !**d)
-            .map(|(s, _)| s.len())
+            .map(|((s, _), _)| s.len())
             .sum();
         let kept_block = if self.kept_head.is_empty() {
             0
         } else {
             self.kept_head.len() + kept + self.kept_note(b).len() + KEPT_END.len()
         };
+        let rows_end = if self.table_head.is_empty() && !self.rows.is_empty() {
+            1
+        } else {
+            0
+        };
         self.head.len()
+            + self.omitted_note(b).len()
+            + self.alerts.len()
             + self.table_head.len()
             + rows
+            + rows_end
             + self.rows_note(b).len()
             + kept_block
+            + self.sections.len()
             + diffs
-            + self.dropped_note(b).len()
             + self.footer.len()
     }
 
     fn assemble(&self, b: &Budget) -> String {
         let mut out = String::with_capacity(self.len(b));
         out.push_str(&self.head);
+        out.push_str(&self.omitted_note(b));
+        out.push_str(&self.alerts);
         out.push_str(&self.table_head);
         for row in self.rows.iter().take(b.rows) {
             out.push_str(row);
+        }
+        if self.table_head.is_empty() && !self.rows.is_empty() {
+            // compact lists end their last paragraph
+            out.push('\n');
         }
         out.push_str(&self.rows_note(b));
         if !self.kept_head.is_empty() {
@@ -306,15 +388,40 @@ impl Parts {
             out.push_str(&self.kept_note(b));
             out.push_str(KEPT_END);
         }
-        for (block, dropped) in self.diffs.iter().zip(&b.dropped) {
+        out.push_str(&self.sections);
+        for ((block, _), dropped) in self.diffs.iter().zip(&b.dropped) {
             if !dropped {
                 out.push_str(block);
             }
         }
-        out.push_str(&self.dropped_note(b));
         out.push_str(&self.footer);
         out
     }
+}
+
+/// Beyond [`TABLE_ROWS`] changes: one list item per action, `- **🗑️ delete (3):** `a`, `b``.
+/// Each item carries its separator, so a cut list stays well-formed.
+fn compact_items(changes: &[&FlowChange]) -> Vec<String> {
+    let mut items = Vec::with_capacity(changes.len());
+    let mut last = None;
+    for f in changes {
+        let name = code(&flow_name(f));
+        if last != Some(f.sync_state) {
+            let n = changes
+                .iter()
+                .filter(|c| c.sync_state == f.sync_state)
+                .count();
+            let lead = if last.is_none() { "\n" } else { "" };
+            items.push(format!(
+                "{lead}\n- **{} ({n}):** {name}",
+                state_label(f.sync_state)
+            ));
+            last = Some(f.sync_state);
+        } else {
+            items.push(format!(", {name}"));
+        }
+    }
+    items
 }
 
 /// Last resort, when `limit` cannot hold even the verdict and footer: cut the text at a
@@ -340,14 +447,22 @@ fn hard_cut(mut s: String, limit: usize) -> String {
     s
 }
 
-/// Render within `limit`: drop diffs (largest first), then kept items, then table rows,
-/// each step saying what it left out; cut the text only if that is still not enough.
+/// Render within `limit`: drop diffs (those of added flows first, then updated, then
+/// deleted; the largest first within each), then kept items, then list rows, each step
+/// said in the note under the title; cut the text only if that is still not enough.
 fn render_within(parts: &Parts, limit: usize) -> String {
     let mut b = Budget::full(parts);
     if parts.len(&b) > limit {
-        // Diffs from the largest down.
         let mut order: Vec<usize> = (0..parts.diffs.len()).collect();
-        order.sort_by_key(|&i| std::cmp::Reverse(parts.diffs.get(i).map_or(0, String::len)));
+        let drop_rank = |s: SyncState| match s {
+            SyncState::Added => 0,
+            SyncState::Updated => 1,
+            _ => 2,
+        };
+        order.sort_by_key(|&i| {
+            let (text, state) = &parts.diffs[i];
+            (drop_rank(*state), std::cmp::Reverse(text.len()))
+        });
         for i in order {
             if parts.len(&b) <= limit {
                 break;
@@ -357,7 +472,7 @@ fn render_within(parts: &Parts, limit: usize) -> String {
             }
         }
     }
-    // Then the kept list, then the table, from the end.
+    // Then the kept list, then the list of changes, from the end.
     while parts.len(&b) > limit && b.kept > 0 {
         b.kept = shrink(b.kept);
     }
@@ -376,13 +491,15 @@ fn shrink(n: usize) -> usize {
     }
 }
 
+/// Display order: what a reviewer must not miss first.
 fn state_rank(s: SyncState) -> u8 {
     match s {
-        SyncState::Added => 0,
+        SyncState::Deleted => 0,
         SyncState::Updated => 1,
-        SyncState::Deleted => 2,
+        SyncState::Added => 2,
         SyncState::Unchanged => 3,
         SyncState::Kept => 4,
+        SyncState::Invalid => 5,
     }
 }
 
@@ -393,6 +510,7 @@ fn state_label(s: SyncState) -> &'static str {
         SyncState::Deleted => "🗑️ delete",
         SyncState::Unchanged => "unchanged",
         SyncState::Kept => "⏸️ kept",
+        SyncState::Invalid => "⛔ invalid, skipped",
     }
 }
 
@@ -413,7 +531,19 @@ fn flows(n: usize) -> String {
     }
 }
 
-fn verdict(plan: &Plan) -> String {
+/// The name of the server in the title: `environment-name`, else the host.
+pub fn server_label(server_url: &str, ctx: &MarkdownContext) -> String {
+    ctx.environment
+        .as_deref()
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .map(str::to_string)
+        .or_else(|| host_of(server_url))
+        .unwrap_or_else(|| server_url.to_string())
+}
+
+/// `### <icon> Kestra plan for `prod` on **host**: <status>`.
+fn verdict(plan: &Plan, ctx: &MarkdownContext) -> String {
     let s = &plan.summary;
     let target = code(&plan.target_namespace);
     let scope = if plan.include_child_namespaces {
@@ -421,17 +551,108 @@ fn verdict(plan: &Plan) -> String {
     } else {
         ""
     };
-    if !s.has_changes() {
-        let verb = if s.unchanged == 1 { "matches" } else { "match" };
-        return format!(
-            "### No changes: {} in {target}{scope} {verb} Git",
-            flows(s.unchanged)
-        );
-    }
-    format!(
-        "### Kestra plan for {target}{scope}: {} to add, {} to update, {} to delete",
+    let on = match server_label(&plan.server.url, ctx) {
+        l if l.is_empty() => String::new(),
+        l => format!(" on **{}**", html(&l)),
+    };
+    let counts = format!(
+        "{} to add, {} to update, {} to delete",
         s.added, s.updated, s.deleted
-    )
+    );
+    let status = plan.status();
+    match status {
+        Status::NoChanges => {
+            let verb = if s.unchanged == 1 { "matches" } else { "match" };
+            format!(
+                "### ✅ Kestra plan for {target}{scope}{on}: no changes ({} {verb} Git)",
+                flows(s.unchanged)
+            )
+        }
+        Status::Changes => format!("### 📝 Kestra plan for {target}{scope}{on}: changes: {counts}"),
+        Status::Deletes => format!("### ⚠️ Kestra plan for {target}{scope}{on}: deletes: {counts}"),
+        Status::Failed => format!(
+            "### ❌ Kestra plan for {target}{scope}{on}: failed: apply would refuse it ({counts})"
+        ),
+    }
+}
+
+/// "Merging into `main` applies this to **host**." (nothing to apply: says so).
+fn merge_line(plan: &Plan, ctx: &MarkdownContext) -> Option<String> {
+    let branch = ctx
+        .merging_into
+        .as_deref()
+        .map(str::trim)
+        .filter(|b| !b.is_empty())?;
+    let server = html(&server_label(&plan.server.url, ctx));
+    Some(match plan.status() {
+        Status::Failed => format!(
+            "Merging into {} now would fail to apply on **{server}**: fix what is listed below first.",
+            code(branch)
+        ),
+        Status::NoChanges => format!(
+            "Merging into {} changes nothing on **{server}**.",
+            code(branch)
+        ),
+        _ => format!("Merging into {} applies this to **{server}**.", code(branch)),
+    })
+}
+
+/// Apply's guards, first: a `[!CAUTION]` alert listing every blocker.
+fn blocker_alert(plan: &Plan) -> String {
+    if plan.blockers.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("\n> [!CAUTION]\n> **Apply would refuse this plan:**\n");
+    for b in &plan.blockers {
+        let _ = writeln!(out, "> - `{}`: {}", b.kind.as_str(), html(&b.message));
+    }
+    out
+}
+
+/// The server's errors (invalid flows) and every flow warning, each at `file:line`; at most
+/// [`NOTES_SHOWN`] of each, then how many more.
+fn flow_notes(plan: &Plan) -> String {
+    let mut errors = Vec::new();
+    let mut warnings = Vec::new();
+    for f in &plan.flows {
+        let place = |line: Option<usize>| match &f.git_path {
+            Some(_) => f.place(line),
+            None => flow_name(f),
+        };
+        for e in &f.errors {
+            errors.push(format!(
+                "- {}: {}\n",
+                code(&place(e.line)),
+                code(&e.message)
+            ));
+        }
+        for w in &f.warnings {
+            warnings.push(format!(
+                "- {} ({}): {}\n",
+                code(&place(w.line)),
+                html(&w.kind),
+                code(&w.message)
+            ));
+        }
+    }
+    let mut out = String::new();
+    let refused = plan.flows.iter().filter(|f| !f.errors.is_empty()).count();
+    for (items, title) in [
+        (errors, format!("⛔ The server refuses {}", flows(refused))),
+        (warnings, "⚠️ Warnings".to_string()),
+    ] {
+        if items.is_empty() {
+            continue;
+        }
+        let _ = write!(out, "\n**{title}**\n\n");
+        for item in items.iter().take(NOTES_SHOWN) {
+            out.push_str(item);
+        }
+        if items.len() > NOTES_SHOWN {
+            let _ = writeln!(out, "- _…and {} more_", items.len() - NOTES_SHOWN);
+        }
+    }
+    out
 }
 
 fn deletion_warning(deleted: &[&&FlowChange]) -> String {

@@ -165,6 +165,8 @@ mod tests {
             include_child_namespaces: false,
             delete: true,
             summary,
+            blockers: Vec::new(),
+            warnings: Vec::new(),
             flows: Vec::new(),
             server: ServerInfo {
                 url: "https://kestra.example.com".into(),
@@ -172,6 +174,7 @@ mod tests {
                 edition: None,
                 tenant: Some("main".into()),
             },
+            validations: None,
         }
     }
 
@@ -193,6 +196,7 @@ mod tests {
             job_url: Some("https://github.com/acme/flows/actions/runs/7".into()),
             tool_version: "0.1.0".into(),
             full_plan_at: "the job log".into(),
+            ..MarkdownContext::default()
         }
     }
 
@@ -232,6 +236,7 @@ mod tests {
             unchanged: 1,
             deleted: 1,
             kept: 0,
+            invalid: 0,
         });
         let md = render_apply_report(&p, &report, &ctx(), usize::MAX);
         assert!(
@@ -285,6 +290,7 @@ mod tests {
             unchanged: 0,
             deleted: 1,
             kept: 0,
+            invalid: 0,
         });
         let md = render_apply_report(&p, &report, &ctx(), usize::MAX);
         assert!(md.starts_with("### ❌ Kestra apply to `prod` stopped part-way: 1 applied, 1 failed, 1 not attempted\n"), "{md}");

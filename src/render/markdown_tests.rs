@@ -11,6 +11,7 @@ fn local(ns: &str, id: &str, path: &str, src: &str) -> Flow {
         namespace: ns.into(),
         id: id.into(),
         source: src.into(),
+        inserted_line: None,
     }
 }
 
@@ -39,6 +40,8 @@ fn ctx() -> MarkdownContext {
         job_url: Some("https://github.com/acme/flows/actions/runs/42".into()),
         tool_version: "0.1.0".into(),
         full_plan_at: "the job summary".into(),
+        environment: None,
+        merging_into: Some("main".into()),
     }
 }
 
@@ -95,7 +98,7 @@ fn no_changes_is_one_line_and_a_footer() {
         GITHUB_COMMENT_LIMIT,
     );
     assert!(
-        md.contains("### No changes: 14 flows in `prod` match Git\n"),
+        md.contains("### ✅ Kestra plan for `prod` on **kestra.example.com**: no changes (14 flows match Git)\n\nMerging into `main` changes nothing on **kestra.example.com**.\n"),
         "{md}"
     );
     insta::assert_snapshot!(md);
@@ -147,7 +150,11 @@ fn adds_updates_and_deletes_with_diffs_and_a_deletion_warning() {
     let first = md.lines().nth(1).unwrap_or_default();
     assert_eq!(
         first,
-        "### Kestra plan for `prod` and its child namespaces: 2 to add, 1 to update, 1 to delete"
+        "### ⚠️ Kestra plan for `prod` and its child namespaces on **kestra.example.com**: deletes: 2 to add, 1 to update, 1 to delete"
+    );
+    assert_eq!(
+        md.lines().nth(3).unwrap_or_default(),
+        "Merging into `main` applies this to **kestra.example.com**."
     );
     assert!(
         md.contains("> [!WARNING]\n> **1 flow will be deleted**"),
@@ -192,10 +199,7 @@ fn kept_flows_alone_are_still_no_changes() {
         &ctx(),
         GITHUB_COMMENT_LIMIT,
     );
-    assert!(
-        md.contains("### No changes: 0 flows in `prod` match Git"),
-        "{md}"
-    );
+    assert!(md.contains(": no changes (0 flows match Git)"), "{md}");
     assert!(md.contains("1 flow kept on the server"), "{md}");
 }
 
@@ -266,10 +270,20 @@ fn an_oversized_plan_drops_the_largest_diffs_and_says_so() {
     let md = render(&p, &ctx(), GITHUB_COMMENT_LIMIT);
     assert!(md.len() <= GITHUB_COMMENT_LIMIT, "{} bytes", md.len());
     assert!(md.encode_utf16().count() <= GITHUB_COMMENT_LIMIT);
-    assert!(md.starts_with("<!-- kestra-sync:plan target=prod@kestra.example.com -->\n### Kestra plan for `prod`: 150 to add, 150 to update, 0 to delete\n"));
-    // Every flow still has its row.
-    assert_eq!(md.matches("| ➕ add |").count(), 150);
-    assert_eq!(md.matches("| ✏️ update |").count(), 150);
+    assert!(md.starts_with("<!-- kestra-sync:plan target=prod@kestra.example.com -->\n### 📝 Kestra plan for `prod` on **kestra.example.com**: changes: 150 to add, 150 to update, 0 to delete\n"));
+    // Beyond 20 changes, compact per-action lists: every flow is still named.
+    assert!(!md.contains("| ➕ add |"));
+    assert!(
+        md.contains("- **✏️ update (150):** `prod/flow_0000`, `prod/flow_0002`"),
+        "{md}"
+    );
+    assert!(
+        md.contains("\n- **➕ add (150):** `prod/flow_0001`, "),
+        "{md}"
+    );
+    for i in 0..300 {
+        assert!(md.contains(&format!("`prod/flow_{i:04}`")), "flow {i}");
+    }
     // Some diffs are shown, the rest are announced.
     let shown = code_blocks(&md);
     assert!(
@@ -277,16 +291,36 @@ fn an_oversized_plan_drops_the_largest_diffs_and_says_so() {
         "{} shown",
         shown.len()
     );
-    let omitted = 300 - shown.len();
+    // Added flows lose their diffs first: updates keep theirs while any add diff is shown
+    // would be wrong; here every add diff went, and updates lost only what did not fit.
+    let diff_of = |state: SyncState| -> Vec<&str> {
+        p.changes()
+            .filter(|f| f.sync_state == state)
+            .filter_map(|f| f.diff.as_deref())
+            .collect()
+    };
+    let shown_of = |state: SyncState| {
+        diff_of(state)
+            .iter()
+            .filter(|d| shown.iter().any(|s| s == *d))
+            .count()
+    };
+    assert_eq!(shown_of(SyncState::Added), 0, "adds go first");
+    let updates_shown = shown_of(SyncState::Updated);
     assert!(
-        md.contains(&format!("> {omitted} diffs omitted to fit the comment size limit; see the job summary for every diff.")),
-        "{}",
-        &md[md.len().saturating_sub(800)..]
+        updates_shown > 0 && updates_shown == shown.len(),
+        "{updates_shown}"
     );
-    // The largest went first: every shown diff is no larger than any omitted one.
-    let all: Vec<&str> = p.changes().filter_map(|f| f.diff.as_deref()).collect();
+    // The note sits under the title, before the lists, and links to the run's summary.
+    let note = format!(
+        "> [!NOTE]\n> Omitted to fit the comment size limit: 150 diffs of added flows, {} diffs of updated flows. The whole plan is in [the job summary](<https://github.com/acme/flows/actions/runs/42>).\n",
+        150 - updates_shown
+    );
+    let at = md.find(&note).unwrap_or_else(|| panic!("{}", &md[..1500]));
+    assert!(at < md.find("**✏️ update").unwrap());
+    // Within updates, the largest went first.
     let largest_shown = shown.iter().map(String::len).max().unwrap_or(0);
-    let smallest_dropped = all
+    let smallest_dropped = diff_of(SyncState::Updated)
         .iter()
         .filter(|d| !shown.iter().any(|s| s == *d))
         .map(|d| d.len())
@@ -307,28 +341,28 @@ fn over_the_limit_comment_as_people_read_it() {
     let limit = 4_000;
     let md = render(&p, &ctx(), limit);
     assert!(md.len() <= limit, "{} bytes", md.len());
-    assert!(md.contains("omitted to fit the comment size limit"), "{md}");
+    assert!(md.contains("Omitted to fit the comment size limit"), "{md}");
     insta::assert_snapshot!(md);
 }
 
 #[test]
 fn a_plan_whose_table_alone_is_too_long_lists_what_fits() {
-    let p = big_plan(3000, 1);
+    let p = big_plan(6000, 1);
     let md = render(&p, &ctx(), GITHUB_COMMENT_LIMIT);
     assert!(md.len() <= GITHUB_COMMENT_LIMIT, "{} bytes", md.len());
-    assert!(md.contains("### Kestra plan for `prod`: 1500 to add, 1500 to update, 0 to delete\n"));
+    assert!(md.contains(": changes: 3000 to add, 3000 to update, 0 to delete\n"));
     assert!(code_blocks(&md).is_empty(), "no room for diffs");
-    let rows = md.matches("| ➕ add |").count() + md.matches("| ✏️ update |").count();
-    assert!(rows > 100 && rows < 3000, "{rows} rows");
+    let rows = md.matches("`prod/flow_").count();
+    assert!(rows > 100 && rows < 6000, "{rows} rows");
     assert!(
         md.contains(&format!(
-            "_…and {} more not listed here to fit the comment size limit: see the job summary._",
-            3000 - rows
+            "_…and {} more not listed here: see [the job summary](<https://github.com/acme/flows/actions/runs/42>)._",
+            6000 - rows
         )),
         "{}",
         &md[md.len().saturating_sub(800)..]
     );
-    assert!(md.contains("3000 diffs omitted"));
+    assert!(md.contains(&format!("3000 diffs of added flows, 3000 diffs of updated flows, {} changed flows from the list", 6000 - rows)), "{}", &md[..1000]);
     assert!(md.ends_with("kestra-sync 0.1.0</sub>\n"));
 }
 
@@ -340,8 +374,8 @@ fn never_over_the_limit_whatever_the_limit() {
     while limit < full.len() + 10 {
         let md = render(&p, &ctx(), limit);
         assert!(md.len() <= limit, "limit {limit}: {} bytes", md.len());
-        if limit >= 2000 {
-            assert!(md.contains("### Kestra plan for `prod`"), "limit {limit}");
+        if limit >= 3000 {
+            assert!(md.contains("Kestra plan for `prod`"), "limit {limit}");
         }
         limit += 97;
     }
@@ -353,7 +387,7 @@ fn the_job_summary_has_no_marker() {
     c.marker = None;
     let md = render(&plan(&[], &[], false, false), &c, GITHUB_SUMMARY_LIMIT);
     assert!(
-        md.starts_with("### No changes: 0 flows in `prod` match Git\n"),
+        md.starts_with("### ✅ Kestra plan for `prod` on **kestra.example.com**: no changes (0 flows match Git)\n"),
         "{md}"
     );
     assert!(!md.contains("<!--"));
@@ -424,4 +458,117 @@ fn the_comment_carries_the_lock_after_the_marker_within_the_limit() {
     // the job summary has no marker and no lock
     let summary = render_comment(&p, &MarkdownContext::default(), GITHUB_COMMENT_LIMIT);
     assert!(!summary.contains(crate::lock::COMMENT_PREFIX));
+}
+
+#[test]
+fn blockers_come_first_as_a_caution_alert() {
+    let live: Vec<RemoteFlow> = (0..12)
+        .map(|i| remote("prod", &format!("old_{i:02}"), &log_flow("x", "bye")))
+        .collect();
+    let desired = vec![local(
+        "prod",
+        "keep",
+        "_flows/keep.yml",
+        &log_flow("keep", "hi"),
+    )];
+    let mut p = plan(&desired, &live, false, true);
+    p.check(crate::plan::Guard {
+        max_deletes: 10,
+        allow_mass_delete: false,
+    });
+    let md = render(&p, &ctx(), GITHUB_COMMENT_LIMIT);
+    assert!(md.lines().nth(1).unwrap().starts_with("### ❌ Kestra plan for `prod` on **kestra.example.com**: failed: apply would refuse it"), "{md}");
+    let caution = md.find("> [!CAUTION]").expect("caution");
+    assert!(caution < md.find("[!WARNING]").unwrap());
+    assert!(
+        md.contains("> - `max-deletes`: refusing to delete 12 flows"),
+        "{md}"
+    );
+    assert!(
+        md.contains("Merging into `main` now would fail to apply"),
+        "{md}"
+    );
+    insta::assert_snapshot!(md);
+}
+
+#[test]
+fn invalid_flows_are_listed_at_their_file_and_line_with_the_servers_message() {
+    let bad = local(
+        "prod",
+        "bad",
+        "_flows/bad.yml",
+        "id: bad\nnamespace: prod\ntasks:\n  - id: t\n    type: Nope\n",
+    );
+    let warned = local(
+        "prod",
+        "warned",
+        "_flows/warned.yml",
+        &log_flow("warned", "x"),
+    );
+    let mut p = plan(&[bad.clone(), warned.clone()], &[], false, false);
+    p.set_validation(
+        &[bad, warned],
+        vec![
+            crate::kestra::Validation {
+                git_path: "_flows/bad.yml".into(),
+                errors: vec!["tasks[0]: Invalid type: Nope".into()],
+                warnings: vec![],
+                infos: vec![],
+            },
+            crate::kestra::Validation {
+                git_path: "_flows/warned.yml".into(),
+                errors: vec![],
+                warnings: vec!["`tasks[0].retry` is deprecated".into()],
+                infos: vec![],
+            },
+        ],
+        false,
+    );
+    p.check(crate::plan::Guard {
+        max_deletes: 10,
+        allow_mass_delete: false,
+    });
+    let md = render(&p, &ctx(), GITHUB_COMMENT_LIMIT);
+    assert!(md.contains("**⛔ The server refuses 1 flow**\n\n- `_flows/bad.yml:4`: `tasks[0]: Invalid type: Nope`\n"), "{md}");
+    assert!(
+        md.contains("- `_flows/warned.yml` (server-warning): `` `tasks[0].retry` is deprecated ``"),
+        "{md}"
+    );
+    insta::assert_snapshot!(md);
+}
+
+#[test]
+fn beyond_twenty_changes_the_table_becomes_compact_lists() {
+    let desired: Vec<Flow> = (0..24)
+        .map(|i| {
+            local(
+                "prod",
+                &format!("f{i:02}"),
+                &format!("_flows/f{i:02}.yml"),
+                &log_flow(&format!("f{i:02}"), "new"),
+            )
+        })
+        .collect();
+    let live: Vec<RemoteFlow> = (0..8)
+        .map(|i| {
+            remote(
+                "prod",
+                &format!("f{i:02}"),
+                &log_flow(&format!("f{i:02}"), "old"),
+            )
+        })
+        .chain((0..2).map(|i| remote("prod", &format!("gone{i}"), &log_flow("g", "x"))))
+        .collect();
+    let mut c = ctx();
+    c.environment = Some("production".into());
+    let p = plan(&desired, &live, false, true);
+    let md = render(&p, &c, 9_000);
+    assert!(!md.contains("| | flow | file |"), "{md}");
+    assert!(md.contains("\n\n- **🗑️ delete (2):** `prod/gone0`, `prod/gone1`\n- **✏️ update (8):** `prod/f00`, "), "{md}");
+    assert!(md.contains("on **production**: deletes"), "{md}");
+    assert!(
+        md.contains("Merging into `main` applies this to **production**."),
+        "{md}"
+    );
+    insta::assert_snapshot!(md);
 }

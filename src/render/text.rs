@@ -27,6 +27,11 @@ fn sign(state: SyncState) -> (&'static str, AnsiColor, &'static str) {
         SyncState::Deleted => ("-", AnsiColor::Red, "will be deleted"),
         SyncState::Unchanged => (" ", AnsiColor::White, "unchanged"),
         SyncState::Kept => ("!", AnsiColor::Cyan, "is not in Git, kept"),
+        SyncState::Invalid => (
+            "x",
+            AnsiColor::Red,
+            "is refused by the server; skipped (--ignore-invalid-flows)",
+        ),
     }
 }
 
@@ -126,11 +131,58 @@ fn diff_block(out: &mut String, diff: &str, color: bool) {
     }
 }
 
+/// What would make apply refuse the plan, then the plan's warnings: first, so nobody
+/// reads the plan without them.
+fn blockers(out: &mut String, plan: &Plan, color: bool) {
+    if !plan.blockers.is_empty() {
+        let (on, off) = style(color, AnsiColor::Red, true);
+        let _ = writeln!(out, "{on}Error:{off} apply would refuse this plan:");
+        for b in &plan.blockers {
+            let _ = writeln!(out, "  - {}: {}", b.kind.as_str(), b.message);
+        }
+        out.push('\n');
+    }
+    for w in &plan.warnings {
+        let (on, off) = style(color, AnsiColor::Yellow, true);
+        let _ = writeln!(out, "{on}Warning:{off} {w}");
+    }
+    if !plan.warnings.is_empty() {
+        out.push('\n');
+    }
+}
+
+/// The server's errors and the warnings of one flow, each at `file:line`.
+fn flow_notes(out: &mut String, f: &FlowChange, color: bool) {
+    for e in &f.errors {
+        let (on, off) = style(color, AnsiColor::Red, true);
+        let _ = writeln!(
+            out,
+            "      {on}error:{off} {}: {}",
+            f.place(e.line),
+            e.message
+        );
+    }
+    for w in &f.warnings {
+        let (on, off) = style(color, AnsiColor::Yellow, true);
+        let place = if f.git_path.is_some() {
+            f.place(w.line)
+        } else {
+            format!("{}/{}", f.namespace, f.flow_id)
+        };
+        let _ = writeln!(
+            out,
+            "      {on}warning ({}):{off} {place}: {}",
+            w.kind, w.message
+        );
+    }
+}
+
 /// The whole terminal plan.
 pub fn render(plan: &Plan, color: bool) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "Kestra plan for {}", target_line(plan));
     out.push('\n');
+    blockers(&mut out, plan, color);
     // creates, then updates, then deletes: the order apply runs them in, as in the comment
     let mut changes: Vec<&FlowChange> = plan.changes().collect();
     changes.sort_by_key(|f| f.sync_state);
@@ -138,11 +190,44 @@ pub fn render(plan: &Plan, color: bool) -> String {
         out.push_str("kestra-sync will perform the following actions:\n\n");
         for f in &changes {
             flow_line(&mut out, f, color);
+            flow_notes(&mut out, f, color);
             if let Some(diff) = &f.diff {
                 diff_block(&mut out, diff, color);
             }
             out.push('\n');
         }
+    }
+    let invalid: Vec<&FlowChange> = plan
+        .flows
+        .iter()
+        .filter(|f| f.sync_state == SyncState::Invalid)
+        .collect();
+    if !invalid.is_empty() {
+        let (on, off) = style(color, AnsiColor::Red, true);
+        let _ = writeln!(
+            out,
+            "{on}{} flow(s) refused by the server are skipped{off} (--ignore-invalid-flows): not written, and their copies on the server stay:",
+            invalid.len()
+        );
+        for f in invalid {
+            flow_line(&mut out, f, color);
+            flow_notes(&mut out, f, color);
+        }
+        out.push('\n');
+    }
+    let quiet: Vec<&FlowChange> = plan
+        .flows
+        .iter()
+        .filter(|f| f.sync_state == SyncState::Unchanged)
+        .filter(|f| !f.warnings.is_empty() || !f.errors.is_empty())
+        .collect();
+    if !quiet.is_empty() {
+        out.push_str("Warnings about flows the plan does not change:\n");
+        for f in quiet {
+            flow_line(&mut out, f, color);
+            flow_notes(&mut out, f, color);
+        }
+        out.push('\n');
     }
     let kept: Vec<&FlowChange> = plan
         .flows
@@ -157,6 +242,7 @@ pub fn render(plan: &Plan, color: bool) -> String {
         );
         for f in kept {
             flow_line(&mut out, f, color);
+            flow_notes(&mut out, f, color);
         }
         out.push('\n');
     }

@@ -173,8 +173,34 @@ fn blueprints_plan_apply_and_replan_clean() {
         .args(["plan", "--format", "json"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(json_plan(&out)["summary"]["added"], n);
+    // The server refuses one of them: the plan fails, saying which, where and why, and
+    // that apply would refuse it.
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let plan = json_plan(&out);
+    assert_eq!(plan["summary"]["added"], n);
+    assert_eq!(plan["blockers"][0]["kind"], "invalid-flows");
+    let refused: Vec<&serde_json::Value> = plan["flows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f.get("errors").is_some())
+        .collect();
+    assert_eq!(refused.len(), 1);
+    assert_eq!(
+        refused[0]["gitPath"],
+        format!("_flows/{REFUSED_BLUEPRINT}").as_str()
+    );
+    let error = &refused[0]["errors"][0];
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("policy_gate: Only runnable tasks"),
+        "{error}"
+    );
+    // the line of the task the server names (`- id: policy_gate`)
+    assert_eq!(error["line"], 5);
+    assert_eq!(emu.write_count(), 0);
 
     // Applying all of them: the server's reason is shown with the file, and nothing is written.
     let out = kestra_sync(&emu, &ws, "blueprints")

@@ -201,7 +201,7 @@ async fn pull_request_plan_is_one_comment_updated_in_place() {
     assert!(
         first
             .body
-            .contains("### Kestra plan for `prod`: 1 to add, 1 to update, 0 to delete"),
+            .contains(": changes: 1 to add, 1 to update, 0 to delete"),
         "{}",
         first.body
     );
@@ -222,7 +222,8 @@ async fn pull_request_plan_is_one_comment_updated_in_place() {
             .unwrap();
     assert_eq!(json["summary"]["added"], 1);
     assert!(
-        s.summary.starts_with("### Kestra plan for `prod`"),
+        s.summary
+            .starts_with("### 📝 Kestra plan for `prod` on **127.0.0.1:"),
         "summary has no marker: {}",
         s.summary
     );
@@ -367,7 +368,7 @@ async fn a_read_only_token_warns_and_passes() {
         s.summary
     );
     assert!(
-        s.summary.contains("### Kestra plan for `prod`: 1 to add"),
+        s.summary.contains("Kestra plan for `prod` on **127.0.0.1:"),
         "{}",
         s.summary
     );

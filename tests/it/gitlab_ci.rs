@@ -154,7 +154,7 @@ async fn merge_request_plan_is_one_note_updated_in_place() {
     let body = notes[0]["body"].as_str().unwrap().to_string();
     assert!(body.starts_with(MARKER_PREFIX), "{body}");
     assert!(
-        body.contains("### Kestra plan for `prod`: 1 to add, 1 to update, 0 to delete"),
+        body.contains(": changes: 1 to add, 1 to update, 0 to delete"),
         "{body}"
     );
     assert!(body.contains("commit 6dcb09b"), "the MR head: {body}");

@@ -89,12 +89,14 @@ async fn every_version_lists_writes_and_deletes_in_its_own_path_form() {
             namespace: "prod".into(),
             id: "new".into(),
             source: src("prod", "new", "hi"),
+            inserted_line: None,
         };
         let bad = Flow {
             git_path: "_flows/bad.yml".into(),
             namespace: "prod".into(),
             id: "bad".into(),
             source: "id: bad\nnamespace: prod\n".into(),
+            inserted_line: None,
         };
         let results = client.validate(&[&new, &bad]).await.unwrap();
         assert!(results[0].errors.is_empty(), "{version}: {results:?}");

@@ -17,6 +17,7 @@ fn flow(git_path: &str, namespace: &str, id: &str, source: String) -> Flow {
         namespace: namespace.into(),
         id: id.into(),
         source,
+        inserted_line: None,
     }
 }
 
@@ -96,6 +97,7 @@ async fn each_flow_is_one_multipart_part_and_results_come_back_by_path() {
                 git_path: "_flows/ansible.yaml".into(),
                 errors: vec![],
                 warnings: vec![],
+                infos: vec![],
             },
             Validation {
                 git_path: "_flows/broken.yml".into(),
@@ -104,11 +106,13 @@ async fn each_flow_is_one_multipart_part_and_results_come_back_by_path() {
                     "flow.tasks: must not be null".into()
                 ],
                 warnings: vec![],
+                infos: vec![],
             },
             Validation {
                 git_path: "_flows/sub dir/parent.yml".into(),
                 errors: vec![],
                 warnings: vec!["The subflow 'child' not found in namespace 'prod'.".into()],
+                infos: vec![],
             },
         ]
     );

@@ -27,6 +27,7 @@ mod messages;
 mod plan_lock;
 mod plan_output;
 mod plan_requests;
+mod plan_truth;
 mod preview;
 mod real_kestra;
 mod secrets;

@@ -29,6 +29,7 @@ fn local(ns: &str, id: &str, version: u32) -> Flow {
         namespace: ns.into(),
         id: id.into(),
         source: src(ns, id, version),
+        inserted_line: None,
     }
 }
 
@@ -43,6 +44,8 @@ fn settings(emu: &Emulator, target: &str, delete: bool) -> Settings {
         dry_run: false,
         max_deletes: 1000,
         allow_mass_delete: false,
+        ignore_invalid_flows: false,
+        fail_on_missing_directory: true,
         kestra: Some(KestraConfig {
             url: emu.url(),
             tenant: None,
@@ -129,7 +132,8 @@ async fn a_plan_with_nothing_to_change_makes_three_requests_whatever_the_number_
         let (plan, requests) = plan(&emu, "prod", true, flows).await;
         assert_eq!(plan.summary.unchanged, n, "{n} flows");
         assert!(!plan.summary.has_changes(), "{n} flows");
-        // configuration, export, the first search page: nothing else
+        // configuration, export, the first search page: nothing else (no flow is written,
+        // so none is sent to `/flows/validate`)
         let paths: Vec<String> = emu
             .requests()
             .iter()
@@ -212,7 +216,12 @@ async fn changes_beyond_the_first_page_carry_the_servers_revisions_in_few_reques
         // 3 + min(changed flows beyond the first page, search pages left)
         let changed_beyond = (updates.len() + deletes.len()) as u64;
         let pages_left = 2;
-        assert_eq!(requests, 3 + changed_beyond.min(pages_left), "case {case}");
+        // + 1 validation request for the flows written
+        assert_eq!(
+            requests,
+            3 + changed_beyond.min(pages_left) + 1,
+            "case {case}"
+        );
         let gets = emu
             .requests()
             .iter()
@@ -293,8 +302,9 @@ async fn ambiguous_entry_names_beyond_the_first_page_are_identified_right() {
     assert_eq!(row(&plan, "prod.a-b", "c").revision, Some(2));
     assert_eq!(row(&plan, "prod.m", "n-o").revision, Some(1));
     assert_eq!(row(&plan, "prod.x", "y-z").revision, Some(2));
-    // 3 changed rows beyond the first page, 1 page left: the page.
-    assert_eq!(requests, 3 + 1);
+    // 3 changed rows beyond the first page, 1 page left: the page; then the validation of
+    // the written flows.
+    assert_eq!(requests, 3 + 1 + 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -316,6 +326,26 @@ async fn without_export_the_fallback_lists_every_flow_with_its_revision() {
         assert_eq!(f.revision, truth.get(&key).copied(), "{key:?}");
     }
     assert_eq!(row(&plan, "prod.t11", "f01150").revision, Some(2));
-    // configuration, export (404), 2 search pages, one GET per flow
-    assert_eq!(requests, 1 + 1 + 2 + 1201);
+    // configuration, export (404), 2 search pages, one GET per flow, one validation
+    assert_eq!(requests, 1 + 1 + 2 + 1201 + 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_flows_written_are_validated_100_a_request() {
+    let emu = emulator(true).await;
+    let flows = many(1200);
+    seed(&emu, &flows[..950]);
+    // 250 new flows, 950 unchanged: 3 validation requests (100 + 100 + 50)
+    let (plan, requests) = plan(&emu, "prod", false, flows).await;
+    assert_eq!(plan.summary.added, 250);
+    let validations: Vec<usize> = emu
+        .requests()
+        .iter()
+        .filter(|r| r.path.ends_with("/flows/validate"))
+        .map(|r| r.path.len())
+        .collect();
+    assert_eq!(validations.len(), 3);
+    assert_eq!(requests, 3 + 3);
+    assert!(plan.validations.is_some());
+    assert!(plan.blockers.is_empty());
 }
