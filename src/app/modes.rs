@@ -11,7 +11,7 @@
 use std::path::PathBuf;
 
 use super::pipeline::{self, Planned, RunError};
-use super::report::{findings, Level, Posted, Reporter};
+use super::report::{findings, Finding, Level, Origin, Posted, Reporter};
 use super::Exit;
 use crate::apply::{ApplyError, Report};
 use crate::cli::Format;
@@ -100,7 +100,7 @@ pub async fn run<R: Reporter>(r: &R, settings: &Settings, mode: Mode) -> Exit {
                 notes.extend(post(r, &planned, number, fork).await);
             }
             summary(r, &planned, &log_md, &notes);
-            detailed
+            blocked(r, &planned).unwrap_or(detailed)
         }
         Mode::Plan { why } => {
             match why {
@@ -110,9 +110,12 @@ pub async fn run<R: Reporter>(r: &R, settings: &Settings, mode: Mode) -> Exit {
                 }
                 None => summary(r, &planned, &log_md, &[]),
             }
-            detailed
+            blocked(r, &planned).unwrap_or(detailed)
         }
-        Mode::Drift => drift(r, settings, &planned, &log_md, detailed),
+        Mode::Drift => {
+            let exit = drift(r, settings, &planned, &log_md, detailed);
+            blocked(r, &planned).unwrap_or(exit)
+        }
         Mode::Apply { branch } => {
             let (exit, report) = apply(r, settings, &planned, branch.as_deref(), &log_md).await;
             if json_apply {
@@ -163,6 +166,39 @@ async fn read_and_plan<R: Reporter>(
         }
         Err(e) => Err(e),
     }
+}
+
+/// A plan apply would refuse fails its run, as the apply would: every blocker, and every
+/// flow the server refuses on its file and line (annotations in CI). `None`: no blocker.
+fn blocked<R: Reporter>(r: &R, planned: &Planned) -> Option<Exit> {
+    let plan = &planned.plan;
+    if plan.blockers.is_empty() {
+        return None;
+    }
+    let found: Vec<Finding<'_>> = plan
+        .flows
+        .iter()
+        .flat_map(|f| {
+            let file = f.git_path.as_deref().unwrap_or_default();
+            f.errors.iter().map(move |e| Finding {
+                level: Level::Error,
+                origin: Origin::Server,
+                file,
+                line: e.line,
+                message: &e.message,
+            })
+        })
+        .collect();
+    let message = format!(
+        "apply would refuse this plan: {}",
+        plan.blockers
+            .iter()
+            .map(|b| format!("{} ({})", b.message, b.kind.as_str()))
+            .collect::<Vec<_>>()
+            .join("; ")
+    );
+    r.failure(&message, &found);
+    Some(Exit::Error)
 }
 
 /// Check the flow files, and on the server when one is given.

@@ -55,10 +55,14 @@ fn a_flow_the_server_refuses_fails_the_plan_with_its_message_and_line() {
         text.contains("Error: apply would refuse this plan:\n  - invalid-flows:"),
         "{text}"
     );
+    let err = stderr(&out);
     assert!(
-        stderr(&out).contains("error: invalid-flows:"),
-        "{}",
-        stderr(&out)
+        err.contains("error: apply would refuse this plan: the server refuses 1 flow(s)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("  _flows/bad.yml:4: tasks[0]: Invalid type: io.kestra.plugin.core.log.Lgo"),
+        "{err}"
     );
     insta::assert_snapshot!(redact(&text, &emu));
 
