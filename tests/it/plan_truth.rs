@@ -189,7 +189,7 @@ fn a_missing_folder_fails_by_default_and_is_an_empty_source_that_never_deletes_w
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
-        stdout(&out).contains("is not in Git; kept"),
+        stdout(&out).contains("is not in Git, kept"),
         "{}",
         stdout(&out)
     );
