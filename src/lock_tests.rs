@@ -11,6 +11,7 @@ fn flow(id: &str, src: &str) -> Flow {
         namespace: "prod".into(),
         id: id.into(),
         source: src.into(),
+        inserted_line: None,
     }
 }
 

@@ -285,8 +285,6 @@ async fn validate_writes(
     Ok(())
 }
 
-/// Apply a computed plan.
-
 /// Largest reviewed plan file read (a plan of 10,000 flows with diffs is a few MiB).
 const MAX_REVIEWED_PLAN: u64 = 256 << 20;
 

@@ -491,12 +491,13 @@ fn shrink(n: usize) -> usize {
     }
 }
 
-/// Display order: what a reviewer must not miss first.
+/// Display order: creates, updates, deletes, the order apply runs them in (as the text
+/// plan and the apply report).
 fn state_rank(s: SyncState) -> u8 {
     match s {
-        SyncState::Deleted => 0,
+        SyncState::Added => 0,
         SyncState::Updated => 1,
-        SyncState::Added => 2,
+        SyncState::Deleted => 2,
         SyncState::Unchanged => 3,
         SyncState::Kept => 4,
         SyncState::Invalid => 5,

@@ -317,7 +317,7 @@ fn an_oversized_plan_drops_the_largest_diffs_and_says_so() {
         150 - updates_shown
     );
     let at = md.find(&note).unwrap_or_else(|| panic!("{}", &md[..1500]));
-    assert!(at < md.find("**✏️ update").unwrap());
+    assert!(at < md.find("**➕ add").unwrap());
     // Within updates, the largest went first.
     let largest_shown = shown.iter().map(String::len).max().unwrap_or(0);
     let smallest_dropped = diff_of(SyncState::Updated)
@@ -564,7 +564,12 @@ fn beyond_twenty_changes_the_table_becomes_compact_lists() {
     let p = plan(&desired, &live, false, true);
     let md = render(&p, &c, 9_000);
     assert!(!md.contains("| | flow | file |"), "{md}");
-    assert!(md.contains("\n\n- **🗑️ delete (2):** `prod/gone0`, `prod/gone1`\n- **✏️ update (8):** `prod/f00`, "), "{md}");
+    assert!(md.contains("\n\n- **➕ add (16):** `prod/f08`, "), "{md}");
+    assert!(
+        md.contains("\n- **🗑️ delete (2):** `prod/gone0`, `prod/gone1`\n"),
+        "{md}"
+    );
+    assert!(md.contains("\n- **✏️ update (8):** `prod/f00`, "), "{md}");
     assert!(md.contains("on **production**: deletes"), "{md}");
     assert!(
         md.contains("Merging into `main` applies this to **production**."),

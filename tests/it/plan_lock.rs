@@ -204,6 +204,8 @@ fn settings(emu: &Emulator, ws: &Workspace) -> Settings {
         dry_run: false,
         max_deletes: 10,
         allow_mass_delete: false,
+        ignore_invalid_flows: false,
+        fail_on_missing_directory: true,
         kestra: Some(KestraConfig {
             url: emu.url(),
             tenant: None,
