@@ -46,7 +46,9 @@ pub(super) fn read_zip(bytes: &[u8]) -> Result<Vec<(String, String)>, ZipProblem
             tracing::debug!("export entry `{name}` is not a YAML file: skipped");
             continue;
         }
-        let mut buf = Vec::new();
+        // Sized from the entry's declared size (capped), and trimmed after: read_to_end's
+        // doubling would otherwise hold up to twice the text.
+        let mut buf = Vec::with_capacity(file.size().min(MAX_ENTRY_BYTES + 1) as usize);
         (&mut file)
             .take(MAX_ENTRY_BYTES + 1)
             .read_to_end(&mut buf)
@@ -58,6 +60,7 @@ pub(super) fn read_zip(bytes: &[u8]) -> Result<Vec<(String, String)>, ZipProblem
                 MAX_ENTRY_BYTES >> 20
             )));
         }
+        buf.shrink_to_fit();
         total += buf.len() as u64;
         if total > MAX_EXPORT_BYTES {
             return Err(TooLarge(format!(

@@ -18,6 +18,7 @@ mod github_action;
 mod gitlab_ci;
 mod gitlab_ci_files;
 mod gitlab_notes;
+mod hostile_server;
 mod kestra_client_emulator;
 mod kestra_connect;
 mod kestra_listing;
