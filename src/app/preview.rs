@@ -119,6 +119,8 @@ pub fn prepare(settings: &Settings, number: u64, flows: &[Flow]) -> Result<Prepa
                     namespace,
                     id: f.id.clone(),
                     source: t.source,
+                    // the preview text adds lines of its own: server lines are its lines
+                    inserted_line: None,
                 });
             }
             Err(p) => problems.push(problem(p)),
