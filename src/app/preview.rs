@@ -92,7 +92,7 @@ pub fn prepare(settings: &Settings, number: u64, flows: &[Flow]) -> Result<Prepa
     for f in flows {
         let problem = |p: crate::flow::parse::FileProblem| Problem {
             file: f.git_path.clone(),
-            line: p.line,
+            line: p.line.map(|l| f.git_line(l)),
             message: format!("preview copy: {}", p.message),
         };
         let Some(namespace) = PreviewTemplate::map_into(target, &root, &f.namespace) else {
@@ -102,7 +102,17 @@ pub fn prepare(settings: &Settings, number: u64, flows: &[Flow]) -> Result<Prepa
         let text =
             rewrite_namespace(&f.source, &namespace).and_then(|moved| preview_text(&moved, &remap));
         match text {
-            Ok(t) => {
+            Ok(mut t) => {
+                // call lines are lines of `f.source`: give them as lines of the Git file
+                for c in t
+                    .remapped
+                    .iter_mut()
+                    .map(|(c, _)| c)
+                    .chain(t.live_calls.iter_mut())
+                    .chain(t.dynamic_calls.iter_mut())
+                {
+                    c.line = f.git_line(c.line);
+                }
                 notes.triggers += t.triggers;
                 let path = || f.git_path.clone();
                 notes
