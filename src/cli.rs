@@ -304,6 +304,22 @@ pub struct CiArgs {
     /// On a schedule or manual run, fail the step when the server differs from Git.
     #[arg(long, env = "KESTRA_SYNC_FAIL_ON_DRIFT", num_args = 0..=1, default_missing_value = "true", default_value = "false", value_parser = parse_bool, help_heading = "CI")]
     pub fail_on_drift: bool,
+
+    /// On the push that merges a reviewed pull/merge request, when the server moved since
+    /// the reviewed plan (or the plan is not the one reviewed): `fail` writes nothing and
+    /// fails the step; `warn` applies anyway and says so. See README, "Plan lock".
+    #[arg(long, env = "KESTRA_SYNC_ON_STALE", value_enum, default_value_t = OnStale::Fail, help_heading = "CI")]
+    pub on_stale: OnStale,
+}
+
+/// What CI does when the merged request's reviewed plan no longer holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum OnStale {
+    /// Write nothing, fail the step, comment on the request.
+    #[default]
+    Fail,
+    /// Apply anyway; say so in the job summary and on the request.
+    Warn,
 }
 
 /// Booleans as CI systems write them: `true/false`, `yes/no`, `1/0`, `on/off`; empty = false.

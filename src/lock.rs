@@ -366,32 +366,39 @@ impl Mismatch {
 
     /// `prod/x: revision 3 → 4 on the server since the reviewed plan`.
     pub fn message(&self) -> String {
-        let name = format!("{}/{}", self.namespace, self.flow_id);
+        format!("{}/{}: {}", self.namespace, self.flow_id, self.detail())
+    }
+
+    /// [`Mismatch::message`] without the flow's name: `revision 3 → 4 on the server since
+    /// the reviewed plan`.
+    pub fn detail(&self) -> String {
         match &self.kind {
-            Kind::Unreviewed { why } => format!("{name}: {why}"),
+            Kind::Unreviewed { why } => why.clone(),
             Kind::Stale { was, now } => {
                 let since = "since the reviewed plan";
                 match (was, now) {
                     (Presence::At(Some(a)), Presence::At(Some(b))) if a != b => {
-                        format!("{name}: revision {a} → {b} on the server {since}")
+                        format!("revision {a} → {b} on the server {since}")
                     }
                     (Presence::At(Some(a)), Presence::At(_)) => {
-                        format!("{name}: its source on the server changed {since} (reviewed at revision {a})")
+                        format!(
+                            "its source on the server changed {since} (reviewed at revision {a})"
+                        )
                     }
                     (Presence::At(_), Presence::At(_)) => {
-                        format!("{name}: its source on the server changed {since}")
+                        format!("its source on the server changed {since}")
                     }
                     (Presence::Absent, Presence::At(r)) => format!(
-                        "{name}: created on the server{} {since}",
+                        "created on the server{} {since}",
                         r.map(|r| format!(" (revision {r})")).unwrap_or_default()
                     ),
                     (Presence::At(r), Presence::Absent) => format!(
-                        "{name}: deleted from the server{} {since}",
+                        "deleted from the server{} {since}",
                         r.map(|r| format!(" (was revision {r})"))
                             .unwrap_or_default()
                     ),
                     (Presence::Absent, Presence::Absent) => {
-                        format!("{name}: changed on the server {since}")
+                        format!("changed on the server {since}")
                     }
                 }
             }

@@ -65,6 +65,8 @@ pub struct CiSettings {
     pub fail_on_drift: bool,
     /// The deployed branch, when given (else the platform's default branch).
     pub deployed_branch: Option<String>,
+    /// What to do when the merged request's reviewed plan no longer holds.
+    pub on_stale: crate::cli::OnStale,
 }
 
 impl Default for CiSettings {
@@ -75,6 +77,7 @@ impl Default for CiSettings {
             comment: true,
             fail_on_drift: false,
             deployed_branch: None,
+            on_stale: crate::cli::OnStale::Fail,
         }
     }
 }
@@ -165,6 +168,7 @@ impl Settings {
             comment: args.comment,
             fail_on_drift: args.fail_on_drift,
             deployed_branch: non_empty(&args.sync.branch),
+            on_stale: args.on_stale,
         };
         Ok(settings)
     }

@@ -17,6 +17,7 @@ const OPERATIONS = [
   ["patch", "/repos/{owner}/{repo}/issues/comments/{comment_id}"],
   ["get", "/repos/{owner}/{repo}/tarball/{ref}"],
   ["get", "/repos/{owner}/{repo}/pulls/{pull_number}"],
+  ["get", "/repos/{owner}/{repo}/commits/{commit_sha}/pulls"],
 ];
 // GitHub Enterprise Server must offer the same operations (under /api/v3).
 const GHES = "ghes-3.19.deref.json";

@@ -18,7 +18,7 @@ use std::path::PathBuf;
 
 use super::modes::{self, Mode};
 use super::pipeline::{Loaded, Planned, RunError};
-use super::report::{Finding, Level, Origin, Posted, Reporter};
+use super::report::{Finding, Level, Merged, Origin, Posted, Reporter};
 use super::Exit;
 use crate::ci::commands;
 use crate::ci::github::{Context, Event};
@@ -265,6 +265,40 @@ impl Reporter for GitHub {
             missing_directory,
             _keep: None,
         })
+    }
+
+    /// The pull request whose merge commit is `GITHUB_SHA`, and the lock of its plan comment.
+    async fn merged(&self, marker: &str) -> Result<Merged, String> {
+        let Some(gh) = &self.gh else {
+            return Ok(Merged::Unknown(
+                "no GitHub token to find the merged pull request (input `github-token`)".into(),
+            ));
+        };
+        // The token may not read pull requests (a job with `contents: read` only): the check
+        // cannot be made, and the push applies as it did before plan locks, saying why.
+        let denied = |e: crate::forge::github::GithubError| {
+            match e.status() {
+            Some(401 | 403 | 404) => Ok(Merged::Unknown(format!(
+                "the token may not read the merged pull request ({e}); grant the job `permissions: pull-requests: write` to check the plan lock"
+            ))),
+            _ => Err(e.to_string()),
+        }
+        };
+        let number = match gh.merged_pull(&self.ctx.repository, &self.ctx.sha).await {
+            Ok(Some(n)) => n,
+            Ok(None) => return Ok(Merged::Direct),
+            Err(e) => return denied(e),
+        };
+        let issue = Issue::new(&self.ctx.repository, number).map_err(|e| e.to_string())?;
+        let body = match gh.our_comment(&issue, marker).await {
+            Ok(body) => body,
+            Err(e) => return denied(e),
+        };
+        match body.as_deref().map(crate::lock::Reviewed::from_comment) {
+            None | Some(Ok(None)) => Ok(Merged::NoLock { number }),
+            Some(Ok(Some(reviewed))) => Ok(Merged::Lock { number, reviewed }),
+            Some(Err(e)) => Err(format!("#{number}: {e}")),
+        }
     }
 
     async fn post(

@@ -11,7 +11,7 @@
 use std::path::PathBuf;
 
 use super::pipeline::{self, Planned, RunError};
-use super::report::{findings, Finding, Level, Origin, Posted, Reporter};
+use super::report::{findings, Finding, Level, Merged, Origin, Posted, Reporter};
 use super::Exit;
 use crate::apply::{ApplyError, Report};
 use crate::cli::Format;
@@ -339,6 +339,13 @@ async fn apply<R: Reporter>(
         summary(r, planned, md, &[]);
         return (Exit::Ok, None);
     }
+    // In CI, on the deployed branch: the plan lock of the request this push merged.
+    if branch.is_some() {
+        match lock_gate(r, settings, planned).await {
+            Ok(note) => r.summary(|_| note),
+            Err(exit) => return (exit, None),
+        }
+    }
     r.section(&format!(
         "kestra-sync: apply to `{}`",
         settings.scope.namespace
@@ -367,6 +374,107 @@ async fn apply<R: Reporter>(
         }
         Err(e) => (failed(r, &e), None),
     }
+}
+
+/// On a push to the deployed branch: check the plan against the lock of the plan reviewed on
+/// the request this push merged. `Ok(note)`: go on and apply (the note, for the job summary,
+/// says how the lock went); `Err(exit)`: refused with `on-stale: fail`, nothing written, the
+/// reason in the log, the summary and one comment on the request.
+async fn lock_gate<R: Reporter>(
+    r: &R,
+    settings: &Settings,
+    planned: &Planned,
+) -> Result<String, Exit> {
+    let plan = &planned.plan;
+    let target = &plan.target_namespace;
+    let marker = markdown::marker(target, &plan.server.url);
+    let (noun, comment) = (r.review_noun(), r.comment_noun());
+    let unlocked = |why: String| {
+        let note = format!("{why}: applied as planned, without a plan lock.");
+        r.print(Level::Notice, None, &note);
+        Ok(markdown::lock_note(&note))
+    };
+    let (number, refusal) = match r.merged(&marker).await {
+        Ok(Merged::Unknown(why)) => return unlocked(format!("No reviewed plan to check ({why})")),
+        Ok(Merged::Direct) => {
+            return unlocked(format!("This push merged no {noun} (a direct push)"))
+        }
+        Ok(Merged::NoLock { number }) => {
+            return unlocked(format!(
+                "The merged {noun} {} has no kestra-sync plan {comment} with a plan lock for `{target}`",
+                r.request_ref(number)
+            ))
+        }
+        Ok(Merged::Lock { number, reviewed }) => match crate::lock::check(plan, &reviewed) {
+            Ok(()) => {
+                let note = format!(
+                    "Plan lock: this is the plan reviewed on {} ({} change(s), none moved on the server since).",
+                    r.request_ref(number),
+                    reviewed.changes
+                );
+                r.print(Level::Notice, None, &note);
+                return Ok(markdown::lock_note(&note));
+            }
+            Err(refusal) => (Some(number), refusal),
+        },
+        Err(e) => (
+            None,
+            crate::lock::Refusal {
+                flows: Vec::new(),
+                whole: Some(format!(
+                    "could not read the plan reviewed on the merged {noun}: {e}"
+                )),
+            },
+        ),
+    };
+    let option = r.option("on-stale");
+    let request = number.map(|n| r.request_ref(n));
+    let warn = settings.ci.on_stale == crate::cli::OnStale::Warn;
+    let lines = refusal.to_string();
+    if let Some(n) = number {
+        let body = markdown::lock_refused(
+            Some(&markdown::stale_marker(&marker)),
+            target,
+            request.as_deref(),
+            &refusal,
+            warn,
+            &option,
+        );
+        match r
+            .post(n, false, &markdown::stale_marker(&marker), &body)
+            .await
+        {
+            Ok(Posted::Created { .. } | Posted::Updated { .. } | Posted::Unchanged { .. }) => {}
+            Ok(Posted::Skipped { reason: why }) | Err(why) => r.print(
+                Level::Warning,
+                None,
+                &format!("could not comment on {noun} {}: {why}", r.request_ref(n)),
+            ),
+        }
+    }
+    let summary = markdown::lock_refused(None, target, request.as_deref(), &refusal, warn, &option);
+    let reviewed_on = request
+        .as_deref()
+        .map(|r| format!(" reviewed on {r}"))
+        .unwrap_or_default();
+    if warn {
+        r.print(
+            Level::Warning,
+            Some("Plan lock"),
+            &format!(
+                "the plan of `{target}` is not the plan{reviewed_on}, applying anyway (`{option}: warn`):\n{lines}"
+            ),
+        );
+        return Ok(summary);
+    }
+    r.failure(
+        &format!(
+            "the plan of `{target}` is not the plan{reviewed_on}; nothing was written (`{option}: fail`):\n{lines}"
+        ),
+        &[],
+    );
+    r.summary(|_| summary);
+    Err(Exit::Error)
 }
 
 /// The plan as the log shows it, in `--format`.

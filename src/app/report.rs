@@ -143,4 +143,31 @@ pub trait Reporter {
         marker: &str,
         body: &str,
     ) -> Result<Posted, String>;
+    /// The request this push merged and the plan lock of its comment carrying `marker`
+    /// (see [`crate::lock`]); an error when the forge could not tell.
+    async fn merged(&self, _marker: &str) -> Result<Merged, String> {
+        Ok(Merged::Unknown(
+            "this platform cannot tell which request a push merged".into(),
+        ))
+    }
+    /// `!7` or `#12`: how the platform names request `number`.
+    fn request_ref(&self, number: u64) -> String {
+        format!("#{number}")
+    }
+}
+
+/// The request a push to the deployed branch merged, as far as the plan lock goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Merged {
+    /// The platform cannot tell (no token, …): why.
+    Unknown(String),
+    /// The push merged no request (a direct push).
+    Direct,
+    /// Request `number` has no plan comment with a lock.
+    NoLock { number: u64 },
+    /// The lock of the plan reviewed on request `number`.
+    Lock {
+        number: u64,
+        reviewed: crate::lock::Reviewed,
+    },
 }

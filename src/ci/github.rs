@@ -52,6 +52,7 @@ pub const INPUTS: &[(&str, &str)] = &[
     ("gitlab-token", "GITLAB_TOKEN"),
     ("comment", "KESTRA_SYNC_COMMENT"),
     ("fail-on-drift", "KESTRA_SYNC_FAIL_ON_DRIFT"),
+    ("on-stale", "KESTRA_SYNC_ON_STALE"),
 ];
 
 /// Environment variables holding secrets: masked in the log whether they came from an input

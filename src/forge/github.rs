@@ -431,6 +431,90 @@ impl GithubClient {
         }
     }
 
+    /// The pull request that commit `sha` of `repository` merged: of the pull requests GitHub
+    /// associates with the commit (`GET /repos/{owner}/{repo}/commits/{sha}/pulls`), the
+    /// merged one whose merge commit is `sha`; `None` for a direct push.
+    pub async fn merged_pull(
+        &self,
+        repository: &str,
+        sha: &str,
+    ) -> Result<Option<u64>, GithubError> {
+        #[derive(Deserialize)]
+        struct Pull {
+            number: u64,
+            #[serde(default)]
+            merged_at: Option<String>,
+            #[serde(default)]
+            merge_commit_sha: Option<String>,
+        }
+        let issue = Issue::new(repository, 1)?;
+        let unexpected = |path: String, why: String| GithubError::Unexpected {
+            method: "GET",
+            path,
+            why,
+        };
+        if sha.len() < 40 || sha.len() > 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(unexpected(
+                "/repos/…/commits/…/pulls".into(),
+                format!("`{}` is not a commit sha", sha.escape_debug()),
+            ));
+        }
+        let uri = self.api_uri(&format!(
+            "/repos/{}/{}/commits/{sha}/pulls?per_page=100",
+            issue.owner, issue.repo
+        ));
+        let a = self.get(&uri, 16 << 20).await?;
+        if !(200..300).contains(&a.status) {
+            return Err(GithubError::Status {
+                method: "GET",
+                path: path_of(&uri),
+                status: a.status,
+                message: message(&a.body),
+            });
+        }
+        let pulls: Vec<Pull> = serde_json::from_slice(&a.body)
+            .map_err(|e| unexpected(path_of(&uri), e.to_string()))?;
+        Ok(pulls
+            .iter()
+            .find(|p| {
+                p.merged_at.is_some()
+                    && p.merge_commit_sha
+                        .as_deref()
+                        .is_some_and(|m| m.eq_ignore_ascii_case(sha))
+            })
+            .map(|p| p.number))
+    }
+
+    /// The body of our comment carrying `marker` on `issue` (found as [`Self::upsert_comment`]
+    /// finds it: written by this token's identity), if there is one.
+    pub async fn our_comment(
+        &self,
+        issue: &Issue,
+        marker: &str,
+    ) -> Result<Option<String>, GithubError> {
+        let found = async {
+            let login = self.login().await?;
+            let comments = self.comments(issue).await?;
+            Ok::<_, Refused>(
+                find_ours(&comments, marker, login.as_deref()).and_then(|c| c.body.clone()),
+            )
+        };
+        match found.await {
+            Ok(body) => Ok(body),
+            Err(Refused::Error(e)) => Err(e),
+            // refused access (401/403/404, or the rate limit): a 403 carrying the reason
+            Err(Refused::Skip(reason)) => Err(GithubError::Status {
+                method: "GET",
+                path: format!(
+                    "/repos/{}/{}/issues/{}/comments",
+                    issue.owner, issue.repo, issue.number
+                ),
+                status: 403,
+                message: reason,
+            }),
+        }
+    }
+
     /// Create or update the one comment of `marker` on `issue` with `body` (which must start
     /// with `marker`). See the module docs for how the comment is found.
     pub async fn upsert_comment(

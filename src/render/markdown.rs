@@ -17,8 +17,8 @@ mod notes;
 #[path = "markdown_report.rs"]
 mod report;
 pub use notes::{
-    drift_verdict, dry_run_note, failure, plan_only_note, plan_skipped, post_failed, post_skipped,
-    render_with_notes,
+    drift_verdict, dry_run_note, failure, lock_note, lock_refused, plan_only_note, plan_skipped,
+    post_failed, post_skipped, render_with_notes, stale_marker,
 };
 pub use report::render_apply_report;
 

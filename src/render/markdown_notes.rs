@@ -83,3 +83,69 @@ pub fn failure(message: &str, problems: &[(&str, &str)]) -> String {
 fn text(s: &str) -> String {
     html(s)
 }
+
+/// The hidden marker of the comment that reports a refused (or forced) plan lock on a merged
+/// request: one per target, updated in place. Derived from the plan comment's `marker`.
+pub fn stale_marker(marker: &str) -> String {
+    marker.replacen("kestra-sync:plan", "kestra-sync:stale", 1)
+}
+
+/// The plan lock did not hold on the push that merged `request` (e.g. `#12`, `!7`): the
+/// comment on that request, and the job summary. `applied`: `on-stale: warn` applied anyway.
+/// `marker`: the hidden first line (the comment), or `None` (the summary).
+pub fn lock_refused(
+    marker: Option<&str>,
+    target: &str,
+    request: Option<&str>,
+    refusal: &crate::lock::Refusal,
+    applied: bool,
+    option: &str,
+) -> String {
+    let mut out = String::new();
+    if let Some(m) = marker {
+        out.push_str(m);
+        out.push('\n');
+    }
+    let reviewed = match request {
+        Some(r) => format!("the plan reviewed on {}", text(r)),
+        None => "the reviewed plan".to_string(),
+    };
+    if applied {
+        out.push_str(&format!(
+            "### ⚠️ Kestra apply to {}: applied although it is not {reviewed}\n\n",
+            code(target)
+        ));
+    } else {
+        out.push_str(&format!(
+            "### ⛔ Kestra apply to {} refused: it is not {reviewed}\n\n",
+            code(target)
+        ));
+    }
+    if let Some(w) = &refusal.whole {
+        out.push_str(&format!("- {}\n", text(w)));
+    }
+    for m in &refusal.flows {
+        out.push_str(&format!(
+            "- **{}** {}: {}\n",
+            m.label(),
+            code(&format!("{}/{}", m.namespace, m.flow_id)),
+            text(&m.detail())
+        ));
+    }
+    if applied {
+        out.push_str(&format!(
+            "\nApplied anyway because {} is set: changes made on the server since the review may have been overwritten.\n",
+            code(&format!("{option}: warn"))
+        ));
+    } else {
+        out.push_str(
+            "\nNothing was written. To apply, plan again and review that plan: re-run the pull/merge request's plan job (or open a new request with this change), then re-run this job.\n",
+        );
+    }
+    out
+}
+
+/// How the plan lock went on a push to the deployed branch, for the job summary.
+pub fn lock_note(note: &str) -> String {
+    format!("> [!NOTE]\n> {}\n", text(note))
+}

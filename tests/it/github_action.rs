@@ -12,23 +12,23 @@ use std::path::{Path, PathBuf};
 use github_support::{FakeGithub, BOT_TOKEN, READ_ONLY_TOKEN};
 use kestra_emulator::{Emulator, Options};
 
-const REPO: &str = "acme/flows";
-const PR: u64 = 7;
+pub(crate) const REPO: &str = "acme/flows";
+pub(crate) const PR: u64 = 7;
 const MARKER_PREFIX: &str = "<!-- kestra-sync:plan target=prod@127.0.0.1:";
 
-fn flow(id: &str, message: &str) -> String {
+pub(crate) fn flow(id: &str, message: &str) -> String {
     format!(
         "id: {id}\nnamespace: prod\n\ntasks:\n  - id: hello\n    type: io.kestra.plugin.core.log.Log\n    message: \"{message}\"\n"
     )
 }
 
 /// A checked-out repository with `_flows/`.
-struct Workspace {
+pub(crate) struct Workspace {
     dir: tempfile::TempDir,
 }
 
 impl Workspace {
-    fn new(files: &[(&str, String)]) -> Workspace {
+    pub(crate) fn new(files: &[(&str, String)]) -> Workspace {
         let dir = tempfile::tempdir().unwrap();
         for (name, text) in files {
             let p = dir.path().join("_flows").join(name);
@@ -37,21 +37,21 @@ impl Workspace {
         }
         Workspace { dir }
     }
-    fn write(&self, name: &str, text: &str) {
+    pub(crate) fn write(&self, name: &str, text: &str) {
         std::fs::write(self.dir.path().join("_flows").join(name), text).unwrap();
     }
-    fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         self.dir.path()
     }
 }
 
 /// What one step run left behind.
-struct Step {
-    code: i32,
-    stdout: String,
-    stderr: String,
-    outputs: String,
-    summary: String,
+pub(crate) struct Step {
+    pub(crate) code: i32,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
+    pub(crate) outputs: String,
+    pub(crate) summary: String,
 }
 
 impl Step {
@@ -62,7 +62,7 @@ impl Step {
     }
 }
 
-fn pr_payload(fork: bool) -> serde_json::Value {
+pub(crate) fn pr_payload(fork: bool) -> serde_json::Value {
     let head = if fork { "mallory/flows" } else { REPO };
     serde_json::json!({
         "action": "synchronize",
@@ -76,7 +76,7 @@ fn pr_payload(fork: bool) -> serde_json::Value {
     })
 }
 
-fn push_payload(branch: &str) -> serde_json::Value {
+pub(crate) fn push_payload(branch: &str) -> serde_json::Value {
     serde_json::json!({
         "ref": format!("refs/heads/{branch}"),
         "before": "1111111111111111111111111111111111111111",
@@ -106,7 +106,7 @@ fn runner_inputs(token: &str, inputs: &[(&str, &str)]) -> BTreeMap<String, Strin
 }
 
 /// Run `kestra-sync ci` as the runner would, in a blocking thread (the fakes keep serving).
-async fn step(
+pub(crate) async fn step(
     gh: &FakeGithub,
     ws: &Workspace,
     event: &str,
@@ -152,14 +152,18 @@ async fn step(
     }
 }
 
-fn kestra() -> Emulator {
+pub(crate) fn kestra() -> Emulator {
     let emu = Emulator::start_in_background(Options::default()).unwrap();
     emu.seed_flow("main", &flow("cleanup_tmp", "v1"));
     emu.seed_flow("main", &flow("steady", "same"));
     emu
 }
 
-fn inputs(emu: &Emulator, token: &str, extra: &[(&str, &str)]) -> BTreeMap<String, String> {
+pub(crate) fn inputs(
+    emu: &Emulator,
+    token: &str,
+    extra: &[(&str, &str)],
+) -> BTreeMap<String, String> {
     let url = emu.url();
     let mut all = vec![("target-namespace", "prod"), ("kestra-url", url.as_str())];
     all.extend_from_slice(extra);
@@ -315,10 +319,22 @@ async fn push_to_the_default_branch_applies() {
         s.summary
     );
     assert_eq!(s.output("has-changes").as_deref(), Some("true"));
-    assert!(
-        gh.calls().await.is_empty(),
-        "a push needs no GitHub API call"
+    // a direct push: GitHub knows no pull request merged as this commit; applied unlocked
+    assert_eq!(
+        gh.calls().await,
+        vec![(
+            "GET".to_string(),
+            "/repos/acme/flows/commits/ffffffffffffffffffffffffffffffffffffffff/pulls?per_page=100"
+                .to_string()
+        )],
     );
+    assert!(
+        s.summary
+            .contains("This push merged no pull request (a direct push): applied as planned, without a plan lock."),
+        "{}",
+        s.summary
+    );
+    gh.check().await;
 
     // A push elsewhere only plans.
     ws.write("steady.yml", &flow("steady", "feature"));

@@ -26,6 +26,7 @@ mod kestra_validate;
 mod kestra_writes;
 mod messages;
 mod plan_lock;
+mod plan_lock_github;
 mod plan_output;
 mod plan_requests;
 mod plan_truth;

@@ -45,6 +45,9 @@ pub struct State {
     pub pulls: HashMap<(String, u64), String>,
     /// `owner/repo` + ref → gzip tarball.
     pub tarballs: HashMap<(String, String), Vec<u8>>,
+    /// `owner/repo` + commit sha → `(number, merged)` of the pull requests GitHub associates
+    /// with the commit; a merged one has the commit as its merge commit.
+    pub commit_pulls: HashMap<(String, String), Vec<(u64, bool)>>,
     /// Answers given: operation id, status, JSON body.
     pub served: Vec<(String, u16, Value)>,
     repo_ids: Vec<String>,
@@ -168,6 +171,18 @@ impl FakeGithub {
             .unwrap()
             .tarballs
             .insert((repo.into(), git_ref.into()), gz);
+    }
+
+    /// Pull request `number` of `repo` merged as commit `sha` (or, `merged: false`, an open
+    /// one that contains it).
+    pub fn add_pull(&self, repo: &str, sha: &str, number: u64, merged: bool) {
+        self.state
+            .lock()
+            .unwrap()
+            .commit_pulls
+            .entry((repo.to_string(), sha.to_string()))
+            .or_default()
+            .push((number, merged));
     }
 
     /// Requests to the API host (not codeload), in order.
@@ -428,6 +443,42 @@ impl Respond for Api {
                         ("pulls/get", st, b, vec![])
                     }
                 }
+            }
+            ("GET", _, Some(repo), ["commits", sha, "pulls"]) => {
+                let pulls = s
+                    .commit_pulls
+                    .get(&(repo.clone(), sha.to_string()))
+                    .cloned()
+                    .unwrap_or_default();
+                let op = "repos/list-pull-requests-associated-with-commit";
+                let items: Vec<Value> = pulls
+                    .iter()
+                    .map(|(number, merged)| {
+                        let mut v = self.spec.example(op, 200)[0].clone();
+                        v["number"] = json!(number);
+                        // GitHub's own example lacks the `type` its schema requires of a team
+                        v["requested_teams"] = json!([]);
+                        v["url"] = json!(format!(
+                            "{}{}/repos/{repo}/pulls/{number}",
+                            s.base, s.prefix
+                        ));
+                        v["html_url"] = json!(format!("{}/{repo}/pull/{number}", s.base));
+                        if *merged {
+                            v["state"] = json!("closed");
+                            v["merged_at"] = json!("2026-12-03T07:00:00Z");
+                            v["closed_at"] = json!("2026-12-03T07:00:00Z");
+                            v["merge_commit_sha"] = json!(sha);
+                        } else {
+                            v["state"] = json!("open");
+                            v["merged_at"] = Value::Null;
+                            v["closed_at"] = Value::Null;
+                            v["merge_commit_sha"] =
+                                json!("0000000000000000000000000000000000000001");
+                        }
+                        v
+                    })
+                    .collect();
+                (op, 200, Value::Array(items), vec![])
             }
             ("GET", _, Some(repo), ["tarball", git_ref @ ..]) => {
                 let git_ref = git_ref.join("/");
