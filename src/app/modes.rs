@@ -64,6 +64,12 @@ pub async fn run<R: Reporter>(r: &R, settings: &Settings, mode: Mode) -> Exit {
         Ok(None) => return Exit::Ok,
         Err(e) => {
             r.end_section();
+            // A review's comment must never keep a plan that no longer holds.
+            if let Mode::Review { number, fork } = mode {
+                if settings.ci.comment {
+                    post_failure(r, settings, number, fork, &e).await;
+                }
+            }
             // Only apply could have written: say that it did not.
             return match (&mode, &e) {
                 (Mode::Apply { .. }, RunError::Problems(_)) => {
@@ -279,6 +285,68 @@ fn drift<R: Reporter>(
         );
     }
     detailed
+}
+
+/// What to do about a plan that could not be computed.
+fn advice(err: &RunError) -> &'static str {
+    match err {
+        RunError::Problems(_) => "fix the flow files listed below (each at its file and line) and push again.",
+        RunError::Kestra(_) => "check that the Kestra server is up and reachable from CI, and its credentials (`kestra-url`, `kestra-username` / `kestra-password` or `kestra-api-token`), then re-run this job.",
+        RunError::Source(_) => "check `git-directory`, `workspace` and `source`, then push again or re-run this job.",
+        _ => "read the job log, fix the cause, then push again or re-run this job.",
+    }
+}
+
+/// Replace the review's sticky comment with "the plan failed": why, what to do, and that
+/// the previous plan no longer holds. Without a server URL there is no comment to find.
+async fn post_failure<R: Reporter>(
+    r: &R,
+    settings: &Settings,
+    number: u64,
+    fork: bool,
+    err: &RunError,
+) {
+    let Ok(server) = settings.server() else {
+        return;
+    };
+    let marker = markdown::marker(&settings.scope.namespace, &server.url);
+    let failure = markdown::Failure {
+        target: settings.scope.namespace.clone(),
+        server_url: server.url.clone(),
+        message: err.to_string(),
+        advice: advice(err).into(),
+        problems: findings(err)
+            .iter()
+            .map(|f| {
+                let place = match f.line {
+                    Some(l) => format!("{}:{l}", f.file),
+                    None => f.file.to_string(),
+                };
+                (place, f.message.to_string())
+            })
+            .collect(),
+    };
+    let body = markdown::render_failed(
+        &failure,
+        &r.markdown(Some(marker.clone()), r.comment_full_plan_at()),
+        r.comment_limit(),
+    );
+    let noun = r.comment_noun();
+    match r.post(number, fork, &marker, &body).await {
+        Ok(Posted::Created { id } | Posted::Updated { id } | Posted::Unchanged { id }) => {
+            tracing::info!("plan {noun} now says the plan failed ({id})")
+        }
+        Ok(Posted::Skipped { reason }) => r.print(
+            Level::Warning,
+            None,
+            &format!("plan {noun} skipped: {reason}"),
+        ),
+        Err(e) => r.print(
+            Level::Warning,
+            None,
+            &format!("could not post the failed plan {noun}: {e}"),
+        ),
+    }
 }
 
 /// Post the plan; the notes for the summary when it was not posted.

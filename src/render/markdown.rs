@@ -12,10 +12,13 @@ use std::fmt::Write as _;
 
 use crate::plan::{FlowChange, Plan, Status, SyncState};
 
+#[path = "markdown_failed.rs"]
+mod failed;
 #[path = "markdown_notes.rs"]
 mod notes;
 #[path = "markdown_report.rs"]
 mod report;
+pub use failed::{render_failed, Failure};
 pub use notes::{
     drift_verdict, dry_run_note, failure, lock_note, lock_refused, plan_only_note, plan_skipped,
     post_failed, post_skipped, render_with_notes, stale_marker,
@@ -719,6 +722,20 @@ fn footer(plan: &Plan, ctx: &MarkdownContext, against: &str) -> String {
         let _ = write!(kestra, ", tenant {}", html(t));
     }
     bits.push(kestra);
+    if let Some(c) = ctx.commit.as_deref().filter(|c| !c.is_empty()) {
+        let short: String = c.chars().take(7).collect();
+        bits.push(format!("commit {}", html(&short)));
+    }
+    if let Some(u) = ctx.job_url.as_deref().and_then(|u| url::Url::parse(u).ok()) {
+        bits.push(format!("[job log](<{u}>)"));
+    }
+    bits.push(format!("kestra-sync {}", html(&ctx.tool_version)));
+    format!("\n<sub>{}</sub>\n", bits.join(" · "))
+}
+
+/// The footer of a comment without a plan: commit, job link, version.
+fn footer_parts(ctx: &MarkdownContext, what: &str) -> String {
+    let mut bits = vec![what.trim_end_matches(" for").to_string()];
     if let Some(c) = ctx.commit.as_deref().filter(|c| !c.is_empty()) {
         let short: String = c.chars().take(7).collect();
         bits.push(format!("commit {}", html(&short)));

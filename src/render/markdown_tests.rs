@@ -577,3 +577,26 @@ fn beyond_twenty_changes_the_table_becomes_compact_lists() {
     );
     insta::assert_snapshot!(md);
 }
+
+#[test]
+fn a_failed_plan_says_so_what_to_do_and_that_the_previous_plan_no_longer_holds() {
+    let failure = Failure {
+        target: "prod".into(),
+        server_url: "https://kestra.example.com".into(),
+        message: "1 problem(s) in flow files".into(),
+        advice: "fix the flow files listed below (each at its file and line) and push again."
+            .into(),
+        problems: vec![(
+            "_flows/broken.yml:2".into(),
+            "YAML does not parse: did not find expected node content".into(),
+        )],
+    };
+    let md = render_failed(&failure, &ctx(), GITHUB_COMMENT_LIMIT);
+    assert!(md.starts_with(&format!(
+        "{}\n### ❌ Kestra plan for `prod` on **kestra.example.com**: failed\n",
+        ctx().marker.unwrap()
+    )));
+    assert!(md.contains("The previous plan in this comment no longer holds"));
+    assert!(render_failed(&failure, &ctx(), 300).len() <= 300);
+    insta::assert_snapshot!(md);
+}

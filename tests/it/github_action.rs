@@ -556,3 +556,85 @@ async fn source_github_plans_without_a_checkout() {
     assert_eq!(gh.comments(REPO, PR).len(), 1);
     gh.check().await;
 }
+
+/// Issue 11 item 3: the sticky comment is never stale. A push that breaks a flow file, or a
+/// run that cannot reach the server, edits the same comment to say the plan failed, what
+/// to do, and that the previous plan no longer holds; a server-refused flow fails the step
+/// with the plan's ❌ title and the server's message at its line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_review_edits_the_same_comment_to_say_the_plan_failed() {
+    let gh = FakeGithub::start("").await;
+    let emu = kestra();
+    let ws = Workspace::new(&[
+        ("cleanup_tmp.yml", flow("cleanup_tmp", "v2")),
+        ("steady.yml", flow("steady", "same")),
+    ]);
+    let run = |inputs| step(&gh, &ws, "pull_request", pr_payload(false), inputs);
+    let s = run(inputs(&emu, BOT_TOKEN, &[])).await;
+    assert_eq!(s.code, 0, "{}\n{}", s.stdout, s.stderr);
+    let first = gh.comments(REPO, PR);
+    assert_eq!(first.len(), 1);
+    let id = first[0].id;
+
+    // broken YAML: local problems at file:line
+    ws.write("broken.yml", "id: broken\ntasks: [\n");
+    let s = run(inputs(&emu, BOT_TOKEN, &[])).await;
+    assert_eq!(s.code, 1, "{}", s.stdout);
+    let now = gh.comments(REPO, PR);
+    assert_eq!(now.len(), 1, "the same comment, edited: {now:?}");
+    assert_eq!(now[0].id, id);
+    let body = &now[0].body;
+    assert!(body.starts_with(MARKER_PREFIX), "{body}");
+    assert!(body.contains(": failed\n"), "{body}");
+    assert!(
+        body.contains("The previous plan in this comment no longer holds"),
+        "{body}"
+    );
+    assert!(
+        body.contains("**What to do:** fix the flow files listed below"),
+        "{body}"
+    );
+    assert!(body.contains("- `_flows/broken.yml:"), "{body}");
+
+    std::fs::remove_file(ws.dir.path().join("_flows/broken.yml")).unwrap();
+    // a flow the server refuses: the plan comment itself, failed, with the message and line
+    ws.write(
+        "bad.yml",
+        "id: bad\nnamespace: prod\ntasks:\n  - id: t\n    type: io.kestra.plugin.core.log.Lgo\n",
+    );
+    let s = run(inputs(&emu, BOT_TOKEN, &[])).await;
+    assert_eq!(s.code, 1, "{}", s.stdout);
+    let now = gh.comments(REPO, PR);
+    assert_eq!(now.len(), 1);
+    let body = &now[0].body;
+    assert!(body.contains(": failed: apply would refuse it"), "{body}");
+    assert!(body.contains("> [!CAUTION]"), "{body}");
+    assert!(
+        body.contains("- `_flows/bad.yml:4`: `tasks[0]: Invalid type:"),
+        "{body}"
+    );
+    assert!(
+        s.stdout.contains("::error file=_flows/bad.yml,line=4"),
+        "{}",
+        s.stdout
+    );
+    // the server out of reach (same URL, server gone): still the same comment, saying so
+    std::fs::remove_file(ws.dir.path().join("_flows/bad.yml")).unwrap();
+    let url = emu.url();
+    drop(emu);
+    let s = run(runner_inputs(
+        BOT_TOKEN,
+        &[("target-namespace", "prod"), ("kestra-url", url.as_str())],
+    ))
+    .await;
+    assert_eq!(s.code, 1, "{}", s.stdout);
+    let now = gh.comments(REPO, PR);
+    assert_eq!(now.len(), 1, "{now:?}");
+    assert_eq!(now[0].id, id);
+    assert!(now[0].body.contains(": failed\n"), "{}", now[0].body);
+    assert!(
+        now[0].body.contains("check that the Kestra server is up"),
+        "{}",
+        now[0].body
+    );
+}
