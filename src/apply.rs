@@ -16,8 +16,8 @@ use futures::stream::{self, StreamExt};
 use serde::Serialize;
 
 use crate::flow::Flow;
-use crate::kestra::strip_revision;
-use crate::kestra::{KestraClient, KestraError, Validation};
+use crate::kestra::{KestraClient, KestraError};
+use crate::model::{strip_revision, Validation};
 use crate::plan::{FlowChange, Plan, SyncState};
 
 /// Knobs of one apply.
@@ -379,7 +379,7 @@ async fn delete_one(client: &KestraClient, c: &FlowChange) -> FlowResult {
 
 /// Whether `live` is the source the plan saw for `c` (as the server compares sources); true
 /// when the plan has no lock to compare with.
-fn still_the_base(c: &FlowChange, live: &crate::kestra::RemoteFlow) -> bool {
+fn still_the_base(c: &FlowChange, live: &crate::model::RemoteFlow) -> bool {
     match c.lock.as_ref().and_then(|l| l.base_sha256.as_deref()) {
         Some(sha) => crate::plan::sha256_hex(&strip_revision(&live.source)) == sha,
         None => true,
@@ -472,7 +472,7 @@ async fn read_back(
     client: &KestraClient,
     c: &FlowChange,
     err: &KestraError,
-) -> Result<Option<crate::kestra::RemoteFlow>, KestraError> {
+) -> Result<Option<crate::model::RemoteFlow>, KestraError> {
     let attempts = if answer_lost(err) { 3u64 } else { 1 };
     let mut attempt = 0u64;
     loop {

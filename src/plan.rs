@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::flow::Flow;
-use crate::kestra::{same_source, strip_revision, RemoteFlow, Scope, ServerInfo, Validation};
+use crate::model::{same_source, strip_revision, RemoteFlow, Scope, ServerInfo, Validation};
 
 /// The seed task's words for what happens to a flow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]

@@ -9,10 +9,10 @@ use std::time::Duration;
 use secrecy::SecretString;
 
 use crate::cli::{CiArgs, Color, Format, SourceKind, SyncArgs};
-use crate::flow::check::check_namespace;
 use crate::http::{Backoff, HttpOptions};
 use crate::kestra::client::{Auth, KestraConfig};
-use crate::kestra::{PreviewTemplate, Scope};
+use crate::model::{check_namespace, PreviewTemplate, Scope};
+pub use crate::source::git::GitSource;
 
 /// Validated settings of one run.
 #[derive(Debug, Clone)]
@@ -89,15 +89,6 @@ pub enum Output {
     Terminal,
     /// A CI job log: logs render ANSI colour though nothing is a terminal; NO_COLOR still wins.
     CiLog,
-}
-
-/// `--git-url` and friends.
-#[derive(Debug, Clone)]
-pub struct GitSource {
-    pub url: String,
-    pub branch: String,
-    pub username: Option<String>,
-    pub password: Option<SecretString>,
 }
 
 /// A wrong option: the message names the option and what to do.

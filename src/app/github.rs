@@ -23,7 +23,8 @@ use super::Exit;
 use crate::ci::commands;
 use crate::ci::github::{Context, Event};
 use crate::cli::SourceKind;
-use crate::forge::github::{GithubClient, Issue};
+use crate::forge::github::Issue;
+use crate::github_api::GithubClient;
 use crate::render::markdown::{self, MarkdownContext};
 use crate::settings::Settings;
 
@@ -97,7 +98,7 @@ pub async fn run(settings: Result<Settings, String>) -> Exit {
     };
     let mode = mode(&ctx, settings.ci.deployed_branch.as_deref());
     let gh = match &settings.ci.github_token {
-        Some(t) => match GithubClient::new(&ctx.api_url, t, settings.http.timeout) {
+        Some(t) => match GithubClient::with_options(&ctx.api_url, t, &settings.http) {
             Ok(c) => Some(c),
             Err(e) => return modes::fail(&GitHub { ctx, gh: None }, &e.to_string()),
         },

@@ -238,7 +238,7 @@ pub async fn previews(settings: &Settings) -> Result<BTreeMap<u64, BTreeSet<Stri
 /// Where the requests live, for a sweep.
 pub enum Forge {
     GitHub {
-        client: crate::forge::github::GithubClient,
+        client: crate::github_api::GithubClient,
         repository: String,
     },
     GitLab(crate::forge::gitlab::GitLabNotes),
@@ -256,9 +256,8 @@ impl Forge {
             let token = settings.ci.github_token.as_ref().ok_or_else(|| {
                 fail("preview sweep on GitHub needs a token that may read pull requests: set GITHUB_TOKEN or KESTRA_SYNC_GITHUB_TOKEN (permissions: pull-requests: read)".into())
             })?;
-            let client =
-                crate::forge::github::GithubClient::new(&api, token, settings.http.timeout)
-                    .map_err(|e| fail(e.to_string()))?;
+            let client = crate::github_api::GithubClient::with_options(&api, token, &settings.http)
+                .map_err(|e| fail(e.to_string()))?;
             return Ok(Forge::GitHub { client, repository });
         }
         if let Some(project) = var("CI_PROJECT_ID") {

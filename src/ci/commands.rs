@@ -9,7 +9,7 @@ use std::path::Path;
 
 pub use super::Level;
 use crate::flow::Problem;
-use crate::kestra::Validation;
+use crate::model::Validation;
 
 /// GitHub's cap on one step's summary.
 pub const SUMMARY_LIMIT: usize = 1024 * 1024;

@@ -261,8 +261,7 @@ pub fn context_from(var: impl Fn(&str) -> Option<String>) -> Result<Context, Con
         sha,
         git_ref: var("GITHUB_REF").unwrap_or_default(),
         default_branch,
-        api_url: var("GITHUB_API_URL")
-            .unwrap_or_else(|| crate::forge::github::DEFAULT_API_URL.into()),
+        api_url: var("GITHUB_API_URL").unwrap_or_else(|| crate::github_api::DEFAULT_API_URL.into()),
         server_url,
         job_url,
         workspace: var("GITHUB_WORKSPACE").map(PathBuf::from),

@@ -23,24 +23,7 @@ pub const RESERVED_IDS: [&str; 10] = [
     "enable",
 ];
 
-/// Kestra's namespace rule: `^[a-z0-9][a-z0-9._-]*`, 1–150 characters.
-pub fn check_namespace(ns: &str) -> Result<(), String> {
-    if ns.is_empty() || ns.len() > 150 {
-        return Err("a namespace has 1 to 150 characters".into());
-    }
-    let b = ns.as_bytes();
-    let ok_first = b[0].is_ascii_lowercase() || b[0].is_ascii_digit();
-    let ok_rest = b
-        .iter()
-        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || b"._-".contains(c));
-    if !ok_first || !ok_rest {
-        return Err(
-            "use lowercase letters, digits, `.`, `_` and `-`, starting with a letter or digit"
-                .into(),
-        );
-    }
-    Ok(())
-}
+pub use crate::model::check_namespace;
 
 /// A folder name as one namespace level: `^[a-z0-9][a-z0-9_-]*` (no `.`: it would split
 /// the folder into two levels).

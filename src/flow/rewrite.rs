@@ -15,10 +15,10 @@
 
 use serde_yaml_ng::{Mapping, Value};
 
-use super::check::check_namespace;
 use super::events::{Kind, ScalarStyle};
 use super::locate::{self, Entry};
 use super::parse::{self, FileProblem};
+use crate::model::check_namespace;
 
 /// Return `source` with its top-level `namespace` set to `namespace`, or the problem that
 /// prevents it (unparsable file, a `namespace` written as an anchor, alias, tag, block or

@@ -187,7 +187,7 @@ pub(super) fn identify(
     if outside > 0 {
         tracing::warn!(
             "the server's export returned {outside} flow(s) outside {}: ignored",
-            super::listing::describe(scope)
+            scope.describe()
         );
     }
     Ok(flows)

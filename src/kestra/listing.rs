@@ -399,7 +399,7 @@ fn in_scope(pages: Vec<SearchPage>, scope: &Scope) -> BTreeMap<Key, Option<u64>>
     if outside > 0 {
         tracing::warn!(
             "the server's search returned {outside} flow(s) outside {}: ignored",
-            describe(scope)
+            scope.describe()
         );
     }
     listed
@@ -417,14 +417,6 @@ fn scope_filter(scope: &Scope) -> (String, &str) {
         format!("filters[namespace][{op}]"),
         scope.namespace.as_str(),
     )
-}
-
-pub(super) fn describe(scope: &Scope) -> String {
-    if scope.include_children {
-        format!("namespace {} and its children", scope.namespace)
-    } else {
-        format!("namespace {}", scope.namespace)
-    }
 }
 
 #[cfg(test)]

@@ -156,7 +156,7 @@ fn one_line(s: &str) -> String {
 mod tests {
     use super::*;
     use crate::apply::FlowResult;
-    use crate::kestra::ServerInfo;
+    use crate::model::ServerInfo;
     use crate::plan::{Plan, Summary};
 
     fn plan(summary: Summary) -> Plan {

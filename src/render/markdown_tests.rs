@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::flow::Flow;
-use crate::kestra::{RemoteFlow, Scope, ServerInfo};
+use crate::model::{RemoteFlow, Scope, ServerInfo};
 use crate::plan::compute;
 
 fn local(ns: &str, id: &str, path: &str, src: &str) -> Flow {

@@ -28,7 +28,7 @@ use std::io::Read;
 use std::path::{Component, Path, PathBuf};
 
 use super::{SourceError, SourceFile, SourceSpec, MAX_FILE_BYTES};
-use crate::forge::github::{path_of, split_repository, GithubClient};
+use crate::github_api::{path_of, split_repository, GithubClient};
 
 /// Largest tarball downloaded (compressed), streamed to a temporary file.
 pub const MAX_DOWNLOAD: u64 = 512 * 1024 * 1024;

@@ -5,8 +5,8 @@
 use base64::Engine as _;
 use secrecy::{ExposeSecret, SecretString};
 
+use super::GitSource;
 use super::{GitError, DEFAULT_TOKEN_USERNAME};
-use crate::settings::GitSource;
 
 /// The remote URL, checked, and its forms safe to show.
 #[derive(Debug, Clone)]

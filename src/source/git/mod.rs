@@ -29,7 +29,6 @@ use secrecy::{ExposeSecret, SecretString};
 use tempfile::TempDir;
 
 use super::SourceError;
-use crate::settings::GitSource;
 
 mod inputs;
 
@@ -139,6 +138,15 @@ impl ClonedRepo {
     pub fn temp_dir(&self) -> &Path {
         self.dir.path()
     }
+}
+
+/// `--git-url` and friends.
+#[derive(Debug, Clone)]
+pub struct GitSource {
+    pub url: String,
+    pub branch: String,
+    pub username: Option<String>,
+    pub password: Option<SecretString>,
 }
 
 /// Shallow-clone `src.branch` of `src.url` with the `git` found in `PATH`.
@@ -368,7 +376,7 @@ fn classify_failure(
 
 #[cfg(test)]
 pub(crate) mod tests_support {
-    use crate::settings::GitSource;
+    use super::GitSource;
     use secrecy::SecretString;
 
     pub(crate) const PASSWORD: &str = "s3cr3t-T0ken/with+chars";

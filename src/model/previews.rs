@@ -9,7 +9,7 @@
 //! inside the target's tree (`{target}.pr-{number}`). And a preview is destroyed only in
 //! the namespaces the template produces for its own number ([`PreviewTemplate::number_of`]).
 
-use crate::flow::check::check_namespace;
+use super::check_namespace;
 
 /// The default template.
 pub const DEFAULT_TEMPLATE: &str = "{target}-pr-{number}";
