@@ -1,7 +1,9 @@
 //! Apply a plan, carefully: (1) refuse plans a wrong path would produce (deleting every
-//! flow in scope, or more than `--max-deletes`); (2) validate every flow to be written on
-//! the server *before the first write* and write nothing if any is invalid; (3) create and
-//! update with bounded concurrency; (4) only when every write succeeded, delete. Each update
+//! flow in scope or every namespace file, or more than `--max-deletes`); (2) validate every
+//! flow to be written on the server *before the first write* and write nothing if any is
+//! invalid; (3) upload the changed namespace files, then create and update flows, with
+//! bounded concurrency; (4) only when every write succeeded, delete (namespace files file
+//! by file, then flows). Each update
 //! and delete first reads the flow again: one edited on the server since the plan is not
 //! overwritten but reported `STALE` (a create is refused by the server itself when the flow
 //! appeared meanwhile). Any write
@@ -18,6 +20,8 @@ use serde::Serialize;
 use crate::flow::Flow;
 use crate::kestra::{KestraClient, KestraError};
 use crate::model::{strip_revision, Validation};
+use crate::nsfiles::apply::{self as files, FileResult};
+use crate::nsfiles::FileState;
 use crate::plan::{FlowChange, Plan, SyncState};
 
 /// Knobs of one apply.
@@ -70,6 +74,9 @@ pub struct FlowResult {
 #[serde(rename_all = "camelCase")]
 pub struct Report {
     pub flows: Vec<FlowResult>,
+    /// One row per namespace file of the plan (with `--namespace-files`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<FileResult>,
     pub applied: usize,
     /// The server answered with an error: the old state stands.
     pub failed: usize,
@@ -186,12 +193,50 @@ pub async fn apply(
     }
 
     let concurrency = opts.concurrency.max(1);
-    let written: Vec<FlowResult> = stream::iter(writes.iter().map(|c| write_one(client, c)))
-        .buffer_unordered(concurrency)
-        .collect()
-        .await;
-    let writes_ok = written
+    // Namespace files first: a flow written next may run at once and need its script.
+    let uploaded = files::upload(client, plan.file_rows(), concurrency).await;
+    let uploads_ok = uploaded
         .iter()
+        .all(|r| matches!(r.outcome, Outcome::Applied { .. }));
+    let written: Vec<FlowResult> = if uploads_ok {
+        stream::iter(writes.iter().map(|c| write_one(client, c)))
+            .buffer_unordered(concurrency)
+            .collect()
+            .await
+    } else {
+        writes
+            .iter()
+            .map(|c| {
+                result(
+                    c,
+                    Outcome::NotAttempted {
+                        reason: "flows are written only after every namespace file was uploaded"
+                            .into(),
+                    },
+                )
+            })
+            .collect()
+    };
+    let writes_ok = uploads_ok
+        && written
+            .iter()
+            .all(|r| matches!(r.outcome, Outcome::Applied { .. }));
+    let why_not = "deletes run only after every create and update succeeded";
+    let mut file_rows = uploaded;
+    if writes_ok {
+        file_rows.extend(files::delete(client, plan.file_rows(), concurrency).await);
+    } else {
+        file_rows.extend(files::not_attempted(
+            plan.file_rows(),
+            &[FileState::Deleted],
+            why_not,
+        ));
+    }
+    file_rows.extend(files::untouched(plan.file_rows()));
+    file_rows.sort_by(|a, b| a.kestra_path.cmp(&b.kestra_path));
+    let deletes_ok = file_rows
+        .iter()
+        .filter(|r| r.sync_state == FileState::Deleted)
         .all(|r| matches!(r.outcome, Outcome::Applied { .. }));
 
     let deletes: Vec<&FlowChange> = plan
@@ -199,7 +244,7 @@ pub async fn apply(
         .iter()
         .filter(|f| f.sync_state == SyncState::Deleted)
         .collect();
-    let deleted: Vec<FlowResult> = if writes_ok {
+    let deleted: Vec<FlowResult> = if writes_ok && deletes_ok {
         stream::iter(deletes.iter().map(|c| delete_one(client, c)))
             .buffer_unordered(concurrency)
             .collect()
@@ -211,7 +256,12 @@ pub async fn apply(
                 result(
                     c,
                     Outcome::NotAttempted {
-                        reason: "deletes run only after every create and update succeeded".into(),
+                        reason: if writes_ok {
+                            "flows are deleted only after every namespace file delete succeeded"
+                                .into()
+                        } else {
+                            why_not.into()
+                        },
                     },
                 )
             })
@@ -230,28 +280,20 @@ pub async fn apply(
     rows.sort_by(|a, b| {
         (a.sync_state, &a.namespace, &a.flow_id).cmp(&(b.sync_state, &b.namespace, &b.flow_id))
     });
+    let outcomes = || {
+        rows.iter()
+            .map(|r| &r.outcome)
+            .chain(file_rows.iter().map(|r| &r.outcome))
+    };
+    let count = |f: fn(&Outcome) -> bool| outcomes().filter(|o| f(o)).count();
     let report = Report {
-        applied: rows
-            .iter()
-            .filter(|r| matches!(r.outcome, Outcome::Applied { .. }))
-            .count(),
-        failed: rows
-            .iter()
-            .filter(|r| matches!(r.outcome, Outcome::Failed { .. }))
-            .count(),
-        unknown: rows
-            .iter()
-            .filter(|r| matches!(r.outcome, Outcome::Unknown { .. }))
-            .count(),
-        not_attempted: rows
-            .iter()
-            .filter(|r| matches!(r.outcome, Outcome::NotAttempted { .. }))
-            .count(),
-        stale: rows
-            .iter()
-            .filter(|r| matches!(r.outcome, Outcome::Stale { .. }))
-            .count(),
+        applied: count(|o| matches!(o, Outcome::Applied { .. })),
+        failed: count(|o| matches!(o, Outcome::Failed { .. })),
+        unknown: count(|o| matches!(o, Outcome::Unknown { .. })),
+        not_attempted: count(|o| matches!(o, Outcome::NotAttempted { .. })),
+        stale: count(|o| matches!(o, Outcome::Stale { .. })),
         flows: rows,
+        files: file_rows,
     };
     if report.is_complete() {
         Ok(report)

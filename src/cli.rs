@@ -134,6 +134,31 @@ pub struct SyncArgs {
     #[arg(long, env = "KESTRA_SYNC_DELETE", num_args = 0..=1, default_missing_value = "true", default_value = "false", value_parser = parse_bool, help_heading = "Sync")]
     pub delete: bool,
 
+    /// Also sync namespace files: every file under --files-directory becomes a namespace
+    /// file of the target namespace (SyncNamespaceFiles). Child namespaces' files are out of scope.
+    #[arg(long, env = "KESTRA_SYNC_NAMESPACE_FILES", num_args = 0..=1, default_missing_value = "true", default_value = "false", value_parser = parse_bool, help_heading = "Namespace files")]
+    pub namespace_files: bool,
+
+    /// Folder holding the namespace files, relative to the workspace, walked recursively
+    /// (SyncNamespaceFiles `gitDirectory`).
+    #[arg(
+        long,
+        env = "KESTRA_SYNC_FILES_DIRECTORY",
+        default_value = "_files",
+        help_heading = "Namespace files"
+    )]
+    pub files_directory: String,
+
+    /// The folder of the namespace's storage Git owns (plugin-git `namespaceDirectory`):
+    /// nothing outside it is written or deleted.
+    #[arg(
+        long,
+        env = "KESTRA_SYNC_NAMESPACE_DIRECTORY",
+        default_value = "/",
+        help_heading = "Namespace files"
+    )]
+    pub namespace_directory: String,
+
     /// With `apply` (and `ci` on the deployed branch): only plan, write nothing (SyncFlows `dryRun`).
     #[arg(long, env = "KESTRA_SYNC_DRY_RUN", num_args = 0..=1, default_missing_value = "true", default_value = "false", value_parser = parse_bool, help_heading = "Sync")]
     pub dry_run: bool,

@@ -18,6 +18,7 @@ pub mod http;
 pub mod kestra;
 pub mod lock;
 pub mod model;
+pub mod nsfiles;
 pub mod out;
 pub mod plan;
 pub mod render;

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::flow::Flow;
 use crate::model::{same_source, strip_revision, RemoteFlow, Scope, ServerInfo, Validation};
+use crate::nsfiles::{FileChange, FilesSummary};
 
 /// The seed task's words for what happens to a flow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -236,6 +237,9 @@ pub struct Summary {
     /// Flows refused by the server and skipped (`--ignore-invalid-flows`); absent when 0.
     #[serde(skip_serializing_if = "is_zero")]
     pub invalid: usize,
+    /// Namespace files, with `--namespace-files` (absent otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub files: Option<FilesSummary>,
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -259,9 +263,9 @@ impl Summary {
         summary
     }
 
-    /// Whether applying would change anything on the server.
+    /// Whether applying would change anything on the server (flows or namespace files).
     pub fn has_changes(&self) -> bool {
-        self.added + self.updated + self.deleted > 0
+        self.added + self.updated + self.deleted > 0 || self.files.is_some_and(|f| f.has_changes())
     }
 }
 
@@ -281,6 +285,9 @@ pub struct Plan {
     pub warnings: Vec<String>,
     /// Sorted: namespace, then id.
     pub flows: Vec<FlowChange>,
+    /// Namespace files, with `--namespace-files` (absent otherwise); sorted by path.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub files: Option<Vec<FileChange>>,
     pub server: ServerInfo,
     /// The server validated every flow to be written ([`Plan::set_validation`]); its
     /// answers, for apply's error report. Not part of the JSON contract.
@@ -289,6 +296,17 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// Add the namespace-file rows (and their counts) to the plan.
+    pub fn set_files(&mut self, files: Vec<FileChange>) {
+        self.summary.files = Some(FilesSummary::of(&files));
+        self.files = Some(files);
+    }
+
+    /// The namespace-file rows (empty without `--namespace-files`).
+    pub fn file_rows(&self) -> &[FileChange] {
+        self.files.as_deref().unwrap_or_default()
+    }
+
     /// `(namespace, id)` of the rows that change a flow on the server (UPDATED, DELETED)
     /// whose revision the listing did not give: those [`Plan::set_revisions`] must fill.
     pub fn unknown_revisions(&self) -> Vec<(String, String)> {
@@ -375,7 +393,9 @@ impl Plan {
                 row.lock = None;
             }
         }
+        let files = self.summary.files;
         self.summary = Summary::of(&self.flows);
+        self.summary.files = files;
         self.validations = Some(results);
     }
 
@@ -400,9 +420,35 @@ impl Plan {
     }
 
     /// The deletion guards (`mass-delete`, `max-deletes`), as apply checks them.
+    /// Namespace files count too: deleting every file Git owns under
+    /// `--namespace-directory`, and `--max-deletes` over flows and files together.
     pub fn delete_blockers(&self, guard: Guard) -> Vec<Blocker> {
         let s = &self.summary;
-        if s.deleted == 0 || guard.allow_mass_delete {
+        let f = s.files.unwrap_or_default();
+        if s.deleted + f.deleted == 0 || guard.allow_mass_delete {
+            return Vec::new();
+        }
+        if f.deleted > 0 && f.added + f.overwritten + f.unchanged == 0 {
+            return vec![Blocker {
+                kind: BlockerKind::MassDelete,
+                message: format!(
+                    "refusing to delete every namespace file of `{}` under --namespace-directory ({} files): Git has no file for it. \
+                     Check --files-directory and --namespace-directory; if this is really intended, pass --allow-mass-delete",
+                    self.target_namespace, f.deleted
+                ),
+            }];
+        }
+        if s.deleted + f.deleted > guard.max_deletes && f.deleted > 0 {
+            return vec![Blocker {
+                kind: BlockerKind::MaxDeletes,
+                message: format!(
+                    "refusing to delete {} flows and {} namespace files in `{}`: more than --max-deletes ({}). \
+                     Review the plan; raise --max-deletes or pass --allow-mass-delete if this is intended",
+                    s.deleted, f.deleted, self.target_namespace, guard.max_deletes
+                ),
+            }];
+        }
+        if s.deleted == 0 {
             return Vec::new();
         }
         if s.added + s.updated + s.unchanged + s.invalid == 0 {
@@ -432,7 +478,7 @@ impl Plan {
     pub fn status(&self) -> Status {
         if !self.blockers.is_empty() {
             Status::Failed
-        } else if self.summary.deleted > 0 {
+        } else if self.summary.deleted > 0 || self.summary.files.is_some_and(|f| f.deleted > 0) {
             Status::Deletes
         } else if self.summary.has_changes() {
             Status::Changes
@@ -591,6 +637,7 @@ pub fn compute(
         blockers: Vec::new(),
         warnings: Vec::new(),
         flows,
+        files: None,
         server,
         validations: None,
     }
@@ -657,6 +704,7 @@ mod tests {
                 deleted: 0,
                 kept: 1,
                 invalid: 0,
+                files: None,
             }
         );
         assert!(plan.summary.has_changes());

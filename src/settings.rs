@@ -13,6 +13,7 @@ use crate::http::{Backoff, HttpOptions};
 use crate::kestra::client::{Auth, KestraConfig};
 use crate::model::{check_namespace, PreviewTemplate, Scope};
 pub use crate::source::git::GitSource;
+use crate::nsfiles::{normalize_namespace_directory, FilesSettings};
 
 /// Validated settings of one run.
 #[derive(Debug, Clone)]
@@ -50,6 +51,8 @@ pub struct Settings {
     pub color: bool,
     /// What only `kestra-sync ci` reads; the default elsewhere.
     pub ci: CiSettings,
+    /// Namespace files, with `--namespace-files` (`None`: flows only).
+    pub files: Option<FilesSettings>,
 }
 
 /// The options of `kestra-sync ci` beyond the shared ones.
@@ -240,6 +243,15 @@ impl Settings {
         };
 
         let color = args.color.resolve(output);
+        let files = if args.namespace_files {
+            Some(FilesSettings {
+                directory: args.files_directory.trim().to_string(),
+                namespace_directory: normalize_namespace_directory(&args.namespace_directory)
+                    .map_err(SettingsError)?,
+            })
+        } else {
+            None
+        };
 
         Ok(Settings {
             scope: Scope {
@@ -270,6 +282,7 @@ impl Settings {
                 .filter(|p| !p.as_os_str().is_empty()),
             color,
             ci: CiSettings::default(),
+            files,
         })
     }
 }

@@ -402,6 +402,13 @@ impl Emulator {
         }
     }
 
+    /// Delete a namespace file or folder directly, as the server's delete does.
+    pub fn delete_file(&self, tenant: &str, namespace: &str, path: &str) {
+        if let Err(e) = self.shared.files().delete(tenant, namespace, path) {
+            panic!("delete_file {path}: {}", e.0);
+        }
+    }
+
     /// Current namespace files of `namespace`, sorted by path.
     pub fn files(&self, tenant: &str, namespace: &str) -> Vec<StoredFile> {
         self.shared.files().files(tenant, namespace)

@@ -162,10 +162,14 @@ impl FileStore {
         if matches!(space.entries.get(&path), Some(Entry::Folder)) {
             return Err(Refused(format!("Path {path} is a directory")));
         }
-        if let Some(p) = parent(&path) {
+        let mut at = parent(&path);
+        while let Some(p) = at {
             if let Some(Entry::File { .. }) = space.entries.get(p) {
                 return Err(Refused(format!("Path {p} is a file")));
             }
+            at = parent(p);
+        }
+        if let Some(p) = parent(&path) {
             let p = p.to_string();
             space.make_folders(&p);
         }
@@ -367,5 +371,8 @@ mod tests {
             .is_ok());
         assert!(s.delete("main", "n", "/_flows").is_err());
         assert!(s.put("main", "n", "/a/../b", vec![]).is_err());
+        // a file where a folder must be
+        s.put("main", "n", "/f", vec![]).unwrap();
+        assert!(s.put("main", "n", "/f/g/h", vec![]).is_err());
     }
 }

@@ -223,6 +223,15 @@ impl Reporter for GitHub {
             ("updated", s.updated.to_string()),
             ("unchanged", s.unchanged.to_string()),
             ("deleted", s.deleted.to_string()),
+            ("files-added", s.files.map_or(0, |f| f.added).to_string()),
+            (
+                "files-overwritten",
+                s.files.map_or(0, |f| f.overwritten).to_string(),
+            ),
+            (
+                "files-deleted",
+                s.files.map_or(0, |f| f.deleted).to_string(),
+            ),
             ("plan-file", plan_file.unwrap_or_default().to_string()),
         ];
         if let Err(e) = commands::write_outputs(out, &outputs) {
@@ -258,13 +267,31 @@ impl Reporter for GitHub {
             git_directory: settings.git_directory.clone(),
             include_child_namespaces: settings.scope.include_children,
         };
-        let read =
-            crate::source::github::read(gh, &self.ctx.repository, &self.ctx.sha, &spec).await;
+        // One download for the flows and the namespace files.
+        let mut folders = vec![spec.git_directory.as_str()];
+        if let Some(fs) = &settings.files {
+            folders.push(fs.directory.as_str());
+        }
+        let extracted = crate::source::github::download_folders(
+            gh,
+            &self.ctx.repository,
+            &self.ctx.sha,
+            &folders,
+            match settings.files {
+                Some(_) => crate::nsfiles::MAX_FILE_BYTES,
+                None => crate::source::github::MAX_FILE,
+            },
+        )
+        .await?;
+        let root = extracted.path().to_path_buf();
+        let read = crate::source::github::read_extracted(&root, &spec);
         let (files, missing_directory) = super::pipeline::allow_missing(settings, read)?;
+        let ns_files = super::pipeline::read_ns_files(settings, &root)?;
         Ok(Loaded {
             files,
             missing_directory,
-            _keep: None,
+            ns_files,
+            _keep: Some(Box::new(extracted)),
         })
     }
 

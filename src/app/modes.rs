@@ -151,7 +151,7 @@ async fn read_and_plan<R: Reporter>(
     let flows = pipeline::prepare(settings, &loaded.files)?;
     let n = flows.len();
     let planned = match server {
-        true => pipeline::plan(settings, flows).await,
+        true => pipeline::plan(settings, flows, loaded.ns_files).await,
         false => Err(RunError::Settings(SettingsError(
             "no Kestra server settings".into(),
         ))),
@@ -213,8 +213,14 @@ async fn validate<R: Reporter>(r: &R, settings: &Settings) -> Exit {
         Ok(s) => s.cloned(),
         Err(e) => return fail(r, &e.to_string()),
     };
+    let mut files_note = String::new();
     let flows = match r.read_files(settings).await {
-        Ok(loaded) => pipeline::prepare(settings, &loaded.files),
+        Ok(loaded) => {
+            if let Some(files) = &loaded.ns_files {
+                files_note = format!(" and {} namespace file(s) readable", files.len());
+            }
+            pipeline::prepare(settings, &loaded.files)
+        }
         Err(e) => Err(e),
     };
     let flows = match flows {
@@ -223,7 +229,7 @@ async fn validate<R: Reporter>(r: &R, settings: &Settings) -> Exit {
     };
     let Some(config) = server else {
         r.product(&format!(
-            "{} flow(s) valid (checked locally; pass --kestra-url to check on the server too).\n",
+            "{} flow(s) valid{files_note} (checked locally; pass --kestra-url to check on the server too).\n",
             flows.len()
         ));
         return Exit::Ok;
@@ -244,7 +250,7 @@ async fn validate<R: Reporter>(r: &R, settings: &Settings) -> Exit {
         return failed_as(r, &RunError::Apply(ApplyError::Invalid(results)), &message);
     }
     r.product(&format!(
-        "{} flow(s) valid (checked locally and on the server).\n",
+        "{} flow(s) valid{files_note} (checked locally and on the server).\n",
         flows.len()
     ));
     Exit::Ok

@@ -8,6 +8,7 @@ use crate::cli::SourceKind;
 use crate::flow::{self, Flow, Problem};
 use crate::kestra::{Fetched, KestraClient, KestraError, LocalFlow, Scope, Validation};
 use crate::lock::{self, LockError, Refusal, Reviewed};
+use crate::nsfiles::{self, LocalFile, RemoteFile};
 use crate::plan::{self, Plan};
 use crate::settings::{Settings, SettingsError};
 use crate::source::{self, SourceError, SourceFile, SourceSpec};
@@ -50,6 +51,8 @@ pub struct Loaded {
     /// `git-directory` does not exist and `--fail-on-missing-directory` is off: the source
     /// is empty, and the plan must not delete anything because of it.
     pub missing_directory: bool,
+    /// The namespace files, with `--namespace-files`.
+    pub ns_files: Option<Vec<LocalFile>>,
     /// Keeps a temporary checkout alive while the files are used.
     pub _keep: Option<Box<dyn std::any::Any + Send>>,
 }
@@ -86,9 +89,11 @@ pub async fn read_source(settings: &Settings) -> Result<Loaded, RunError> {
         SourceKind::Workspace => {
             let read = source::workspace::read(&spec_for(settings, settings.workspace.clone()));
             let (files, missing_directory) = allow_missing(settings, read)?;
+            let ns_files = read_ns_files(settings, &settings.workspace)?;
             Ok(Loaded {
                 files,
                 missing_directory,
+                ns_files,
                 _keep: None,
             })
         }
@@ -102,15 +107,29 @@ pub async fn read_source(settings: &Settings) -> Result<Loaded, RunError> {
             tracing::info!("cloned {} at {} ({})", repo.url(), repo.branch(), repo.commit());
             let read = source::workspace::read(&spec_for(settings, repo.path().to_path_buf()));
             let (files, missing_directory) = allow_missing(settings, read)?;
+            let ns_files = read_ns_files(settings, repo.path())?;
             Ok(Loaded {
                 files,
                 missing_directory,
+                ns_files,
                 _keep: Some(Box::new(repo)),
             })
         }
         SourceKind::Github => Err(RunError::Source(SourceError::Other(
             "--source github reads the repository at the event's commit and runs only under `kestra-sync ci` in GitHub Actions".into(),
         ))),
+    }
+}
+
+/// The namespace files under `root` (a workspace, a clone, an extracted tarball), with
+/// `--namespace-files`; `None` without.
+pub fn read_ns_files(
+    settings: &Settings,
+    root: &std::path::Path,
+) -> Result<Option<Vec<LocalFile>>, RunError> {
+    match &settings.files {
+        None => Ok(None),
+        Some(fs) => Ok(Some(nsfiles::local::read(root, fs)?)),
     }
 }
 
@@ -153,9 +172,13 @@ pub struct Planned {
 
 /// Connect, read the live scope, and compute the plan (the requests do not grow with the
 /// number of flows: see [`KestraClient::list_flows`] and [`KestraClient::read_revisions`]).
-pub async fn plan(settings: &Settings, flows: Vec<Flow>) -> Result<Planned, RunError> {
+pub async fn plan(
+    settings: &Settings,
+    flows: Vec<Flow>,
+    ns_files: Option<Vec<LocalFile>>,
+) -> Result<Planned, RunError> {
     let (client, fetched) = connect_and_fetch(settings).await?;
-    finish_plan(settings, client, fetched, flows).await
+    finish_plan(settings, client, fetched, flows, ns_files).await
 }
 
 /// Read, prepare and plan in one go. Preparing (parsing and checking every file) and
@@ -172,6 +195,7 @@ pub async fn plan_loaded(settings: &Settings, loaded: Loaded) -> Result<Planned,
     let Loaded {
         files,
         missing_directory,
+        ns_files,
         _keep,
     } = loaded;
     let settings = &without_deletes_if(settings, missing_directory);
@@ -184,7 +208,7 @@ pub async fn plan_loaded(settings: &Settings, loaded: Loaded) -> Result<Planned,
         Err(e) => std::panic::resume_unwind(e.into_panic()),
     };
     let (client, fetched) = fetched?;
-    let mut planned = finish_plan(settings, client, fetched, flows).await?;
+    let mut planned = finish_plan(settings, client, fetched, flows, ns_files).await?;
     if missing_directory {
         planned.plan.warnings.push(format!(
             "git-directory `{}` does not exist: no flow was read and nothing will be deleted (fail-on-missing-directory is off)",
@@ -204,19 +228,42 @@ pub fn without_deletes_if(settings: &Settings, missing: bool) -> Settings {
     s
 }
 
-async fn connect_and_fetch(settings: &Settings) -> Result<(KestraClient, Fetched), RunError> {
+/// The live scope read at connection: the flows, and with `--namespace-files` the target
+/// namespace's files (one export, read at the same time).
+struct Live {
+    flows: Fetched,
+    files: Option<Vec<RemoteFile>>,
+}
+
+async fn connect_and_fetch(settings: &Settings) -> Result<(KestraClient, Live), RunError> {
     let config = settings.server()?.clone();
     let client = KestraClient::connect(config).await?;
-    let fetched = client.fetch_scope(&settings.scope).await?;
-    Ok((client, fetched))
+    let namespace = &settings.scope.namespace;
+    let files = async {
+        match &settings.files {
+            Some(_) => client.export_files(namespace).await.map(Some),
+            None => Ok(None),
+        }
+    };
+    let (flows, files) = tokio::join!(client.fetch_scope(&settings.scope), files);
+    let live = Live {
+        flows: flows?,
+        files: files?,
+    };
+    Ok((client, live))
 }
 
 async fn finish_plan(
     settings: &Settings,
     client: KestraClient,
-    fetched: Fetched,
+    live: Live,
     flows: Vec<Flow>,
+    ns_files: Option<Vec<LocalFile>>,
 ) -> Result<Planned, RunError> {
+    let Live {
+        flows: fetched,
+        files: live_files,
+    } = live;
     let local: Vec<LocalFlow<'_>> = flows
         .iter()
         .map(|f| LocalFlow {
@@ -239,6 +286,16 @@ async fn finish_plan(
     if !unknown.is_empty() {
         let revisions = client.read_revisions(&listing, &unknown).await?;
         plan.set_revisions(&revisions);
+    }
+    if let Some(fs) = &settings.files {
+        let rows = nsfiles::plan::compute(
+            &settings.scope.namespace,
+            ns_files.as_deref().unwrap_or_default(),
+            live_files.as_deref().unwrap_or_default(),
+            &fs.namespace_directory,
+            settings.delete,
+        );
+        plan.set_files(rows);
     }
     validate_writes(settings, &client, &mut plan, &flows).await?;
     Ok(Planned {

@@ -61,6 +61,9 @@ pub fn root(settings: &Settings, number: u64) -> Result<String, RunError> {
 /// preview's own: emptying it is what a request that removes every flow asks for).
 pub fn tree_settings(settings: &Settings, root: &str) -> Settings {
     let mut s = settings.clone();
+    // Previews mirror flows only: namespace files stay out of them (a preview run never
+    // reads, writes or deletes a namespace file).
+    s.files = None;
     s.scope = Scope {
         namespace: root.to_string(),
         include_children: true,
@@ -163,7 +166,7 @@ pub async fn deploy(
 ) -> Result<Deployed, RunError> {
     let prepared = prepare(settings, number, flows)?;
     let tree = tree_settings(settings, &prepared.root);
-    let planned = pipeline::plan(&tree, prepared.flows.clone()).await?;
+    let planned = pipeline::plan(&tree, prepared.flows.clone(), None).await?;
     let report = if planned.plan.summary.has_changes() {
         Some(pipeline::apply(&tree, &planned).await?)
     } else {
@@ -191,7 +194,7 @@ pub struct Destroyed {
 pub async fn destroy(settings: &Settings, number: u64) -> Result<Destroyed, RunError> {
     let root = root(settings, number)?;
     let tree = tree_settings(settings, &root);
-    let planned = pipeline::plan(&tree, Vec::new()).await?;
+    let planned = pipeline::plan(&tree, Vec::new(), None).await?;
     let target = &settings.scope.namespace;
     let mut deleted = Vec::new();
     for f in planned.plan.changes() {

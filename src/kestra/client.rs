@@ -55,6 +55,8 @@ pub(super) enum Body<'a> {
     Yaml(&'a str),
     /// `multipart/form-data`, one part named `flows` per `(filename, source)`.
     FlowParts(&'a [(&'a str, &'a str)]),
+    /// `multipart/form-data`, one part named `fileContent`: a namespace file's bytes.
+    FileContent(&'a [u8]),
 }
 
 /// A connected client; cheap to clone (shares the connection pool).
@@ -340,6 +342,7 @@ impl KestraClient {
                         .header(CONTENT_TYPE, HeaderValue::from_static("application/x-yaml"))
                         .body(source.to_string()),
                     Body::FlowParts(parts) => request.multipart(flow_parts(parts)),
+                    Body::FileContent(bytes) => request.multipart(file_part(bytes)),
                 }
             })
             .await?;
@@ -360,6 +363,19 @@ fn flow_parts(parts: &[(&str, &str)]) -> reqwest::multipart::Form {
         form = form.part("flows", part);
     }
     form
+}
+
+/// The multipart form of a namespace-file upload: one part `fileContent`. Its file name
+/// is fixed and never ends in `.zip`: the server unpacks a part whose name does, which
+/// would turn a user's `data.zip` into the files inside it.
+fn file_part(bytes: &[u8]) -> reqwest::multipart::Form {
+    let part = reqwest::multipart::Part::bytes(bytes.to_vec())
+        .file_name("kestra-sync-upload")
+        .mime_str("application/octet-stream")
+        .unwrap_or_else(|_| {
+            reqwest::multipart::Part::bytes(bytes.to_vec()).file_name("kestra-sync-upload")
+        });
+    reqwest::multipart::Form::new().part("fileContent", part)
 }
 
 /// The `Authorization` header for `auth`, marked sensitive. The only place a secret is

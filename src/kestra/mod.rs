@@ -5,6 +5,7 @@
 pub mod client;
 pub mod error;
 mod export;
+pub mod files;
 mod listing;
 pub mod paths;
 mod revisions;

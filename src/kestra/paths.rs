@@ -118,6 +118,19 @@ impl ApiPaths {
     }
 }
 
+impl ApiPaths {
+    /// `{root}api/v1[/{tenant}]/namespaces/{namespace}/files{/suffix…}`.
+    pub fn namespace_files(&self, namespace: &str, suffix: &[&str]) -> Result<Url, KestraError> {
+        let mut all: Vec<&str> = vec!["api", "v1"];
+        if let Some(t) = &self.tenant {
+            all.push(t);
+        }
+        all.extend_from_slice(&["namespaces", namespace, "files"]);
+        all.extend_from_slice(suffix);
+        join(&self.root, &all)
+    }
+}
+
 /// Append path segments, each encoded as one segment (`/` → `%2F`). Empty, `.` and `..`
 /// segments are refused: the `url` crate would silently drop them, turning
 /// `DELETE /flows/ns/..` into `DELETE /flows/ns`.

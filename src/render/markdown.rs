@@ -115,7 +115,19 @@ pub fn render_comment(plan: &Plan, ctx: &MarkdownContext, limit: usize) -> Strin
 
 /// The plan as Markdown, never longer than `limit` bytes.
 pub fn render(plan: &Plan, ctx: &MarkdownContext, limit: usize) -> String {
-    render_within(&Parts::new(plan, ctx), limit)
+    let parts = Parts::new(plan, ctx);
+    let Some(files) = crate::nsfiles::render::MarkdownSection::new(plan, &parts.full_plan_at)
+    else {
+        return render_within(&parts, limit);
+    };
+    // The namespace files go before the footer, in the room the flows leave (the flows
+    // keep at least the files' smallest form free).
+    let body = render_within(&parts, limit.saturating_sub(files.min_len()));
+    let section = files.render(limit.saturating_sub(body.len()));
+    match body.strip_suffix(&parts.footer) {
+        Some(before) => format!("{before}{section}{}", parts.footer),
+        None => hard_cut(body + &section, limit),
+    }
 }
 
 /// Beyond this many changed flows, the table becomes compact per-action lists.
@@ -559,16 +571,24 @@ fn verdict(plan: &Plan, ctx: &MarkdownContext) -> String {
         l if l.is_empty() => String::new(),
         l => format!(" on **{}**", html(&l)),
     };
+    let files = match &s.files {
+        Some(f) => format!("; namespace files: {}", crate::nsfiles::render::counts(f)),
+        None => String::new(),
+    };
     let counts = format!(
-        "{} to add, {} to update, {} to delete",
+        "{} to add, {} to update, {} to delete{files}",
         s.added, s.updated, s.deleted
     );
     let status = plan.status();
     match status {
         Status::NoChanges => {
-            let verb = if s.unchanged == 1 { "matches" } else { "match" };
+            let (verb, files) = match &s.files {
+                Some(f) => ("match", format!(" and {} namespace file(s)", f.unchanged)),
+                None if s.unchanged == 1 => ("matches", String::new()),
+                None => ("match", String::new()),
+            };
             format!(
-                "### ✅ Kestra plan for {target}{scope}{on}: no changes ({} {verb} Git)",
+                "### ✅ Kestra plan for {target}{scope}{on}: no changes ({}{files} {verb} Git)",
                 flows(s.unchanged)
             )
         }

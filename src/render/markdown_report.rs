@@ -50,6 +50,24 @@ pub fn render_apply_report(
                 applied_as(SyncState::Deleted)
             );
         }
+        if plan.summary.files.is_some() {
+            let files_as = |deleted: bool| {
+                report
+                    .files
+                    .iter()
+                    .filter(|r| {
+                        (r.sync_state == crate::nsfiles::FileState::Deleted) == deleted
+                            && matches!(r.outcome, Outcome::Applied { .. })
+                    })
+                    .count()
+            };
+            let _ = writeln!(
+                head,
+                "\nNamespace files: {} uploaded, {} deleted.",
+                files_as(false),
+                files_as(true)
+            );
+        }
     } else {
         let _ = writeln!(
             head,
@@ -95,11 +113,43 @@ pub fn render_apply_report(
                 result
             )
         })
+        .chain(
+            report
+                .files
+                .iter()
+                .filter(|r| !matches!(r.outcome, Outcome::Unchanged | Outcome::Kept))
+                .map(|r| {
+                    let result = match &r.outcome {
+                        Outcome::Applied { .. }
+                            if r.sync_state == crate::nsfiles::FileState::Deleted =>
+                        {
+                            "✅ deleted".to_string()
+                        }
+                        Outcome::Applied { .. } => "✅ uploaded".to_string(),
+                        Outcome::Failed { error } => format!("❌ failed: {}", one_line(error)),
+                        Outcome::Unknown { error } => format!("❓ unknown: {}", one_line(error)),
+                        Outcome::NotAttempted { reason } => {
+                            format!("⏭️ not attempted: {}", one_line(reason))
+                        }
+                        Outcome::Stale { reason } => format!("⚠️ stale: {}", one_line(reason)),
+                        Outcome::Unchanged | Outcome::Kept => String::new(),
+                    };
+                    format!(
+                        "| {} | {} | {} | {} |\n",
+                        crate::nsfiles::render::label(r.sync_state),
+                        cell(&format!("{}:{}", r.namespace, r.kestra_path)),
+                        r.git_path.as_deref().map(cell).unwrap_or_default(),
+                        result
+                    )
+                }),
+        )
         .collect();
     let table_head = if rows.is_empty() {
         ""
-    } else {
+    } else if report.files.is_empty() {
         "\n| | flow | file | result |\n|---|---|---|---|\n"
+    } else {
+        "\n| | flow or namespace file | file | result |\n|---|---|---|---|\n"
     };
     let foot = footer(plan, ctx, "applied to");
     let at = if ctx.full_plan_at.is_empty() {
@@ -168,6 +218,7 @@ mod tests {
             blockers: Vec::new(),
             warnings: Vec::new(),
             flows: Vec::new(),
+            files: None,
             server: ServerInfo {
                 url: "https://kestra.example.com".into(),
                 version: Some("1.3.0".into()),
@@ -203,6 +254,7 @@ mod tests {
     #[test]
     fn a_complete_apply() {
         let report = Report {
+            files: Vec::new(),
             flows: vec![
                 row(
                     "new",
@@ -231,6 +283,7 @@ mod tests {
             stale: 0,
         };
         let p = plan(Summary {
+            files: None,
             added: 1,
             updated: 1,
             unchanged: 1,
@@ -253,6 +306,7 @@ mod tests {
     #[test]
     fn a_partial_apply_says_what_the_server_holds() {
         let report = Report {
+            files: Vec::new(),
             flows: vec![
                 row(
                     "ok",
@@ -285,6 +339,7 @@ mod tests {
             stale: 0,
         };
         let p = plan(Summary {
+            files: None,
             added: 1,
             updated: 1,
             unchanged: 0,
@@ -301,6 +356,7 @@ mod tests {
     #[test]
     fn nothing_to_do() {
         let report = Report {
+            files: Vec::new(),
             flows: vec![],
             applied: 0,
             failed: 0,
@@ -309,6 +365,7 @@ mod tests {
             stale: 0,
         };
         let p = plan(Summary {
+            files: None,
             unchanged: 5,
             ..Summary::default()
         });
@@ -334,6 +391,7 @@ mod tests {
             })
             .collect();
         let report = Report {
+            files: Vec::new(),
             flows,
             applied: 5000,
             failed: 0,
@@ -342,6 +400,7 @@ mod tests {
             stale: 0,
         };
         let p = plan(Summary {
+            files: None,
             added: 5000,
             ..Summary::default()
         });

@@ -67,18 +67,27 @@ pub fn summary_line(plan: &Plan) -> String {
         } else {
             ("flows", "match")
         };
+        let files = match s.files {
+            Some(f) => format!(" and {} namespace file(s)", f.unchanged),
+            None => String::new(),
+        };
+        let verb = if files.is_empty() { verb } else { "match" };
         let children = if plan.include_child_namespaces {
             " and its child namespaces"
         } else {
             ""
         };
         return format!(
-            "No changes. {n} {flows} in `{}`{children} {verb} Git.",
+            "No changes. {n} {flows}{files} in `{}`{children} {verb} Git.",
             plan.target_namespace
         );
     }
+    let files = match &s.files {
+        Some(f) => format!(" Namespace files: {}.", crate::nsfiles::render::counts(f)),
+        None => String::new(),
+    };
     format!(
-        "Plan: {} to add, {} to update, {} to delete.",
+        "Plan: {} to add, {} to update, {} to delete.{files}",
         s.added, s.updated, s.deleted
     )
 }
@@ -246,6 +255,9 @@ pub fn render(plan: &Plan, color: bool) -> String {
         }
         out.push('\n');
     }
+    out.push_str(&crate::nsfiles::render::text_section(plan, &|o, d| {
+        diff_block(o, d, color)
+    }));
     let (on, off) = style(color, AnsiColor::White, true);
     let _ = write!(out, "{on}{}{off}", summary_line(plan));
     if plan.summary.has_changes() && plan.summary.unchanged > 0 {
@@ -305,6 +317,36 @@ pub fn render_report(report: &crate::apply::Report, color: bool) -> String {
         }
         out.push('\n');
     }
+    for r in &report.files {
+        let (sym, c, verb) = match (&r.outcome, r.sync_state) {
+            (Outcome::Unchanged | Outcome::Kept, _) => continue,
+            (Outcome::Applied { .. }, crate::nsfiles::FileState::Deleted) => {
+                ("-", AnsiColor::Red, "deleted")
+            }
+            (Outcome::Applied { .. }, _) => ("+", AnsiColor::Green, "uploaded"),
+            (Outcome::Failed { .. }, _) => ("x", AnsiColor::Red, "FAILED"),
+            (Outcome::Unknown { .. }, _) => ("!", AnsiColor::Red, "UNKNOWN"),
+            (Outcome::NotAttempted { .. }, _) => ("?", AnsiColor::Magenta, "not attempted"),
+            (Outcome::Stale { .. }, _) => ("!", AnsiColor::Yellow, "STALE"),
+        };
+        let (on, off) = style(color, c, true);
+        let name = crate::render::untrusted::visible_line(&r.kestra_path);
+        let _ = write!(
+            out,
+            "  {on}{sym}{off} namespace file {}:{name}: {on}{verb}{off}",
+            r.namespace
+        );
+        match &r.outcome {
+            Outcome::Failed { error } | Outcome::Unknown { error } => {
+                let _ = write!(out, ": {error}");
+            }
+            Outcome::NotAttempted { reason } => {
+                let _ = write!(out, ": {reason}");
+            }
+            _ => {}
+        }
+        out.push('\n');
+    }
     let _ = writeln!(
         out,
         "Apply {}: {}.",
@@ -326,7 +368,9 @@ pub fn incomplete_note(report: &crate::apply::Report) -> &'static str {
     let unknown = report
         .flows
         .iter()
-        .any(|r| matches!(r.outcome, crate::apply::Outcome::Unknown { .. }));
+        .map(|r| &r.outcome)
+        .chain(report.files.iter().map(|r| &r.outcome))
+        .any(|o| matches!(o, crate::apply::Outcome::Unknown { .. }));
     if unknown {
         "The server holds every change marked applied above, none of those marked failed, stale or not attempted, and maybe those marked unknown (their answer was lost): run plan to see. Fix the cause and run again: apply converges."
     } else {

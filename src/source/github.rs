@@ -21,8 +21,8 @@
 //! - the download (streamed to a temporary file, never held in memory), the decompressed
 //!   stream and the number of entries are capped.
 //!
-//! Only what can matter is written: files under `git-directory`, `.kestraignore` files, and
-//! the targets of links found there.
+//! Only what can matter is written: files under `git-directory` (and the namespace files'
+//! folder, [`download_folders`]), `.kestraignore` files, and the targets of links found there.
 
 use std::io::Read;
 use std::path::{Component, Path, PathBuf};
@@ -83,6 +83,20 @@ pub async fn download(
     git_ref: &str,
     git_directory: &str,
 ) -> Result<Extracted, SourceError> {
+    download_folders(client, repository, git_ref, &[git_directory], MAX_FILE).await
+}
+
+/// [`download`] for several folders at once (the flows' and the namespace files'), with
+/// `max_file` as the size over which a file stands as an empty placeholder of its size
+/// (the largest limit of the readers that will read the tree: each refuses by name what is
+/// over its own).
+pub async fn download_folders(
+    client: &GithubClient,
+    repository: &str,
+    git_ref: &str,
+    folders: &[&str],
+    max_file: u64,
+) -> Result<Extracted, SourceError> {
     let (owner, repo) =
         split_repository(repository).map_err(|e| SourceError::Other(e.to_string()))?;
     if git_ref.is_empty() || git_ref.chars().any(|c| c.is_control() || c == ' ') {
@@ -123,14 +137,18 @@ pub async fn download(
         .tempdir()
         .map_err(tmp_err)?;
     let dest = dir.path().to_path_buf();
-    let filter = Filter::new(git_directory);
+    let filter = Filter::any_of(folders);
+    let limits = Limits {
+        file: max_file.max(MAX_FILE),
+        ..Limits::default()
+    };
     let files = tokio::task::spawn_blocking(move || {
         let open = || -> std::io::Result<Box<dyn Read>> {
             let mut f = archive.try_clone()?;
             std::io::Seek::seek(&mut f, std::io::SeekFrom::Start(0))?;
             Ok(Box::new(std::io::BufReader::new(f)))
         };
-        extract_from(&open, &dest, &filter, Limits::default())
+        extract_from(&open, &dest, &filter, limits)
     })
     .await
     .map_err(|e| SourceError::Other(format!("extracting the tarball failed: {e}")))??;
@@ -173,23 +191,35 @@ const REF_CHARS: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
 /// Which archive paths (top folder stripped) are worth writing.
 #[derive(Debug, Clone)]
 pub struct Filter {
-    /// `None`: everything (git-directory is the root, or not a plain relative path, in which
+    /// `None`: everything (a folder is the root, or not a plain relative path, in which
     /// case the workspace reader reports it).
-    prefix: Option<Vec<String>>,
+    prefixes: Option<Vec<Vec<String>>>,
 }
 
 impl Filter {
     pub fn new(git_directory: &str) -> Filter {
-        let mut parts = Vec::new();
-        for c in Path::new(git_directory.trim()).components() {
-            match c {
-                Component::Normal(s) => parts.push(s.to_string_lossy().into_owned()),
-                Component::CurDir => {}
-                _ => return Filter { prefix: None },
+        Filter::any_of(&[git_directory])
+    }
+
+    /// What any of `folders` needs.
+    pub fn any_of(folders: &[&str]) -> Filter {
+        let mut prefixes = Vec::new();
+        for folder in folders {
+            let mut parts = Vec::new();
+            for c in Path::new(folder.trim()).components() {
+                match c {
+                    Component::Normal(s) => parts.push(s.to_string_lossy().into_owned()),
+                    Component::CurDir => {}
+                    _ => return Filter { prefixes: None },
+                }
             }
+            if parts.is_empty() {
+                return Filter { prefixes: None };
+            }
+            prefixes.push(parts);
         }
         Filter {
-            prefix: (!parts.is_empty()).then_some(parts),
+            prefixes: Some(prefixes),
         }
     }
 
@@ -197,10 +227,12 @@ impl Filter {
         if rel.last().is_some_and(|n| n == ".kestraignore") {
             return true;
         }
-        match &self.prefix {
+        match &self.prefixes {
             None => true,
-            // Under the folder, or a folder leading to it.
-            Some(p) => rel.starts_with(p) || (is_dir && p.starts_with(rel)),
+            // Under a folder, or a folder leading to one.
+            Some(all) => all
+                .iter()
+                .any(|p| rel.starts_with(p) || (is_dir && p.starts_with(rel))),
         }
     }
 }

@@ -32,16 +32,64 @@ pub const MAX_IGNORE_PATTERNS: usize = 1_000;
 /// Most time spent matching `.kestraignore` over one walk; beyond, an error.
 pub const MAX_IGNORE_TIME: std::time::Duration = std::time::Duration::from_secs(5);
 
+/// What a walk reads: flow files, or namespace files (`crate::nsfiles`).
+#[derive(Debug, Clone, Copy)]
+pub struct Kind {
+    /// The option naming the folder, for messages (`--git-directory`).
+    pub option: &'static str,
+    /// What one file is, for messages (`flow file`).
+    pub noun: &'static str,
+    /// Whether a file of this name is read (flows: `*.yml` / `*.yaml`).
+    pub accept: fn(&str) -> bool,
+    /// Largest file read; a bigger one is an error naming it.
+    pub max_bytes: u64,
+    /// What to advise for a file over `max_bytes`.
+    pub too_big_advice: &'static str,
+}
+
+/// Flow files: `*.yml` / `*.yaml` up to [`MAX_FILE_BYTES`].
+pub const FLOWS: Kind = Kind {
+    option: "--git-directory",
+    noun: "flow file",
+    accept: is_flow_name,
+    max_bytes: MAX_FILE_BYTES,
+    too_big_advice:
+        "move big scripts or data to namespace files, or list the file in `.kestraignore`",
+};
+
 /// Read every `*.yml` / `*.yaml` under `spec.git_directory`, honouring `.kestraignore`.
 /// Files come sorted by `git_path`.
 pub fn read(spec: &SourceSpec) -> Result<Vec<SourceFile>, SourceError> {
+    read_tree(
+        &spec.workspace,
+        &spec.git_directory,
+        spec.include_child_namespaces,
+        &FLOWS,
+    )
+}
+
+/// Read every file `kind` accepts under `directory` (relative to `workspace`), walking
+/// subfolders when `recursive`, honouring `.kestraignore` at its root, never outside the
+/// workspace. Files come sorted by `git_path`.
+pub fn read_tree(
+    workspace: &Path,
+    directory: &str,
+    recursive: bool,
+    kind: &Kind,
+) -> Result<Vec<SourceFile>, SourceError> {
+    let spec = SourceSpec {
+        workspace: workspace.to_path_buf(),
+        git_directory: directory.to_string(),
+        include_child_namespaces: recursive,
+    };
+    let spec = &spec;
     let root = fs::canonicalize(&spec.workspace).map_err(|e| {
         SourceError::Other(format!(
             "cannot open the workspace `{}`: {e}; check --workspace",
             spec.workspace.display()
         ))
     })?;
-    let prefix = relative_dir(&spec.git_directory)?;
+    let prefix = relative_dir(&spec.git_directory, kind.option)?;
     let shown = if prefix.is_empty() {
         "."
     } else {
@@ -65,7 +113,10 @@ pub fn read(spec: &SourceSpec) -> Result<Vec<SourceFile>, SourceError> {
     inside(&root, &dir, shown)?;
     if !dir.is_dir() {
         return Err(SourceError::Other(format!(
-            "git-directory `{shown}` is a file, not a folder: give the folder that holds the flow files with --git-directory"
+            "{} `{shown}` is a file, not a folder: give the folder that holds the {}s with {}",
+            kind.option.trim_start_matches('-'),
+            kind.noun,
+            kind.option
         )));
     }
     let ignore = load_ignore(&root, &dir, &prefix)?;
@@ -75,6 +126,7 @@ pub fn read(spec: &SourceSpec) -> Result<Vec<SourceFile>, SourceError> {
         dir: &dir,
         prefix: &prefix,
         ignore: &ignore,
+        kind,
     };
     let mut files = walk.run(spec.include_child_namespaces)?;
     files.sort_by(|a, b| a.git_path.cmp(&b.git_path));
@@ -88,11 +140,11 @@ pub fn read(spec: &SourceSpec) -> Result<Vec<SourceFile>, SourceError> {
 
 /// `git_directory` as a workspace-relative `/` path (`""` for the workspace itself), or
 /// the refusal of an absolute path or a `..`.
-fn relative_dir(git_directory: &str) -> Result<String, SourceError> {
+fn relative_dir(git_directory: &str, option: &str) -> Result<String, SourceError> {
     let given = git_directory.trim();
     let outside = |why: &str| SourceError::OutsideWorkspace {
         path: given.to_string(),
-        why: why.to_string(),
+        why: format!("{why} ({option})"),
     };
     let mut parts = Vec::new();
     for component in Path::new(given).components() {
@@ -153,7 +205,7 @@ fn load_ignore(root: &Path, dir: &Path, prefix: &str) -> Result<Gitignore, Sourc
             MAX_IGNORE_BYTES / 1024
         )));
     }
-    let bytes = read_limited(&real, &shown)?;
+    let bytes = read_limited(&real, &shown, &FLOWS)?;
     let text = String::from_utf8(bytes).map_err(|_| {
         SourceError::Other(format!("`{shown}` is not valid UTF-8: save it as UTF-8"))
     })?;
@@ -197,6 +249,7 @@ struct Walk<'a> {
     /// `git_directory` as shown (workspace-relative, `/`).
     prefix: &'a str,
     ignore: &'a Gitignore,
+    kind: &'a Kind,
 }
 
 impl Walk<'_> {
@@ -313,7 +366,7 @@ impl Walk<'_> {
             return Ok(false);
         }
         let is_dir = entry.file_type().is_dir();
-        if (is_dir && !recursive) || (!is_dir && !is_flow_name(&name)) {
+        if (is_dir && !recursive) || (!is_dir && !(self.kind.accept)(&name)) {
             return Ok(false);
         }
         let rel_path = entry.path().strip_prefix(self.dir).unwrap_or(entry.path());
@@ -382,7 +435,7 @@ impl Walk<'_> {
         let is_link = fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink());
         if is_link && fs::metadata(&path).is_err() {
             // A broken link: an error only where a flow was expected.
-            return is_flow_name(&name).then(|| {
+            return (self.kind.accept)(&name).then(|| {
                 SourceError::Other(format!(
                     "`{shown}` is a broken symbolic link: fix it, remove it, or list it in `.kestraignore`"
                 ))
@@ -402,15 +455,16 @@ impl Walk<'_> {
         let git_path = shown_path(self.prefix, &rel.join("/"));
         rel.pop();
         Ok(SourceFile {
-            bytes: read_limited(entry.path(), &git_path)?,
+            bytes: read_limited(entry.path(), &git_path, self.kind)?,
             git_path,
             subfolders: rel,
         })
     }
 }
 
-/// The bytes of `path`, refusing files over [`MAX_FILE_BYTES`] without reading them whole.
-fn read_limited(path: &Path, shown: &str) -> Result<Vec<u8>, SourceError> {
+/// The bytes of `path`, refusing files over `kind.max_bytes` without reading them whole.
+fn read_limited(path: &Path, shown: &str, kind: &Kind) -> Result<Vec<u8>, SourceError> {
+    let max = kind.max_bytes;
     let io = |e| SourceError::Io {
         path: shown.to_string(),
         source: e,
@@ -418,19 +472,19 @@ fn read_limited(path: &Path, shown: &str) -> Result<Vec<u8>, SourceError> {
     let file = fs::File::open(path).map_err(io)?;
     let too_big = |size: u64| {
         SourceError::Other(format!(
-            "`{shown}` has {size} bytes, more than the {} KiB limit for a flow file: move big scripts or data to namespace files, or list the file in `.kestraignore`",
-            MAX_FILE_BYTES / 1024
+            "`{shown}` has {size} bytes, more than the {} KiB limit for a {}: {}",
+            max / 1024,
+            kind.noun,
+            kind.too_big_advice
         ))
     };
     let size = file.metadata().map_err(io)?.len();
-    if size > MAX_FILE_BYTES {
+    if size > max {
         return Err(too_big(size));
     }
     let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
-    file.take(MAX_FILE_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(io)?;
-    if bytes.len() as u64 > MAX_FILE_BYTES {
+    file.take(max + 1).read_to_end(&mut bytes).map_err(io)?;
+    if bytes.len() as u64 > max {
         return Err(too_big(bytes.len() as u64));
     }
     Ok(bytes)

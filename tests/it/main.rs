@@ -25,6 +25,7 @@ mod kestra_listing;
 mod kestra_validate;
 mod kestra_writes;
 mod messages;
+mod namespace_files;
 mod plan_lock;
 mod plan_lock_github;
 mod plan_output;

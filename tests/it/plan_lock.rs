@@ -229,6 +229,7 @@ fn settings(emu: &Emulator, ws: &Workspace) -> Settings {
         reviewed_plan: None,
         color: false,
         ci: CiSettings::default(),
+        files: None,
     }
 }
 

@@ -66,6 +66,7 @@ fn settings(emu: &Emulator, target: &str, delete: bool) -> Settings {
         reviewed_plan: None,
         color: false,
         ci: CiSettings::default(),
+        files: None,
     }
 }
 
@@ -101,7 +102,7 @@ fn seed(emu: &Emulator, flows: &[Flow]) {
 /// Run a plan, counting its requests.
 async fn plan(emu: &Emulator, target: &str, delete: bool, flows: Vec<Flow>) -> (Plan, u64) {
     emu.reset_counts();
-    let planned = run::plan(&settings(emu, target, delete), flows)
+    let planned = run::plan(&settings(emu, target, delete), flows, None)
         .await
         .unwrap_or_else(|e| panic!("plan failed: {e}"));
     (planned.plan, emu.request_count())
