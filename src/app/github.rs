@@ -104,6 +104,9 @@ pub async fn run(settings: Result<Settings, String>) -> Exit {
         },
         None => None,
     };
+    if let Some(e) = crate::ci::guard::check_github(&ctx, gh.as_ref()).await {
+        return modes::fail(&GitHub { ctx, gh }, &e);
+    }
     modes::run(&GitHub { ctx, gh }, &settings, mode).await
 }
 

@@ -46,12 +46,16 @@ pub async fn run(settings: Result<Settings, String>, color: bool) -> Exit {
         }
     };
     let mode = mode(&ctx, settings.ci.deployed_branch.as_deref());
+    let literal = crate::ci::guard::check_gitlab();
     let platform = GitLab::new(
         ctx,
         settings.ci.gitlab_token.clone(),
         settings.http,
         settings.color,
     );
+    if let Some(e) = literal {
+        return modes::fail(&platform, &e);
+    }
     modes::run(&platform, &settings, mode).await
 }
 

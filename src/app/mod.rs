@@ -71,6 +71,10 @@ pub async fn run(command: Command) -> Exit {
             return modes::fail(&terminal::Terminal, no_platform);
         }
     };
+    let argv: Vec<String> = std::env::args().collect();
+    for warning in crate::ci::guard::flag_warnings(&argv) {
+        report::Reporter::print(&terminal::Terminal, report::Level::Warning, None, &warning);
+    }
     match Settings::from_args(&args) {
         Ok(settings) => modes::run(&terminal::Terminal, &settings, mode).await,
         Err(e) => modes::fail(&terminal::Terminal, &e.to_string()),

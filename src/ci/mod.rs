@@ -6,6 +6,7 @@
 pub mod commands;
 pub mod github;
 pub mod gitlab;
+pub mod guard;
 
 /// How grave a message is: a GitHub annotation level, a GitLab log prefix, a terminal
 /// `error:` / `warning:`.

@@ -637,4 +637,86 @@ async fn a_failed_review_edits_the_same_comment_to_say_the_plan_failed() {
         "{}",
         now[0].body
     );
+/// The seed's guard: a secret input written as a literal in the calling workflow
+/// (`GITHUB_WORKFLOW_REF`, read from the checkout) fails the step with the seed's message
+/// adapted to GitHub, naming the input and line, never the value; nothing is planned,
+/// commented or written. An expression passes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_literal_secret_in_the_workflow_fails_the_step() {
+    let gh = FakeGithub::start("").await;
+    let emu = kestra();
+    let workflow = |with: &str| {
+        format!(
+            "on: pull_request\njobs:\n  plan:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: actions/checkout@v5\n      - uses: kestra-sync/kestra-sync@v0\n        with:\n          target-namespace: prod\n{with}"
+        )
+    };
+    for (with, key, line) in [
+        (
+            "          kestra-password: hunter2-literal\n",
+            "kestra-password",
+            10,
+        ),
+        (
+            "          github-token: ghp_literal0000\n",
+            "github-token",
+            10,
+        ),
+        (
+            "          kestra-api-token: 'tok-literal'\n",
+            "kestra-api-token",
+            10,
+        ),
+        ("          git-password: pw-literal\n", "git-password", 10),
+    ] {
+        let ws = Workspace::new(&[("steady.yml", flow("steady", "same"))]);
+        let dir = ws.path().join(".github/workflows");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("plan.yml"), workflow(with)).unwrap();
+        let mut env = inputs(&emu, BOT_TOKEN, &[]);
+        env.insert(
+            "GITHUB_WORKFLOW_REF".into(),
+            format!("{REPO}/.github/workflows/plan.yml@refs/pull/7/merge"),
+        );
+        emu.reset_counts();
+        let s = step(&gh, &ws, "pull_request", pr_payload(false), env).await;
+        assert_eq!(s.code, 1, "{}\n{}", s.stdout, s.stderr);
+        let said = format!("`{key}` (.github/workflows/plan.yml line {line})");
+        let error = s
+            .stdout
+            .lines()
+            .find(|l| l.starts_with("::error"))
+            .unwrap_or_else(|| panic!("{}", s.stdout));
+        assert!(
+            error.contains("It looks like you have hard-coded Kestra credentials")
+                && error.contains(&said)
+                && error.contains("${{ secrets."),
+            "{said}\n{error}"
+        );
+        for value in [
+            "hunter2-literal",
+            "ghp_literal0000",
+            "tok-literal",
+            "pw-literal",
+        ] {
+            assert!(!s.stdout.contains(value) && !s.stderr.contains(value));
+        }
+        assert_eq!(emu.write_count(), 0);
+        assert!(gh.comments(REPO, PR).is_empty(), "no comment");
+    }
+    // an expression passes
+    let ws = Workspace::new(&[("steady.yml", flow("steady", "same"))]);
+    let dir = ws.path().join(".github/workflows");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("plan.yml"),
+        workflow("          kestra-password: ${{ secrets.KESTRA_PASSWORD }}\n"),
+    )
+    .unwrap();
+    let mut env = inputs(&emu, BOT_TOKEN, &[]);
+    env.insert(
+        "GITHUB_WORKFLOW_REF".into(),
+        format!("{REPO}/.github/workflows/plan.yml@refs/pull/7/merge"),
+    );
+    let s = step(&gh, &ws, "pull_request", pr_payload(false), env).await;
+    assert_eq!(s.code, 0, "{}\n{}", s.stdout, s.stderr);
 }

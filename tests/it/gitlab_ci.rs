@@ -644,3 +644,67 @@ async fn gitlab_out_of_reach_is_a_warning_not_a_failure() {
     );
     assert!(j.stdout.contains("1 to add, 1 to update"), "{}", j.stdout);
 }
+
+/// The seed's guard: a secret written as a literal in `.gitlab-ci.yml` `variables:` (global
+/// or per job, plain or `value:` form) fails the job with the seed's message naming the
+/// variable and line, never its value, and nothing is planned or written; a variable
+/// reference (`$…`) passes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_literal_secret_in_gitlab_ci_yml_fails_the_job() {
+    let fake = FakeGitLab::new("4242", IID);
+    let gitlab = fake.start().await;
+    let emu = kestra();
+    for (file, key, line) in [
+        (
+            format!("variables:\n  KESTRA_URL: https://k\n  KESTRA_PASSWORD: {PASSWORD}\nplan:\n  script: [kestra-sync ci]\n"),
+            "KESTRA_PASSWORD",
+            3,
+        ),
+        (
+            "plan:\n  variables:\n    GITLAB_TOKEN:\n      value: glpat-literal-1234\n  script: [kestra-sync ci]\n".to_string(),
+            "GITLAB_TOKEN",
+            3,
+        ),
+        (
+            "plan:\n  variables:\n    KESTRA_API_TOKEN: \"eyJ-literal\"\n".to_string(),
+            "KESTRA_API_TOKEN",
+            3,
+        ),
+    ] {
+        let ws = checkout();
+        std::fs::write(ws.path().join(".gitlab-ci.yml"), &file).unwrap();
+        emu.reset_counts();
+        let j = job(
+            &ws,
+            pipeline(&gitlab, &emu, &ws, "merge_request_event", "4242"),
+        )
+        .await;
+        assert_eq!(j.code, 1, "{}", j.log());
+        let said = format!("`{key}` (.gitlab-ci.yml line {line})");
+        assert!(
+            j.log().contains("It looks like you have hard-coded Kestra credentials")
+                && j.log().contains(&said)
+                && j.log().contains("masked CI/CD variable"),
+            "{said}\n{}",
+            j.log()
+        );
+        for value in ["glpat-literal-1234", "eyJ-literal"] {
+            assert!(!j.log().contains(value), "{}", j.log());
+        }
+        assert_eq!(emu.write_count(), 0);
+        assert_eq!(fake.writes(), Vec::<String>::new(), "no note written");
+    }
+    // references pass
+    let ws = checkout();
+    std::fs::write(
+        ws.path().join(".gitlab-ci.yml"),
+        "variables:\n  KESTRA_PASSWORD: $PROD_PASSWORD\n",
+    )
+    .unwrap();
+    let j = job(
+        &ws,
+        pipeline(&gitlab, &emu, &ws, "merge_request_event", "4242"),
+    )
+    .await;
+    assert_eq!(j.code, 0, "{}", j.log());
+}

@@ -504,3 +504,61 @@ async fn gitlab_job_never_shows_a_secret() {
         leaks.join("\n")
     );
 }
+
+/// A secret given as a command-line flag (visible to every process on the machine) gets a
+/// warning naming the environment variable to use instead; the run still works, and the
+/// warning never shows the value. From the environment: no warning.
+#[test]
+fn a_secret_flag_on_the_command_line_is_warned_about() {
+    let emu = kestra(Auth::Basic {
+        username: USER.into(),
+        password: PASSWORD.into(),
+    });
+    let ws = workspace(&[("old.yml", flow("old", "v1"))]);
+    let run = |args: &[&str], env: &[(&str, &str)]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_kestra-sync"))
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("NO_COLOR", "1")
+            .env("KESTRA_URL", emu.url())
+            .env("KESTRA_USERNAME", USER)
+            .env("KESTRA_SYNC_WORKSPACE", ws.path())
+            .env("KESTRA_SYNC_TARGET_NAMESPACE", "prod")
+            .envs(env.iter().copied())
+            .output()
+            .unwrap()
+    };
+    let out = run(&["plan", &format!("--kestra-password={PASSWORD}")], &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("warning: --kestra-password on the command line can be read by every process on this machine")
+            && stderr.contains("set the environment variable KESTRA_PASSWORD instead"),
+        "{stderr}"
+    );
+    let out = run(
+        &[
+            "validate",
+            "--kestra-api-token",
+            API_TOKEN,
+            "--git-password",
+            GIT_PASSWORD,
+        ],
+        &[],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("KESTRA_API_TOKEN instead"), "{stderr}");
+    assert!(
+        stderr.contains("KESTRA_SYNC_GIT_PASSWORD instead"),
+        "{stderr}"
+    );
+    let mut leaks = Vec::new();
+    assert_clean("stderr", &stderr, &mut leaks);
+    assert!(leaks.is_empty(), "{leaks:?}");
+    // the same secret from the environment: no warning
+    let out = run(&["plan"], &[("KESTRA_PASSWORD", PASSWORD)]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("on the command line"), "{stderr}");
+}
