@@ -637,6 +637,8 @@ async fn a_failed_review_edits_the_same_comment_to_say_the_plan_failed() {
         "{}",
         now[0].body
     );
+}
+
 /// The seed's guard: a secret input written as a literal in the calling workflow
 /// (`GITHUB_WORKFLOW_REF`, read from the checkout) fails the step with the seed's message
 /// adapted to GitHub, naming the input and line, never the value; nothing is planned,
