@@ -12,8 +12,8 @@ use crate::cli::{CiArgs, Color, Format, SourceKind, SyncArgs};
 use crate::http::{Backoff, HttpOptions};
 use crate::kestra::client::{Auth, KestraConfig};
 use crate::model::{check_namespace, PreviewTemplate, Scope};
-pub use crate::source::git::GitSource;
 use crate::nsfiles::{normalize_namespace_directory, FilesSettings};
+pub use crate::source::git::GitSource;
 
 /// Validated settings of one run.
 #[derive(Debug, Clone)]

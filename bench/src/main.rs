@@ -120,7 +120,7 @@ fn main() -> anyhow::Result<()> {
     let mut cases = Vec::new();
     for &n in &cli.sizes {
         for &lat in &cli.latencies_ms {
-            let mut ops = vec![Op::Plan, Op::ApplyChange];
+            let mut ops = vec![Op::Plan, Op::PlanFiles, Op::ApplyChange];
             if !cli.no_initial {
                 ops.push(Op::ApplyInitial);
             }
@@ -128,8 +128,8 @@ fn main() -> anyhow::Result<()> {
                 eprintln!("bench: {n} flows, {lat} ms, {}", op.label());
                 let latency = Duration::from_millis(lat);
                 let ours = run_case(&binary, n, latency, op, Client::KestraSync);
-                let naive =
-                    (!cli.no_naive).then(|| run_case(&binary, n, latency, op, Client::Naive));
+                let naive = (!cli.no_naive && op != Op::PlanFiles)
+                    .then(|| run_case(&binary, n, latency, op, Client::Naive));
                 cases.push(Case {
                     n,
                     latency_ms: lat,
@@ -161,7 +161,7 @@ enum Client {
 /// Flows the operation changes on the server.
 fn changed_count(n: usize, op: Op) -> usize {
     match op {
-        Op::Plan => 0,
+        Op::Plan | Op::PlanFiles => 0,
         Op::ApplyChange => workload::one_percent_change(&workload::flows(n)).total(),
         Op::ApplyInitial => n,
     }
@@ -200,10 +200,26 @@ fn run_case_inner(
     let change = workload::one_percent_change(&base);
     let desired: &[GenFlow] = match op {
         Op::ApplyChange => &change.desired,
-        Op::Plan | Op::ApplyInitial => &base,
+        Op::Plan | Op::PlanFiles | Op::ApplyInitial => &base,
     };
     let ws = tempfile::tempdir()?;
     workload::write_workspace(ws.path(), desired)?;
+    if op == Op::PlanFiles {
+        // the same 10 KiB files in Git and on the server: nothing to upload
+        for i in 0..report::NS_FILES {
+            let rel = format!("scripts/{:02}/script_{i:04}.py", i % 50);
+            let bytes: Vec<u8> = format!("# script {i}\n")
+                .into_bytes()
+                .into_iter()
+                .chain(std::iter::repeat_n(b'x', 10 * 1024))
+                .take(10 * 1024)
+                .collect();
+            let p = ws.path().join("_files").join(&rel);
+            std::fs::create_dir_all(p.parent().context("parent")?)?;
+            std::fs::write(&p, &bytes)?;
+            emu.seed_file("main", TARGET, &format!("/{rel}"), &bytes);
+        }
+    }
     let state = ws.path().join("terraform.state");
     let lines: String = on_server
         .iter()
@@ -216,7 +232,7 @@ fn run_case_inner(
     let mut push = |a: &dyn AsRef<std::ffi::OsStr>| args.push(a.as_ref().to_os_string());
     let program = match client {
         Client::KestraSync => {
-            push(&if op == Op::Plan { "plan" } else { "apply" });
+            push(&if op.is_plan() { "plan" } else { "apply" });
             for a in ["--kestra-url", &url, "--target-namespace", TARGET] {
                 push(&a);
             }
@@ -224,6 +240,9 @@ fn run_case_inner(
             push(&ws.path());
             for a in ["--include-child-namespaces", "--format", "json"] {
                 push(&a);
+            }
+            if op == Op::PlanFiles {
+                push(&"--namespace-files");
             }
             if op == Op::ApplyChange {
                 push(&"--delete");
@@ -273,7 +292,7 @@ fn run_case_inner(
         .with_context(|| format!("stdout is not a JSON plan: {}", m.stderr_text()))?;
     let count = |k: &str| plan["summary"][k].as_u64().unwrap_or(u64::MAX) as usize;
     let (added, updated, unchanged, deleted) = match op {
-        Op::Plan => (0, 0, n, 0),
+        Op::Plan | Op::PlanFiles => (0, 0, n, 0),
         Op::ApplyChange => (
             change.added,
             change.updated,
@@ -295,7 +314,7 @@ fn run_case_inner(
         );
     }
     // the server must hold exactly the desired flows (and the unrelated ones, untouched)
-    let expected = workload::expected_server(if op == Op::Plan { &base } else { desired });
+    let expected = workload::expected_server(if op.is_plan() { &base } else { desired });
     let live = emu.flows("main");
     if live.len() != expected.len() {
         bail!(
@@ -315,8 +334,17 @@ fn run_case_inner(
             None => bail!("{}/{} should not be on the server", f.namespace, f.id),
         }
     }
-    if op == Op::Plan && writes != 0 {
+    if op.is_plan() && writes != 0 {
         bail!("a plan wrote {writes} time(s)");
+    }
+    if op == Op::PlanFiles {
+        let unchanged = plan["summary"]["files"]["unchanged"].as_u64().unwrap_or(0) as usize;
+        if unchanged != report::NS_FILES {
+            bail!(
+                "the plan counts {unchanged} unchanged namespace files, expected {}",
+                report::NS_FILES
+            );
+        }
     }
     Ok(Figures {
         wall: m.wall,

@@ -13,7 +13,14 @@ pub enum Op {
     ApplyChange,
     /// First apply onto an empty server: every flow created.
     ApplyInitial,
+    /// Plan with nothing to change, with `--namespace-files` and [`NS_FILES`] namespace
+    /// files of 10 KiB in Git and on the server: the requests must be the flows' plus one
+    /// export, whatever the number of files.
+    PlanFiles,
 }
+
+/// Namespace files in the [`Op::PlanFiles`] case.
+pub const NS_FILES: usize = 1_000;
 
 impl Op {
     pub fn label(self) -> &'static str {
@@ -21,7 +28,13 @@ impl Op {
             Op::Plan => "plan, no change",
             Op::ApplyChange => "apply, 1 % changed",
             Op::ApplyInitial => "apply, all new",
+            Op::PlanFiles => "plan, no change, + 1,000 namespace files of 10 KiB",
         }
+    }
+
+    /// A plan (nothing may be written).
+    pub fn is_plan(self) -> bool {
+        matches!(self, Op::Plan | Op::PlanFiles)
     }
 }
 
