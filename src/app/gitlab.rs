@@ -21,7 +21,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::modes::{self, Mode};
 use super::pipeline::Planned;
-use super::report::{Finding, Level, Posted, Reporter};
+use super::report::{Finding, Level, Merged, Posted, Reporter};
 use super::Exit;
 use crate::ci::gitlab::Context;
 use crate::forge::gitlab::{GitLabNotes, MergeRequest, TOKEN_HELP};
@@ -154,6 +154,33 @@ impl GitLab {
         )
         .map_err(|e| e.to_string())
     }
+
+    /// Merge request `iid` of this pipeline's project (a push pipeline has no
+    /// `CI_MERGE_REQUEST_IID`: the plan lock finds the merged one itself).
+    fn merge_request_number(&self, iid: u64) -> Result<MergeRequest, String> {
+        let ctx = &self.ctx;
+        MergeRequest::new(
+            ctx.api_url.as_deref(),
+            ctx.mr_project.as_deref(),
+            Some(&iid.to_string()),
+        )
+        .map_err(|e| e.to_string())
+    }
+
+    /// The notes API of merge request `iid` through `GITLAB_TOKEN`, if there is a token.
+    fn notes_of(&self, iid: u64) -> Result<Option<GitLabNotes>, String> {
+        let Some(token) = self
+            .token
+            .as_ref()
+            .filter(|t| !t.expose_secret().is_empty())
+        else {
+            return Ok(None);
+        };
+        let mr = self.merge_request_number(iid)?;
+        GitLabNotes::with_options(mr, Some(token.clone()), &self.http)
+            .map(Some)
+            .map_err(|e| e.to_string())
+    }
 }
 
 impl Reporter for GitLab {
@@ -266,7 +293,7 @@ impl Reporter for GitLab {
 
     async fn post(
         &self,
-        _number: u64,
+        number: u64,
         fork: bool,
         marker: &str,
         body: &str,
@@ -288,15 +315,65 @@ impl Reporter for GitLab {
                 reason: format!("{why}: {TOKEN_HELP}. The plan is in the job log"),
             });
         };
+        // a review: this pipeline's merge request; the plan lock on a push: the merged one
         let mr = match self.merge_request() {
-            Ok(mr) => mr,
-            Err(e) => return Err(e),
+            Ok(mr) if mr.iid == number || number == 0 => mr,
+            _ => self.merge_request_number(number)?,
         };
         let notes = match GitLabNotes::with_options(mr, Some(token.clone()), &self.http) {
             Ok(n) => n,
             Err(e) => return Err(e.to_string()),
         };
         notes.upsert(marker, body).await.map_err(|e| e.to_string())
+    }
+
+    fn request_ref(&self, number: u64) -> String {
+        format!("!{number}")
+    }
+
+    /// The merged merge request whose merge (or squash, or fast-forwarded head) commit is
+    /// `CI_COMMIT_SHA`, and the lock of its plan note.
+    async fn merged(&self, marker: &str) -> Result<Merged, String> {
+        let Some(sha) = self.ctx.commit_sha.clone() else {
+            return Ok(Merged::Unknown("CI_COMMIT_SHA is not set".into()));
+        };
+        // any IID: the project's API is what is asked first
+        let Some(project) = self.notes_of(1)? else {
+            return Ok(Merged::Unknown(
+                "no GITLAB_TOKEN to find the merged merge request".into(),
+            ));
+        };
+        let denied = |e: crate::forge::gitlab::GitLabError| {
+            match &e {
+            crate::forge::gitlab::GitLabError::Status {
+                status: 401 | 403 | 404,
+                ..
+            } => Ok(Merged::Unknown(format!(
+                "the token may not read the merged merge request ({e}); give GITLAB_TOKEN the `api` scope to check the plan lock"
+            ))),
+            _ => Err(e.to_string()),
+        }
+        };
+        let iid = match project.merged_merge_request(&sha).await {
+            Ok(Some(iid)) => iid,
+            Ok(None) => return Ok(Merged::Direct),
+            Err(e) => return denied(e),
+        };
+        let Some(notes) = self.notes_of(iid)? else {
+            return Ok(Merged::NoLock { number: iid });
+        };
+        let body = match notes.our_note(marker).await {
+            Ok(body) => body,
+            Err(e) => return denied(e),
+        };
+        match body.as_deref().map(crate::lock::Reviewed::from_comment) {
+            None | Some(Ok(None)) => Ok(Merged::NoLock { number: iid }),
+            Some(Ok(Some(reviewed))) => Ok(Merged::Lock {
+                number: iid,
+                reviewed,
+            }),
+            Some(Err(e)) => Err(format!("!{iid}: {e}")),
+        }
     }
 }
 

@@ -707,4 +707,101 @@ async fn a_literal_secret_in_gitlab_ci_yml_fails_the_job() {
     )
     .await;
     assert_eq!(j.code, 0, "{}", j.log());
+
+/// The plan lock on GitLab (issue 12): the merge request's note carries the lock; the push
+/// pipeline that merged it (`GET /projects/:id/repository/commits/:sha/merge_requests`)
+/// refuses when a flow of the plan moved on the server since the review, writes nothing and
+/// posts one note; `KESTRA_SYNC_ON_STALE=warn` applies and says so; a direct push applies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_merge_whose_reviewed_flow_moved_is_refused_with_one_note() {
+    let fake = FakeGitLab::new("1234", IID);
+    let gitlab = fake.start().await;
+    let emu = kestra();
+    let ws = checkout();
+    let token = [("GITLAB_TOKEN", TOKEN)];
+    let review = job(
+        &ws,
+        with(
+            pipeline(&gitlab, &emu, &ws, "merge_request_event", "1234"),
+            &token,
+        ),
+    )
+    .await;
+    assert_eq!(review.code, 0, "{}", review.log());
+    let notes = fake.notes_of(BOT);
+    assert_eq!(notes.len(), 1);
+    let body = notes[0]["body"].as_str().unwrap().to_string();
+    assert!(
+        body.lines()
+            .nth(1)
+            .is_some_and(|l| l.starts_with("<!-- kestra-sync:lock v1 ")),
+        "{body}"
+    );
+
+    // A direct push (GitLab knows no merge request for the commit): applied unlocked.
+    let direct_ws = checkout();
+    let emu_direct = kestra();
+    let push = pipeline(&gitlab, &emu_direct, &direct_ws, "push", "1234");
+    let push = with(
+        push,
+        &[("CI_COMMIT_BRANCH", "main"), ("GITLAB_TOKEN", TOKEN)],
+    );
+    let direct = job(&direct_ws, push).await;
+    assert_eq!(direct.code, 0, "{}", direct.log());
+    assert!(
+        direct
+            .log()
+            .contains("This push merged no merge request (a direct push)"),
+        "{}",
+        direct.log()
+    );
+
+    // The merge: GitLab records it; someone edited cleanup_tmp in the UI meanwhile.
+    fake.add_commit_mr(&"f".repeat(40), IID, true);
+    emu.seed_flow("main", &flow("cleanup_tmp", "edited in the UI"));
+    emu.reset_counts();
+    let merge = with(
+        pipeline(&gitlab, &emu, &ws, "push", "1234"),
+        &[("CI_COMMIT_BRANCH", "main"), ("GITLAB_TOKEN", TOKEN)],
+    );
+    let refused = job(&ws, merge.clone()).await;
+    assert_eq!(refused.code, 1, "{}", refused.log());
+    assert_eq!(emu.write_count(), 0);
+    assert!(
+        refused.log().contains(
+            "STALE prod/cleanup_tmp: revision 1 → 2 on the server since the reviewed plan"
+        ),
+        "{}",
+        refused.log()
+    );
+    let stale: Vec<String> = fake
+        .notes_of(BOT)
+        .iter()
+        .filter_map(|n| n["body"].as_str().map(String::from))
+        .filter(|b| b.starts_with("<!-- kestra-sync:stale "))
+        .collect();
+    assert_eq!(stale.len(), 1, "{stale:?}");
+    assert!(
+        stale[0].contains("refused: it is not the plan reviewed on !42")
+            && stale[0].contains("`prod/cleanup_tmp`: revision 1 → 2"),
+        "{}",
+        stale[0]
+    );
+
+    // on-stale warn: applied, and said so
+    let warned = job(&ws, with(merge, &[("KESTRA_SYNC_ON_STALE", "warn")])).await;
+    assert_eq!(warned.code, 0, "{}", warned.log());
+    assert!(emu.write_count() > 0);
+    assert!(emu
+        .flows("main")
+        .iter()
+        .any(|f| f.id == "cleanup_tmp" && f.source.contains("\"v2\"")),);
+    let stale: Vec<String> = fake
+        .notes_of(BOT)
+        .iter()
+        .filter_map(|n| n["body"].as_str().map(String::from))
+        .filter(|b| b.starts_with("<!-- kestra-sync:stale "))
+        .collect();
+    assert_eq!(stale.len(), 1, "one note, updated in place");
+    assert!(stale[0].contains("Applied anyway"), "{}", stale[0]);
 }

@@ -183,6 +183,91 @@ impl GitLabNotes {
         }
     }
 
+    /// The merge request of this project that commit `sha` merged
+    /// (`GET /projects/:id/repository/commits/:sha/merge_requests`): a `merged` one whose
+    /// merge, squash or head commit is `sha` (a fast-forward merge pushes the head); `None`
+    /// for a direct push.
+    pub async fn merged_merge_request(&self, sha: &str) -> Result<Option<u64>, GitLabError> {
+        #[derive(Deserialize)]
+        struct Mr {
+            iid: u64,
+            state: String,
+            #[serde(default)]
+            sha: Option<String>,
+            #[serde(default)]
+            merge_commit_sha: Option<String>,
+            #[serde(default)]
+            squash_commit_sha: Option<String>,
+        }
+        let Some(token) = &self.token else {
+            return Err(GitLabError::MissingVariable {
+                name: "GITLAB_TOKEN",
+                what: format!("reading merge requests needs a token: {TOKEN_HELP}"),
+            });
+        };
+        if sha.len() < 40 || sha.len() > 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(GitLabError::MissingVariable {
+                name: "CI_COMMIT_SHA",
+                what: "a commit sha (40 or 64 hex digits)".into(),
+            });
+        }
+        let headers = auth_headers(token)?;
+        let url = format!(
+            "{}/projects/{}/repository/commits/{sha}/merge_requests",
+            self.mr.api_url.trim_end_matches('/'),
+            project_segment(&self.mr.project)
+        );
+        match self
+            .send_json::<Vec<Mr>>(Method::GET, &url, &headers, None)
+            .await?
+        {
+            Answer::Ok(mrs) => Ok(mrs
+                .iter()
+                .find(|m| {
+                    m.state == "merged"
+                        && [&m.merge_commit_sha, &m.squash_commit_sha, &m.sha]
+                            .into_iter()
+                            .flatten()
+                            .any(|c| c.eq_ignore_ascii_case(sha))
+                })
+                .map(|m| m.iid)),
+            Answer::Forbidden(reason) => Err(GitLabError::Status {
+                method: "GET",
+                url,
+                status: 403,
+                message: reason,
+                hint: "",
+            }),
+        }
+    }
+
+    /// The body of our note carrying `marker` on this merge request (written by this
+    /// token's user), if there is one.
+    pub async fn our_note(&self, marker: &str) -> Result<Option<String>, GitLabError> {
+        let Some(token) = &self.token else {
+            return Ok(None);
+        };
+        let headers = auth_headers(token)?;
+        let forbidden = |url: String, reason: String| GitLabError::Status {
+            method: "GET",
+            url,
+            status: 403,
+            message: reason,
+            hint: "",
+        };
+        let me: User = match self
+            .send_json(Method::GET, &user_url(&self.mr.api_url), &headers, None)
+            .await?
+        {
+            Answer::Ok(user) => user,
+            Answer::Forbidden(reason) => return Err(forbidden(user_url(&self.mr.api_url), reason)),
+        };
+        match self.find(marker, me.id, &headers).await? {
+            Answer::Ok(note) => Ok(note.map(|n| n.body)),
+            Answer::Forbidden(reason) => Err(forbidden(notes_url(&self.mr), reason)),
+        }
+    }
+
     /// Whether merge request `iid` of this project is open
     /// (`GET /projects/:id/merge_requests/:iid`: `opened` and `locked` are open, `closed`
     /// and `merged` are not); `None` when GitLab has no such merge request (404). Without a

@@ -37,6 +37,9 @@ pub struct State {
     /// `POST <id>` / `PUT <id>`, in order.
     pub writes: Vec<String>,
     pub fault: Option<Fault>,
+    /// Commit sha → IIDs of merge requests GitLab associates with it, `merged` or not
+    /// (`GET /projects/:id/repository/commits/:sha/merge_requests`).
+    pub commit_mrs: Vec<(String, u64, bool)>,
 }
 
 /// GitLab's notes API for one project (as it appears in the path) and one merge request.
@@ -93,6 +96,15 @@ impl FakeGitLab {
 
     pub fn inject(&self, fault: Fault) {
         self.state.lock().unwrap().fault = Some(fault);
+    }
+
+    /// Merge request `iid` merged as commit `sha` (`merged: false`: open, containing it).
+    pub fn add_commit_mr(&self, sha: &str, iid: u64, merged: bool) {
+        self.state
+            .lock()
+            .unwrap()
+            .commit_mrs
+            .push((sha.to_string(), iid, merged));
     }
 
     fn notes_path(&self) -> String {
@@ -158,6 +170,34 @@ impl Respond for FakeGitLab {
                 .insert_header("x-page", page.to_string().as_str())
                 .insert_header("x-total-pages", pages.to_string().as_str())
                 .set_body_json(Value::Array(slice));
+        }
+        let commits = format!("/api/v4/projects/{}/repository/commits/", self.project);
+        if let Some(sha) = p
+            .strip_prefix(&commits)
+            .and_then(|r| r.strip_suffix("/merge_requests"))
+        {
+            if req.method.as_str() == "GET" {
+                // the fields GitLab documents for this list (a subset)
+                let mrs: Vec<Value> = s
+                    .commit_mrs
+                    .iter()
+                    .filter(|(c, _, _)| c == sha)
+                    .map(|(c, iid, merged)| {
+                        json!({
+                            "id": 90000 + iid,
+                            "iid": iid,
+                            "project_id": 1,
+                            "state": if *merged { "merged" } else { "opened" },
+                            "target_branch": "main",
+                            "source_branch": "change",
+                            "sha": "6dcb09b5b57875f334f61aebed695e2e4193db5e",
+                            "merge_commit_sha": if *merged { Value::String(c.clone()) } else { Value::Null },
+                            "squash_commit_sha": Value::Null,
+                        })
+                    })
+                    .collect();
+                return ResponseTemplate::new(200).set_body_json(Value::Array(mrs));
+            }
         }
         if !writer {
             return ResponseTemplate::new(403).set_body_json(json!({"message": "403 Forbidden"}));
