@@ -405,9 +405,19 @@ async fn a_push_to_the_default_branch_applies_elsewhere_only_plans() {
         "{}",
         j.stdout
     );
+    // the plan lock's one look-up: which merge request this commit merged (none here)
     assert!(
-        gitlab.received_requests().await.unwrap().is_empty(),
-        "pushes need no GitLab API call"
+        gitlab
+            .received_requests()
+            .await
+            .unwrap()
+            .iter()
+            .all(|r| r.method.as_str() == "GET"
+                && r.url.path().ends_with(&format!(
+                    "/repository/commits/{}/merge_requests",
+                    "f".repeat(40)
+                ))),
+        "a push only asks which merge request it merged"
     );
 
     // A deployed branch chosen with KESTRA_SYNC_BRANCH: `release` applies, `main` does not.
@@ -707,6 +717,7 @@ async fn a_literal_secret_in_gitlab_ci_yml_fails_the_job() {
     )
     .await;
     assert_eq!(j.code, 0, "{}", j.log());
+}
 
 /// The plan lock on GitLab (issue 12): the merge request's note carries the lock; the push
 /// pipeline that merged it (`GET /projects/:id/repository/commits/:sha/merge_requests`)
