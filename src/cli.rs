@@ -326,6 +326,11 @@ pub struct CiArgs {
     #[arg(long, env = "KESTRA_SYNC_COMMENT", num_args = 0..=1, default_missing_value = "true", default_value = "true", value_parser = parse_bool, help_heading = "CI")]
     pub comment: bool,
 
+    /// The server's name in the plan comment's title, e.g. `production` (default: the host
+    /// of --kestra-url), so plans of the same namespace on two servers never look alike.
+    #[arg(long, env = "KESTRA_SYNC_ENVIRONMENT_NAME", help_heading = "CI")]
+    pub environment_name: Option<String>,
+
     /// On a schedule or manual run, fail the step when the server differs from Git.
     #[arg(long, env = "KESTRA_SYNC_FAIL_ON_DRIFT", num_args = 0..=1, default_missing_value = "true", default_value = "false", value_parser = parse_bool, help_heading = "CI")]
     pub fail_on_drift: bool,

@@ -70,6 +70,8 @@ pub struct CiSettings {
     pub deployed_branch: Option<String>,
     /// What to do when the merged request's reviewed plan no longer holds.
     pub on_stale: crate::cli::OnStale,
+    /// The server's name in the comment's title (`environment-name`), else its host.
+    pub environment_name: Option<String>,
 }
 
 impl Default for CiSettings {
@@ -81,6 +83,7 @@ impl Default for CiSettings {
             fail_on_drift: false,
             deployed_branch: None,
             on_stale: crate::cli::OnStale::Fail,
+            environment_name: None,
         }
     }
 }
@@ -163,6 +166,7 @@ impl Settings {
             fail_on_drift: args.fail_on_drift,
             deployed_branch: non_empty(&args.sync.branch),
             on_stale: args.on_stale,
+            environment_name: non_empty(&args.environment_name),
         };
         Ok(settings)
     }

@@ -97,13 +97,13 @@ pub async fn run<R: Reporter>(r: &R, settings: &Settings, mode: Mode) -> Exit {
     } else {
         Exit::Ok
     };
-    let log_md = r.markdown(None, "the job log");
+    let log_md = md_context(r, settings, None, "the job log");
 
     match mode {
         Mode::Review { number, fork } => {
             let mut notes = Vec::new();
             if settings.ci.comment {
-                notes.extend(post(r, &planned, number, fork).await);
+                notes.extend(post(r, settings, &planned, number, fork).await);
             }
             summary(r, &planned, &log_md, &notes);
             blocked(r, &planned).unwrap_or(detailed)
@@ -293,6 +293,18 @@ fn drift<R: Reporter>(
     detailed
 }
 
+/// The platform's Markdown context, with the server named as `environment-name` says.
+fn md_context<R: Reporter>(
+    r: &R,
+    settings: &Settings,
+    marker: Option<String>,
+    full_plan_at: &str,
+) -> MarkdownContext {
+    let mut ctx = r.markdown(marker, full_plan_at);
+    ctx.environment = settings.ci.environment_name.clone();
+    ctx
+}
+
 /// What to do about a plan that could not be computed.
 fn advice(err: &RunError) -> &'static str {
     match err {
@@ -334,7 +346,7 @@ async fn post_failure<R: Reporter>(
     };
     let body = markdown::render_failed(
         &failure,
-        &r.markdown(Some(marker.clone()), r.comment_full_plan_at()),
+        &md_context(r, settings, Some(marker.clone()), r.comment_full_plan_at()),
         r.comment_limit(),
     );
     let noun = r.comment_noun();
@@ -356,12 +368,18 @@ async fn post_failure<R: Reporter>(
 }
 
 /// Post the plan; the notes for the summary when it was not posted.
-async fn post<R: Reporter>(r: &R, planned: &Planned, number: u64, fork: bool) -> Option<String> {
+async fn post<R: Reporter>(
+    r: &R,
+    settings: &Settings,
+    planned: &Planned,
+    number: u64,
+    fork: bool,
+) -> Option<String> {
     let target = &planned.plan.target_namespace;
     let marker = markdown::marker(target, &planned.plan.server.url);
     let body = markdown::render_comment(
         &planned.plan,
-        &r.markdown(Some(marker.clone()), r.comment_full_plan_at()),
+        &md_context(r, settings, Some(marker.clone()), r.comment_full_plan_at()),
         r.comment_limit(),
     );
     let noun = r.comment_noun();

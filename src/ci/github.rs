@@ -55,6 +55,7 @@ pub const INPUTS: &[(&str, &str)] = &[
     ("gitlab-token", "GITLAB_TOKEN"),
     ("comment", "KESTRA_SYNC_COMMENT"),
     ("fail-on-drift", "KESTRA_SYNC_FAIL_ON_DRIFT"),
+    ("environment-name", "KESTRA_SYNC_ENVIRONMENT_NAME"),
     ("on-stale", "KESTRA_SYNC_ON_STALE"),
 ];
 

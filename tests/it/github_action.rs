@@ -570,10 +570,22 @@ async fn a_failed_review_edits_the_same_comment_to_say_the_plan_failed() {
         ("steady.yml", flow("steady", "same")),
     ]);
     let run = |inputs| step(&gh, &ws, "pull_request", pr_payload(false), inputs);
-    let s = run(inputs(&emu, BOT_TOKEN, &[])).await;
+    let s = run(inputs(&emu, BOT_TOKEN, &[("environment-name", "staging")])).await;
     assert_eq!(s.code, 0, "{}\n{}", s.stdout, s.stderr);
     let first = gh.comments(REPO, PR);
     assert_eq!(first.len(), 1);
+    // the title names the target and the server (as `environment-name` says), and what
+    // merging does
+    assert!(
+        first[0].body.contains(
+            "### 📝 Kestra plan for `prod` on **staging**: changes: 0 to add, 1 to update"
+        ),
+        "{}",
+        first[0].body
+    );
+    assert!(first[0]
+        .body
+        .contains("Merging into `main` applies this to **staging**."));
     let id = first[0].id;
 
     // broken YAML: local problems at file:line

@@ -538,7 +538,13 @@ async fn a_broken_flow_is_a_file_line_message() {
         "{}",
         j.stdout
     );
-    assert!(fake.writes().is_empty(), "no plan, no note");
+    // The note says the plan failed (issue 11: never a stale plan), with each problem.
+    assert_eq!(fake.writes().len(), 1, "one note: {:?}", fake.writes());
+    let notes = fake.notes_of(BOT);
+    let body = notes[0]["body"].as_str().unwrap();
+    assert!(body.contains(": failed\n"), "{body}");
+    assert!(body.contains("The previous plan in this comment no longer holds"), "{body}");
+    assert!(body.contains("- `_flows/bad.yml:2`: "), "{body}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
