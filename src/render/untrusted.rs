@@ -129,9 +129,10 @@ pub fn visible_line(s: &str) -> Cow<'_, str> {
 }
 
 /// A unified diff made visible line by line: hidden characters as [`visible`], and a lone
-/// CR, which YAML (and so Kestra) reads as a line break, also *breaks the shown line*, the
-/// rest continuing on a new line with the same `+`/`-`/` ` sign. So
-/// `+message: hi\r- id: exfil` is shown as two added lines, `+message: hi␍` and
+/// CR, which YAML (and so Kestra) reads as a line break, also *breaks the shown line*. The
+/// diff (`similar`, see `plan::unified_diff`) already counts a lone CR as a line end and
+/// starts the next line with its own `+`/`-`/` ` sign, right after the CR: so
+/// `+message: hi\r+- id: exfil` is shown as two added lines, `+message: hi␍` and
 /// `+- id: exfil`, as the server will read them, never as one harmless-looking line.
 pub fn visible_diff(diff: &str) -> String {
     let diff = secrets::scrub(diff);
@@ -144,25 +145,12 @@ pub fn visible_diff(diff: &str) -> String {
                 None => (line, ""),
             },
         };
-        let sign = match body.chars().next() {
-            Some(c @ ('+' | '-' | ' ')) if !body.starts_with("+++") && !body.starts_with("---") => {
-                Some(c)
-            }
-            _ => None,
-        };
         let mut parts = body.split('\r').peekable();
-        let mut first = true;
         while let Some(part) = parts.next() {
-            if !first {
-                if let Some(sign) = sign {
-                    out.push(sign);
-                }
-            }
             out.push_str(&visible_line(part));
             if parts.peek().is_some() {
                 out.push_str("␍\n");
             }
-            first = false;
         }
         out.push_str(end);
     }

