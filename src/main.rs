@@ -1,4 +1,5 @@
-//! `kestra-sync`: a thin entry point. Parse the command line, set up logging (stderr), call
+//! `kestra-sync`: a thin entry point. Parse the command line, set up logging (stderr, through
+//! [`kestra_sync::out`] like every output), call
 //! the application layer ([`kestra_sync::app`]), and turn its [`Exit`] into the exit code.
 
 use std::process::ExitCode;
@@ -6,6 +7,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use kestra_sync::app::{self, Exit};
 use kestra_sync::cli::Cli;
+use kestra_sync::out;
 
 fn main() -> ExitCode {
     // Action inputs (`INPUT_TARGET-NAMESPACE`, …) become the env vars the options read,
@@ -24,6 +26,18 @@ fn main() -> ExitCode {
             .into();
         }
     };
+    // Every secret the options name, in every form the tool sends it, is scrubbed from all
+    // output from now on; on GitHub Actions, text is printed with workflow commands stopped.
+    kestra_sync::secrets::register_cli(&cli);
+    if matches!(cli.command, kestra_sync::cli::Command::Ci(_)) && kestra_sync::ci::github::detect()
+    {
+        out::set_mode(out::Mode::GitHub);
+    }
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        previous(info);
+        out::finish();
+    }));
     init_logging();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -31,11 +45,14 @@ fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            out::message_err(&format!("error: cannot start the async runtime: {e}"));
+            out::finish();
             return Exit::Error.into();
         }
     };
-    runtime.block_on(app::run(cli.command)).into()
+    let exit = runtime.block_on(app::run(cli.command));
+    out::finish();
+    exit.into()
 }
 
 fn init_logging() {
@@ -47,7 +64,7 @@ fn init_logging() {
             });
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(out::LogWriter)
         .with_target(false)
         .without_time()
         .with_ansi(false)

@@ -67,7 +67,9 @@ pub struct FlowChange {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FlowError>,
     /// What the reader should know about this flow that does not stop the plan (the
-    /// server's warnings, deprecations and infos, …). Absent from the JSON when empty.
+    /// server's warnings, deprecations and infos, `hidden-characters` when its name, file or
+    /// shown source holds characters that hide or reorder text, …). Absent from the JSON
+    /// when empty.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<FlowWarning>,
     /// Source to write (for ADDED / UPDATED); not part of the JSON contract.
@@ -223,6 +225,51 @@ impl Status {
             Status::Failed => "failed",
         }
     }
+}
+
+/// The kind of the warning on a flow whose shown text holds hidden characters.
+pub const HIDDEN_CHARACTERS: &str = "hidden-characters";
+
+/// The `hidden-characters` warning of a flow, when its file name, namespace, id, Git source
+/// or server source holds characters that hide text or change how it reads (see
+/// [`crate::render::untrusted`]).
+pub fn hidden_characters_warning(
+    git_path: Option<&str>,
+    namespace: &str,
+    id: &str,
+    git_source: Option<&str>,
+    server_source: Option<&str>,
+) -> Option<FlowWarning> {
+    use crate::render::untrusted::hidden_characters;
+    let mut parts = Vec::new();
+    let names = [
+        ("the file name", git_path),
+        ("the namespace", Some(namespace)),
+        ("the flow id", Some(id)),
+    ];
+    for (what, s) in names {
+        if let Some(h) = s.and_then(hidden_characters) {
+            // A name is one line: its line number says nothing.
+            parts.push(format!("in {what}: {}", h.replace(" on line 1", "")));
+        }
+    }
+    if let Some(h) = git_source.and_then(hidden_characters) {
+        parts.push(format!("in the Git file: {h}"));
+    }
+    if let Some(h) = server_source.and_then(hidden_characters) {
+        parts.push(format!("in the server's copy: {h}"));
+    }
+    if parts.is_empty() {
+        return None;
+    }
+    Some(FlowWarning {
+        line: None,
+        kind: HIDDEN_CHARACTERS.into(),
+        message: format!(
+            "hidden characters, shown visibly in this plan ({}); a lone carriage return is a line break for YAML and Kestra: check that the flow does what it seems to",
+            parts.join("; ")
+        ),
+    })
 }
 
 /// Counts of the four states (KEPT is reported apart).
@@ -555,9 +602,17 @@ pub fn compute(
                     lines_added: added,
                     lines_removed: removed,
                     errors: Vec::new(),
-                    warnings: Vec::new(),
                     desired_source: Some(flow.source.clone()),
                     lock: Some(lock_of(None, Some(&flow.source))),
+                    warnings: hidden_characters_warning(
+                        Some(&flow.git_path),
+                        &flow.namespace,
+                        &flow.id,
+                        Some(&flow.source),
+                        None,
+                    )
+                    .into_iter()
+                    .collect(),
                 }
             }
             Some(remote) => {
@@ -572,9 +627,9 @@ pub fn compute(
                         lines_added: 0,
                         lines_removed: 0,
                         errors: Vec::new(),
-                        warnings: Vec::new(),
                         desired_source: None,
                         lock: None,
+                        warnings: Vec::new(),
                     }
                 } else {
                     let stored = strip_revision(&remote.source);
@@ -592,9 +647,17 @@ pub fn compute(
                         lines_added: added,
                         lines_removed: removed,
                         errors: Vec::new(),
-                        warnings: Vec::new(),
                         desired_source: Some(flow.source.clone()),
                         lock: Some(lock_of(Some(remote), Some(&flow.source))),
+                        warnings: hidden_characters_warning(
+                            Some(&flow.git_path),
+                            &flow.namespace,
+                            &flow.id,
+                            Some(&wanted),
+                            Some(&stored),
+                        )
+                        .into_iter()
+                        .collect(),
                     }
                 }
             }
@@ -605,13 +668,16 @@ pub fn compute(
         if seen.contains(key) {
             continue;
         }
-        let (state, diff, removed) = if delete {
+        let (state, diff, removed, warnings) = if delete {
             let live_name = format!("kestra:{}/{}", remote.namespace, remote.id);
             let stored = strip_revision(&remote.source);
             let (d, _, r) = unified_diff(&stored, "", &live_name, "/dev/null");
-            (SyncState::Deleted, Some(d), r)
+            let w =
+                hidden_characters_warning(None, &remote.namespace, &remote.id, None, Some(&stored));
+            (SyncState::Deleted, Some(d), r, w)
         } else {
-            (SyncState::Kept, None, 0)
+            let w = hidden_characters_warning(None, &remote.namespace, &remote.id, None, None);
+            (SyncState::Kept, None, 0, w)
         };
         flows.push(FlowChange {
             git_path: None,
@@ -623,9 +689,9 @@ pub fn compute(
             lines_added: 0,
             lines_removed: removed,
             errors: Vec::new(),
-            warnings: Vec::new(),
             desired_source: None,
             lock: (state == SyncState::Deleted).then(|| lock_of(Some(remote), None)),
+            warnings: warnings.into_iter().collect(),
         });
     }
     flows.sort_by(|a, b| (&a.namespace, &a.flow_id).cmp(&(&b.namespace, &b.flow_id)));

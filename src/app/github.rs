@@ -79,16 +79,13 @@ pub async fn run(settings: Result<Settings, String>) -> Exit {
     let ctx = match crate::ci::github::context() {
         Ok(c) => c,
         Err(e) => {
-            print!(
-                "{}",
-                commands::annotation(
-                    Level::Error,
-                    None,
-                    None,
-                    Some("kestra-sync"),
-                    &e.to_string()
-                )
-            );
+            crate::out::command(&commands::annotation(
+                Level::Error,
+                None,
+                None,
+                Some("kestra-sync"),
+                &e.to_string(),
+            ));
             return Exit::Error;
         }
     };
@@ -141,18 +138,28 @@ impl Reporter for GitHub {
     }
 
     fn print(&self, level: Level, title: Option<&str>, message: &str) {
-        print!(
-            "{}",
-            commands::annotation(level, None, None, title, message)
-        );
+        crate::out::command(&commands::annotation(level, None, None, title, message));
     }
 
     fn section(&self, title: &str) {
-        print!("{}", commands::group(title));
+        crate::out::command(&commands::group(title));
     }
 
     fn end_section(&self) {
-        print!("{}", commands::endgroup());
+        crate::out::command(&commands::endgroup());
+    }
+
+    /// Each warning as an annotation on its file.
+    fn flow_warnings(&self, warnings: &[Finding<'_>]) {
+        for w in warnings {
+            crate::out::command(&commands::annotation(
+                Level::Warning,
+                Some(w.file),
+                w.line,
+                Some("kestra-sync: read before approving"),
+                w.message,
+            ));
+        }
     }
 
     /// Each finding as an annotation on its file and line, then the error.
@@ -163,10 +170,13 @@ impl Reporter for GitHub {
                 (Origin::Server, Level::Error) => "Kestra refused this flow",
                 (Origin::Server, _) => "Kestra warning",
             };
-            print!(
-                "{}",
-                commands::annotation(f.level, Some(f.file), f.line, Some(title), f.message)
-            );
+            crate::out::command(&commands::annotation(
+                f.level,
+                Some(f.file),
+                f.line,
+                Some(title),
+                f.message,
+            ));
         }
         self.print(Level::Error, Some("kestra-sync"), message);
     }

@@ -26,7 +26,9 @@ use super::Exit;
 use crate::ci::gitlab::Context;
 use crate::forge::gitlab::{GitLabNotes, MergeRequest, TOKEN_HELP};
 use crate::http::HttpOptions;
+use crate::out;
 use crate::render::markdown::{self, MarkdownContext};
+use crate::render::untrusted::visible_line;
 use crate::settings::Settings;
 
 /// Run on GitLab CI with `settings` (or the error that stopped them); the exit.
@@ -34,7 +36,7 @@ pub async fn run(settings: Result<Settings, String>, color: bool) -> Exit {
     let ctx = match crate::ci::gitlab::context() {
         Ok(c) => c,
         Err(e) => {
-            println!("{} {e}", prefix(Level::Error, color));
+            out::message(&prefix(Level::Error, color), &e.to_string());
             return Exit::Error;
         }
     };
@@ -215,8 +217,8 @@ impl Reporter for GitLab {
     fn print(&self, level: Level, title: Option<&str>, message: &str) {
         let p = prefix(level, self.color);
         match title.filter(|t| *t != "kestra-sync") {
-            Some(t) => println!("{p} {t}: {message}"),
-            None => println!("{p} {message}"),
+            Some(t) => out::message(&p, &format!("{t}: {message}")),
+            None => out::message(&p, message),
         }
     }
 
@@ -224,18 +226,23 @@ impl Reporter for GitLab {
     fn section(&self, title: &str) {
         let mut open = self.sections.borrow_mut();
         let name = format!("kestra_sync_{}", open.len() + 1);
+        // The title may hold a namespace or a message: shown on one line, nothing hidden.
+        let title = visible_line(title);
         let title = if self.color {
             format!("\x1b[1m{title}\x1b[0m")
         } else {
-            title.to_string()
+            title.into_owned()
         };
-        println!("\x1b[0Ksection_start:{}:{name}\r\x1b[0K{title}", now());
+        out::control(&format!(
+            "\x1b[0Ksection_start:{}:{name}\r\x1b[0K{title}\n",
+            now()
+        ));
         open.push(name);
     }
 
     fn end_section(&self) {
         if let Some(name) = self.sections.borrow_mut().pop() {
-            println!("\x1b[0Ksection_end:{}:{name}\r\x1b[0K", now());
+            out::control(&format!("\x1b[0Ksection_end:{}:{name}\r\x1b[0K\n", now()));
         }
     }
 
@@ -243,7 +250,7 @@ impl Reporter for GitLab {
     /// terminals link), then the error.
     fn failure(&self, message: &str, findings: &[Finding<'_>]) {
         for f in findings {
-            println!("{f}");
+            out::message("", &f.to_string());
         }
         self.print(Level::Error, Some("kestra-sync"), message);
     }

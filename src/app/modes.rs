@@ -85,6 +85,31 @@ pub async fn run<R: Reporter>(r: &R, settings: &Settings, mode: Mode) -> Exit {
         r.product(&shown(settings, &planned));
     }
     r.end_section();
+    // Each flow's warnings: on its file, or named by the flow when only the server has it.
+    let texts: Vec<(&str, String)> = planned
+        .plan
+        .flows
+        .iter()
+        .flat_map(|f| {
+            f.warnings.iter().map(move |w| match &f.git_path {
+                Some(path) => (path.as_str(), w.message.clone()),
+                None => ("", format!("{}/{}: {}", f.namespace, f.flow_id, w.message)),
+            })
+        })
+        .collect();
+    let warned: Vec<Finding<'_>> = texts
+        .iter()
+        .map(|(file, message)| Finding {
+            level: Level::Warning,
+            origin: Origin::Local,
+            file,
+            line: None,
+            message,
+        })
+        .collect();
+    if !warned.is_empty() {
+        r.flow_warnings(&warned);
+    }
 
     let plan_file = match write_plan_file(r, settings, &planned) {
         Ok(f) => f,
@@ -383,6 +408,8 @@ async fn post<R: Reporter>(
         r.comment_limit(),
     );
     let noun = r.comment_noun();
+    // The last line of defence: a secret's raw forms never reach the forge.
+    let body = crate::secrets::scrub(&body);
     match r.post(number, fork, &marker, &body).await {
         Ok(Posted::Created { id }) => tracing::info!("plan {noun} created ({id})"),
         Ok(Posted::Updated { id }) => tracing::info!("plan {noun} updated ({id})"),

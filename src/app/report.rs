@@ -14,6 +14,7 @@ use super::pipeline::{self, Loaded, Planned, RunError};
 use crate::apply::ApplyError;
 pub use crate::forge::Posted;
 use crate::render::markdown::MarkdownContext;
+use crate::render::untrusted::visible_line;
 use crate::settings::Settings;
 
 pub use crate::ci::Level;
@@ -42,14 +43,16 @@ pub struct Finding<'a> {
 /// the form editors and terminals link.
 impl fmt::Display for Finding<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.file)?;
+        write!(f, "{}", visible_line(self.file))?;
         if let Some(line) = self.line {
             write!(f, ":{line}")?;
         }
+        let sep = if self.file.is_empty() { "" } else { ": " };
         if self.level == Level::Warning {
-            write!(f, ": warning")?;
+            write!(f, "{sep}warning")?;
+            return write!(f, ": {}", visible_line(self.message));
         }
-        write!(f, ": {}", self.message)
+        write!(f, "{sep}{}", visible_line(self.message))
     }
 }
 
@@ -106,7 +109,14 @@ pub trait Reporter {
     fn print(&self, level: Level, title: Option<&str>, message: &str);
     /// The product in the chosen format (the plan, the apply report): stdout.
     fn product(&self, text: &str) {
-        print!("{text}");
+        crate::out::product(text);
+    }
+    /// Warnings on flows of the plan (hidden characters, …), each on its file. The default
+    /// prints each as a warning message; the terminal shows them in the plan itself.
+    fn flow_warnings(&self, warnings: &[Finding<'_>]) {
+        for w in warnings {
+            self.print(Level::Warning, None, &w.to_string());
+        }
     }
     /// A failed run: its message and every finding, each on its file and line.
     fn failure(&self, message: &str, findings: &[Finding<'_>]);

@@ -6,6 +6,7 @@
 use std::path::PathBuf;
 
 use super::report::{Finding, Level, Posted, Reporter};
+use crate::out;
 use crate::render::markdown::{self, MarkdownContext};
 use crate::settings::Settings;
 
@@ -35,20 +36,24 @@ impl Reporter for Terminal {
 
     fn print(&self, level: Level, _title: Option<&str>, message: &str) {
         match level {
-            Level::Error => eprintln!("error: {message}"),
-            Level::Warning => eprintln!("warning: {message}"),
-            Level::Notice => eprintln!("{message}"),
+            Level::Error => out::message_err(&format!("error: {message}")),
+            Level::Warning => out::message_err(&format!("warning: {message}")),
+            Level::Notice => out::message_err(message),
         }
     }
 
     /// The error, then each error-level finding indented below it (warnings were printed
     /// when they were found).
     fn failure(&self, message: &str, findings: &[Finding<'_>]) {
-        eprintln!("error: {message}");
+        let mut text = format!("error: {message}\n");
         for f in findings.iter().filter(|f| f.level == Level::Error) {
-            eprintln!("  {f}");
+            text.push_str(&format!("  {f}\n"));
         }
+        out::message_err(&text);
     }
+
+    /// The plan shows each flow's warnings under it (text, Markdown) or carries them (JSON).
+    fn flow_warnings(&self, _warnings: &[Finding<'_>]) {}
 
     fn section(&self, _title: &str) {}
 

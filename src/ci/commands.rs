@@ -10,6 +10,7 @@ use std::path::Path;
 pub use super::Level;
 use crate::flow::Problem;
 use crate::model::Validation;
+use crate::render::untrusted;
 
 /// GitHub's cap on one step's summary.
 pub const SUMMARY_LIMIT: usize = 1024 * 1024;
@@ -26,8 +27,21 @@ pub fn escape_property(s: &str) -> String {
     escape_data(s).replace(':', "%3A").replace(',', "%2C")
 }
 
-/// `::name k=v,k=v::message` with a trailing newline.
+/// `::name k=v,k=v::message` with a trailing newline. What it carries may come from a pull
+/// request or a server: property values are shown on one line and the message with its line
+/// breaks, every hidden character visible ([`untrusted`]) and every secret scrubbed, before
+/// the runner's escaping.
 pub fn command(name: &str, props: &[(&str, String)], message: &str) -> String {
+    let props: Vec<(&str, String)> = props
+        .iter()
+        .map(|(k, v)| (*k, untrusted::visible_line(v).into_owned()))
+        .collect();
+    raw_command(name, &props, &untrusted::visible(message))
+}
+
+/// [`command`] without making anything visible nor scrubbing it: for `::add-mask::`, which
+/// must name the secret.
+fn raw_command(name: &str, props: &[(&str, String)], message: &str) -> String {
     let props: Vec<String> = props
         .iter()
         .filter(|(_, v)| !v.is_empty())
@@ -48,7 +62,7 @@ pub fn add_mask(secret: &str) -> String {
         .split(['\n', '\r'])
         .map(str::trim)
         .filter(|l| !l.is_empty())
-        .map(|l| command("add-mask", &[], l))
+        .map(|l| raw_command("add-mask", &[], l))
         .collect()
 }
 
@@ -143,14 +157,17 @@ pub fn output_entry(name: &str, value: &str) -> String {
 
 /// Append `entries` to the `GITHUB_OUTPUT` file.
 pub fn write_outputs(path: &Path, entries: &[(&str, String)]) -> std::io::Result<()> {
-    let text: String = entries.iter().map(|(k, v)| output_entry(k, v)).collect();
+    let text: String = entries
+        .iter()
+        .map(|(k, v)| output_entry(k, &crate::secrets::scrub(v)))
+        .collect();
     append(path, &text)
 }
 
 /// Append Markdown to the `GITHUB_STEP_SUMMARY` file, keeping the step under its 1 MiB: the
 /// caller renders with [`summary_room`] as the limit.
 pub fn append_summary(path: &Path, markdown: &str) -> std::io::Result<()> {
-    append(path, markdown)
+    append(path, &crate::secrets::scrub(markdown))
 }
 
 /// Bytes left in the step summary file.

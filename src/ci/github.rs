@@ -147,7 +147,9 @@ pub fn inputs_to_env() {
             ),
         ));
     }
-    print!("{out}");
+    if !out.is_empty() {
+        crate::out::command(&out);
+    }
     for (var, value) in m.set {
         std::env::set_var(var, value);
     }

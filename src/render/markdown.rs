@@ -10,6 +10,7 @@
 
 use std::fmt::Write as _;
 
+use super::untrusted;
 use crate::plan::{FlowChange, Plan, Status, SyncState};
 
 #[path = "markdown_failed.rs"]
@@ -709,18 +710,17 @@ fn diff_block(f: &FlowChange) -> Option<String> {
         SyncState::Deleted => "🗑️",
         _ => "",
     };
-    let fence = "`".repeat(longest_run(diff, '`').max(2) + 1);
+    let warn = if f.warnings.is_empty() { "" } else { " ⚠️" };
     let mut out = String::with_capacity(diff.len() + 200);
     let _ = write!(
         out,
-        "\n<details><summary>{label} <code>{}</code> ({lines} lines)</summary>\n\n{fence}diff\n",
-        html(&flow_name(f))
+        "\n<details><summary>{label} {}{warn} ({lines} lines)</summary>\n\n",
+        untrusted::html_code(&flow_name(f))
     );
-    out.push_str(diff);
-    if !diff.ends_with('\n') {
-        out.push('\n');
-    }
-    let _ = writeln!(out, "{fence}\n\n</details>");
+    // A fence no line of the diff can close; hidden characters shown, a lone CR breaking
+    // the shown line as YAML breaks it.
+    out.push_str(&untrusted::md_fence(diff, "diff"));
+    out.push_str("\n</details>\n");
     Some(out)
 }
 
@@ -729,11 +729,15 @@ fn footer(plan: &Plan, ctx: &MarkdownContext, against: &str) -> String {
     let mut bits = vec![format!("{} unchanged", flows(plan.summary.unchanged))];
     let server = &plan.server;
     let mut kestra = format!("{against} Kestra");
-    if let Some(v) = &server.version {
-        let _ = write!(kestra, " {}", html(v));
-    }
-    if let Some(e) = &server.edition {
-        let _ = write!(kestra, " {}", html(e));
+    // Version and edition come from the server: a code span (the `<sub>` line is a
+    // paragraph, where Markdown is parsed). Host and tenant are the user's settings.
+    let told: Vec<&str> = [&server.version, &server.edition]
+        .into_iter()
+        .flatten()
+        .map(String::as_str)
+        .collect();
+    if !told.is_empty() {
+        let _ = write!(kestra, " {}", code(&told.join(" ")));
     }
     if let Some(h) = host_of(&server.url) {
         let _ = write!(kestra, " at {}", html(&h));
@@ -767,55 +771,21 @@ fn footer_parts(ctx: &MarkdownContext, what: &str) -> String {
     format!("\n<sub>{}</sub>\n", bits.join(" · "))
 }
 
-/// An inline code span in a table cell: as [`code`], with `|` escaped (GitHub unescapes it
-/// inside the span).
+/// Every string from a flow, a file name or a server goes through one of these, all from
+/// [`untrusted`]: a code span (`code`), a code span in a table cell (`cell`), HTML-escaped
+/// code inside an HTML block (`html_code`), a fenced block (`untrusted::md_fence`).
 fn cell(s: &str) -> String {
-    code(&s.replace('|', "\\|"))
+    untrusted::md_cell(s)
 }
 
-/// An inline code span: no line breaks, and a backtick run longer than any inside.
 fn code(s: &str) -> String {
-    let clean: String = s
-        .chars()
-        .map(|c| if c.is_control() { '�' } else { c })
-        .collect();
-    let ticks = "`".repeat(longest_run(&clean, '`') + 1);
-    let pad = if clean.starts_with('`') || clean.ends_with('`') {
-        " "
-    } else {
-        ""
-    };
-    format!("{ticks}{pad}{clean}{pad}{ticks}")
+    untrusted::md_code(s)
 }
 
-/// Text safe inside HTML (`<summary>`, `<sub>`): escaped, on one line.
+/// Escaped HTML text for the tool's own words inside HTML; untrusted strings use
+/// [`untrusted::html_code`].
 fn html(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            c if c.is_control() => out.push(' '),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// Longest run of `c` in `s`.
-fn longest_run(s: &str, c: char) -> usize {
-    let (mut best, mut cur) = (0, 0);
-    for ch in s.chars() {
-        if ch == c {
-            cur += 1;
-            best = best.max(cur);
-        } else {
-            cur = 0;
-        }
-    }
-    best
+    untrusted::html_text(s)
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! of a fork's skipped plan, and of a failed run. Every text from outside (error messages,
 //! reasons, file names) is escaped here, as everywhere in `render`.
 
-use super::{code, html, render, MarkdownContext};
+use super::{code, render, MarkdownContext};
 use crate::plan::Plan;
 
 /// The plan within `room` bytes, then the notes, each followed by a blank line.
@@ -79,9 +79,10 @@ pub fn failure(message: &str, problems: &[(&str, &str)]) -> String {
     format!("### ❌ kestra-sync failed\n\n{}\n{list}", text(message))
 }
 
-/// Untrusted text in a paragraph: HTML-escaped (no tag, no hidden comment), on one line.
+/// A message that may carry text from a server, a file or the event (an error, a reason):
+/// in a code span, where no mention, reference, link, image or HTML renders, on one line.
 fn text(s: &str) -> String {
-    html(s)
+    code(s)
 }
 
 /// The hidden marker of the comment that reports a refused (or forced) plan lock on a merged

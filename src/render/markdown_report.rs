@@ -5,9 +5,7 @@
 
 use std::fmt::Write as _;
 
-use super::{
-    cell, code, flow_name_of, flows, footer, hard_cut, html, state_label, MarkdownContext,
-};
+use super::{cell, code, flow_name_of, flows, footer, hard_cut, state_label, MarkdownContext};
 use crate::apply::{Outcome, Report};
 use crate::plan::{Plan, SyncState};
 
@@ -189,17 +187,15 @@ pub fn render_apply_report(
     hard_cut(out, limit)
 }
 
-/// Text for a table cell: one line, no HTML, `|` escaped, at most [`CELL_TEXT`] characters.
+/// A server's message for a table cell: one line in a code span (nothing in it renders), at
+/// most [`CELL_TEXT`] characters.
 fn one_line(s: &str) -> String {
-    let flat: String = s
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
+    let flat = crate::render::untrusted::visible_line(s);
     let mut short: String = flat.chars().take(CELL_TEXT).collect();
     if short.len() < flat.len() {
         short.push('…');
     }
-    html(&short).replace('|', "\\|")
+    cell(&short)
 }
 
 #[cfg(test)]
@@ -349,7 +345,13 @@ mod tests {
         });
         let md = render_apply_report(&p, &report, &ctx(), usize::MAX);
         assert!(md.starts_with("### ❌ Kestra apply to `prod` stopped part-way: 1 applied, 1 failed, 1 not attempted\n"), "{md}");
-        assert!(md.contains("&lt;html&gt;\\|boom\\| line two"), "{md}");
+        // The server's text in a code span, one line, its `|` escaped for the table.
+        assert!(
+            md.contains(
+                "❌ failed: `HTTP 500 from POST /api/v1/main/flows: <html>\\|boom\\|␊line two`"
+            ),
+            "{md}"
+        );
         insta::assert_snapshot!(md);
     }
 

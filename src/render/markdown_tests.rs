@@ -414,9 +414,21 @@ fn markers_name_the_target_and_host() {
 #[test]
 fn server_text_cannot_inject_html() {
     let mut p = plan(&[], &[], false, false);
-    p.server.version = Some("<script>1.0</script>".into());
+    p.server.version = Some("<script>1.0</script> @admin [x](https://evil.example)".into());
     let md = render(&p, &ctx(), GITHUB_COMMENT_LIMIT);
-    assert!(md.contains("&lt;script&gt;1.0&lt;/script&gt;"), "{md}");
+    assert!(
+        md.contains("Kestra `<script>1.0</script> @admin [x](https://evil.example) OSS`"),
+        "{md}"
+    );
+    for ev in pulldown_cmark::Parser::new_ext(&md, pulldown_cmark::Options::all()) {
+        if let pulldown_cmark::Event::InlineHtml(h) | pulldown_cmark::Event::Html(h) = &ev {
+            assert!(!h.contains("script"), "{ev:?}");
+        }
+        assert!(
+            !matches!(ev, pulldown_cmark::Event::Start(pulldown_cmark::Tag::Link { ref dest_url, .. }) if dest_url.contains("evil")),
+            "{md}"
+        );
+    }
 }
 
 #[test]

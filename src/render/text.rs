@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 
 use anstyle::{AnsiColor, Style};
 
+use super::untrusted;
 use crate::plan::{FlowChange, Plan, SyncState};
 
 fn style(color: bool, c: AnsiColor, bold: bool) -> (String, String) {
@@ -37,19 +38,19 @@ fn sign(state: SyncState) -> (&'static str, AnsiColor, &'static str) {
 
 /// Where the plan was computed: `prod (and child namespaces) on http://host, Kestra 1.3.0, tenant main`.
 pub fn target_line(plan: &Plan) -> String {
-    let mut s = format!("`{}`", plan.target_namespace);
+    let mut s = format!("`{}`", v(&plan.target_namespace));
     if plan.include_child_namespaces {
         s.push_str(" and its child namespaces");
     }
     if !plan.server.url.is_empty() {
-        let _ = write!(s, " on {}", plan.server.url);
+        let _ = write!(s, " on {}", v(&plan.server.url));
     }
     let mut details = Vec::new();
-    if let Some(v) = &plan.server.version {
-        details.push(format!("Kestra {v}"));
+    if let Some(version) = &plan.server.version {
+        details.push(format!("Kestra {}", v(version)));
     }
     if let Some(t) = &plan.server.tenant {
-        details.push(format!("tenant {t}"));
+        details.push(format!("tenant {}", v(t)));
     }
     if !details.is_empty() {
         let _ = write!(s, " ({})", details.join(", "));
@@ -79,7 +80,7 @@ pub fn summary_line(plan: &Plan) -> String {
         };
         return format!(
             "No changes. {n} {flows}{files} in `{}`{children} {verb} Git.",
-            plan.target_namespace
+            v(&plan.target_namespace)
         );
     }
     let files = match &s.files {
@@ -98,14 +99,15 @@ fn flow_line(out: &mut String, f: &FlowChange, color: bool) {
     let _ = write!(
         out,
         "  {on}{sym}{off} {on}{}/{}{off} {what}",
-        f.namespace, f.flow_id
+        v(&f.namespace),
+        v(&f.flow_id)
     );
     match (&f.git_path, f.revision) {
         (Some(p), Some(r)) => {
-            let _ = write!(out, " ({p}, revision {r})");
+            let _ = write!(out, " ({}, revision {r})", v(p));
         }
         (Some(p), None) => {
-            let _ = write!(out, " ({p})");
+            let _ = write!(out, " ({})", v(p));
         }
         (None, Some(r)) => {
             let _ = write!(out, " (revision {r})");
@@ -113,9 +115,20 @@ fn flow_line(out: &mut String, f: &FlowChange, color: bool) {
         (None, None) => {}
     }
     out.push('\n');
+    for w in &f.warnings {
+        let (on, off) = style(color, AnsiColor::Yellow, true);
+        let _ = writeln!(out, "      {on}warning:{off} {}", v(&w.message));
+    }
+}
+
+/// Untrusted text on one line, nothing hidden ([`untrusted::visible_line`]).
+fn v(s: &str) -> std::borrow::Cow<'_, str> {
+    untrusted::visible_line(s)
 }
 
 fn diff_block(out: &mut String, diff: &str, color: bool) {
+    // A lone CR breaks the shown line as YAML breaks it; nothing hidden stays hidden.
+    let diff = untrusted::visible_diff(diff);
     for line in diff.lines() {
         let (c, bold) = if line.starts_with("+++") || line.starts_with("---") {
             (Some(AnsiColor::White), true)
@@ -294,7 +307,8 @@ pub fn render_report(report: &crate::apply::Report, color: bool) -> String {
         let _ = write!(
             out,
             "  {on}{sym}{off} {}/{}: {on}{verb}{off}",
-            r.namespace, r.flow_id
+            v(&r.namespace),
+            v(&r.flow_id)
         );
         match &r.outcome {
             Outcome::Applied {
@@ -308,10 +322,10 @@ pub fn render_report(report: &crate::apply::Report, color: bool) -> String {
                 }
             },
             Outcome::Failed { error } | Outcome::Unknown { error } => {
-                let _ = write!(out, ": {error}");
+                let _ = write!(out, ": {}", v(error));
             }
             Outcome::NotAttempted { reason } | Outcome::Stale { reason } => {
-                let _ = write!(out, ": {reason}");
+                let _ = write!(out, ": {}", v(reason));
             }
             _ => {}
         }

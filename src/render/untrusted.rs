@@ -316,7 +316,7 @@ pub fn md_fence(s: &str, info: &str) -> String {
     out
 }
 
-/// `s` escaped for HTML text, on one line: `&`, `<`, `>`, `"` and `'` as entities, hidden
+/// `s` escaped for HTML text, on one line: `&`, `<`, `>` and `"` as entities, hidden
 /// characters shown ([`visible_line`]). Inside an HTML block (a line starting with
 /// `<details>`) Markdown is not parsed, so this text stays text; prefer [`html_code`] for
 /// anything a PR or a server controls (mentions and links are not made inside code).
@@ -329,7 +329,6 @@ pub fn html_text(s: &str) -> String {
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
             c => out.push(c),
         }
     }
