@@ -115,10 +115,6 @@ fn flow_line(out: &mut String, f: &FlowChange, color: bool) {
         (None, None) => {}
     }
     out.push('\n');
-    for w in &f.warnings {
-        let (on, off) = style(color, AnsiColor::Yellow, true);
-        let _ = writeln!(out, "      {on}warning:{off} {}", v(&w.message));
-    }
 }
 
 /// Untrusted text on one line, nothing hidden ([`untrusted::visible_line`]).
@@ -160,13 +156,13 @@ fn blockers(out: &mut String, plan: &Plan, color: bool) {
         let (on, off) = style(color, AnsiColor::Red, true);
         let _ = writeln!(out, "{on}Error:{off} apply would refuse this plan:");
         for b in &plan.blockers {
-            let _ = writeln!(out, "  - {}: {}", b.kind.as_str(), b.message);
+            let _ = writeln!(out, "  - {}: {}", b.kind.as_str(), v(&b.message));
         }
         out.push('\n');
     }
     for w in &plan.warnings {
         let (on, off) = style(color, AnsiColor::Yellow, true);
-        let _ = writeln!(out, "{on}Warning:{off} {w}");
+        let _ = writeln!(out, "{on}Warning:{off} {}", v(w));
     }
     if !plan.warnings.is_empty() {
         out.push('\n');
@@ -180,8 +176,8 @@ fn flow_notes(out: &mut String, f: &FlowChange, color: bool) {
         let _ = writeln!(
             out,
             "      {on}error:{off} {}: {}",
-            f.place(e.line),
-            e.message
+            v(&f.place(e.line)),
+            v(&e.message)
         );
     }
     for w in &f.warnings {
@@ -193,8 +189,10 @@ fn flow_notes(out: &mut String, f: &FlowChange, color: bool) {
         };
         let _ = writeln!(
             out,
-            "      {on}warning ({}):{off} {place}: {}",
-            w.kind, w.message
+            "      {on}warning ({}):{off} {}: {}",
+            v(&w.kind),
+            v(&place),
+            v(&w.message)
         );
     }
 }
