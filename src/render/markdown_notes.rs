@@ -108,7 +108,8 @@ pub fn lock_refused(
         out.push('\n');
     }
     let reviewed = match request {
-        Some(r) => format!("the plan reviewed on {}", text(r)),
+        // The tool's own reference to the request (`#7`, `!7`): it should link.
+        Some(r) => format!("the plan reviewed on {}", super::html(r)),
         None => "the reviewed plan".to_string(),
     };
     if applied {
@@ -130,7 +131,8 @@ pub fn lock_refused(
             "- **{}** {}: {}\n",
             m.label(),
             code(&format!("{}/{}", m.namespace, m.flow_id)),
-            text(&m.detail())
+            // The tool's own words (revisions, what changed), never the server's text.
+            super::html(&m.detail())
         ));
     }
     if applied {
