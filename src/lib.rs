@@ -3,9 +3,10 @@
 //!
 //! Data flows one way (see `CONTRIBUTING.md`):
 //! options -> [`settings::Settings`]; files -> [`source::SourceFile`];
-//! parse/check/rewrite -> [`flow::Flow`]; live server -> [`kestra::RemoteFlow`];
+//! parse/check/rewrite -> [`flow::Flow`]; live server -> [`model::RemoteFlow`];
 //! desired vs live -> [`plan::Plan`] (pure); plan -> text/markdown/json ([`render`], pure);
-//! [`apply`] writes. Only `source`, `kestra`, `forge`, `ci` and `apply` do I/O.
+//! [`apply`] writes; [`app`] runs each mode once for the terminal, GitHub and GitLab. Only
+//! `source`, `kestra`, `forge`, `github_api`, `ci`, `apply` and `app` do I/O.
 
 pub mod app;
 pub mod apply;

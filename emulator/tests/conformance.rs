@@ -444,16 +444,34 @@ async fn conforms(file: &str, version: &str) {
 
 #[tokio::test]
 async fn conforms_to_the_1_3_0_spec() {
+    if !common::shared_present(
+        "kestra-openapi",
+        "emulator conformance::conforms_to_the_1_3_0_spec",
+    ) {
+        return;
+    }
     conforms("kestra-ee-1.3.0.yml", "1.3.0").await;
 }
 
 #[tokio::test]
 async fn conforms_to_the_2_0_spec() {
+    if !common::shared_present(
+        "kestra-openapi",
+        "emulator conformance::conforms_to_the_2_0_spec",
+    ) {
+        return;
+    }
     conforms("kestra-ee-2.0.0-SNAPSHOT.yml", "2.0.0").await;
 }
 
 #[tokio::test]
 async fn conformance_catches_a_missing_required_property() {
+    if !common::shared_present(
+        "kestra-openapi",
+        "emulator conformance::conformance_catches_a_missing_required_property",
+    ) {
+        return;
+    }
     let spec = load("kestra-ee-1.3.0.yml");
     let mut flow = serde_json::json!({"id": "a", "namespace": "n", "deleted": false, "disabled": false, "tasks": []});
     spec.check("Flow", &flow, "complete");

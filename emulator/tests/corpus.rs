@@ -55,6 +55,12 @@ async fn validate_all(opts: Options, sources: &[&str]) -> Vec<serde_json::Value>
 
 #[tokio::test]
 async fn kestra_valid_flows_pass_but_the_reserved_id() {
+    if !common::shared_present(
+        "corpus",
+        "emulator corpus::kestra_valid_flows_pass_but_the_reserved_id",
+    ) {
+        return;
+    }
     let files = read_dir("kestra-core/valids");
     assert_eq!(files.len(), 181);
     let sources: Vec<&str> = files.iter().map(|(_, s)| s.as_str()).collect();
@@ -79,6 +85,12 @@ const REFUSED_BLUEPRINT: (&str, &str) = (
 
 #[tokio::test]
 async fn every_public_blueprint_is_valid_but_one_kestra_refuses() {
+    if !common::shared_present(
+        "corpus",
+        "emulator corpus::every_public_blueprint_is_valid_but_one_kestra_refuses",
+    ) {
+        return;
+    }
     let files = read_dir("blueprints");
     assert_eq!(files.len(), 399);
     let sources: Vec<&str> = files.iter().map(|(_, s)| s.as_str()).collect();
@@ -120,6 +132,12 @@ const INVALIDS: [(&str, &str, &[&str]); 22] = [
 
 #[tokio::test]
 async fn each_kestra_invalid_flow_is_rejected_by_its_rule() {
+    if !common::shared_present(
+        "corpus",
+        "emulator corpus::each_kestra_invalid_flow_is_rejected_by_its_rule",
+    ) {
+        return;
+    }
     let files = read_dir("kestra-core/invalids");
     let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
     let listed: Vec<&str> = INVALIDS.iter().map(|(n, _, _)| *n).collect();
@@ -136,6 +154,12 @@ async fn each_kestra_invalid_flow_is_rejected_by_its_rule() {
 
 #[tokio::test]
 async fn worker_groups_pass_on_enterprise_edition() {
+    if !common::shared_present(
+        "corpus",
+        "emulator corpus::worker_groups_pass_on_enterprise_edition",
+    ) {
+        return;
+    }
     let src = std::fs::read_to_string(corpus("kestra-core/invalids/worker-group.yaml")).unwrap();
     let opts = Options {
         edition: "EE".into(),
@@ -147,6 +171,12 @@ async fn worker_groups_pass_on_enterprise_edition() {
 
 #[tokio::test]
 async fn create_refuses_an_invalid_flow_with_its_message() {
+    if !common::shared_present(
+        "corpus",
+        "emulator corpus::create_refuses_an_invalid_flow_with_its_message",
+    ) {
+        return;
+    }
     let (emu, c, base) = start(Options::default()).await;
     let src = std::fs::read_to_string(corpus("kestra-core/invalids/switch-invalid.yaml")).unwrap();
     let resp = create(&c, &base, &src).await;

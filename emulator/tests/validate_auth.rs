@@ -92,6 +92,12 @@ fn corpus(rel: &str) -> std::path::PathBuf {
 
 #[tokio::test]
 async fn validate_warns_about_missing_subflows_and_outdated_revisions() {
+    if !common::shared_present(
+        "corpus",
+        "emulator validate_auth::validate_warns_about_missing_subflows_and_outdated_revisions",
+    ) {
+        return;
+    }
     let (emu, c, base) = start(Options::default()).await;
     let parent = "id: parent\nnamespace: prod\ntasks:\n  - id: call\n    type: io.kestra.plugin.core.flow.Subflow\n    namespace: prod.sub\n    flowId: child\n";
     let v = validate_yaml(&c, &base, parent).await;

@@ -2,7 +2,7 @@
 //! ForEachItem calls to flows of the same sync pointed at their preview copies. Every other
 //! byte stays as in Git (comments, quoting, line endings), like the namespace rewrite.
 //!
-//! How: one walk over libyaml's own events ([`super::events`]) finds, with byte positions,
+//! How: one walk over libyaml's own events (`flow::events`) finds, with byte positions,
 //! - each item of the top-level `triggers` list: a `disabled` value other than a plain
 //!   `true` is replaced by `true`; a trigger without `disabled` gets `disabled: true` as its
 //!   first key (its own line at the key's column in block style, `disabled: true, ` after the

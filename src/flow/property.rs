@@ -3,7 +3,7 @@
 //! `hello.message` with the task's id in place of every `tasks[i]` segment. Used to put a
 //! server validation message on the file and line a reviewer must edit.
 //!
-//! The document is read from libyaml's events ([`super::events`], the parser that read the
+//! The document is read from libyaml's events (`flow::events`, the parser that read the
 //! file) into a small tree of nodes with their lines, then the path is followed: a key of
 //! the current mapping, an index of the current sequence, or, when the segment is neither,
 //! the mapping inside the current node whose `id` is the segment (a task or an input, at any

@@ -38,7 +38,7 @@ pub struct RemoteFlow {
     pub revision: Option<u64>,
 }
 
-/// A flow the caller holds locally (from Git), given to [`KestraClient::list_flows`] as a
+/// A flow the caller holds locally (from Git), given to `KestraClient::list_flows` as a
 /// hint: its export entry is then recognised by its name and source, without parsing it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LocalFlow<'a> {

@@ -41,6 +41,12 @@ fn valids_workspace() -> (Workspace, Vec<(String, String)>) {
 
 #[test]
 fn kestra_core_valids_plan_apply_replan_and_land_byte_for_byte() {
+    if !shared_present(
+        "corpus",
+        "corpus::kestra_core_valids_plan_apply_replan_and_land_byte_for_byte",
+    ) {
+        return;
+    }
     let emu = emulator();
     let (ws, placed) = valids_workspace();
     let expected = placed.len() - 1;
@@ -127,6 +133,12 @@ fn kestra_core_valids_plan_apply_replan_and_land_byte_for_byte() {
 
 #[test]
 fn reserved_id_is_refused_with_the_file_and_nothing_written() {
+    if !shared_present(
+        "corpus",
+        "corpus::reserved_id_is_refused_with_the_file_and_nothing_written",
+    ) {
+        return;
+    }
     let emu = emulator();
     let ws = Workspace::new();
     ws.write(
@@ -167,6 +179,9 @@ fn blueprints_workspace() -> (Workspace, usize) {
 
 #[test]
 fn blueprints_plan_apply_and_replan_clean() {
+    if !shared_present("corpus", "corpus::blueprints_plan_apply_and_replan_clean") {
+        return;
+    }
     let emu = emulator();
     let (ws, n) = blueprints_workspace();
     let out = kestra_sync(&emu, &ws, "blueprints")
@@ -257,6 +272,12 @@ fn blueprints_plan_apply_and_replan_clean() {
 
 #[test]
 fn every_kestra_core_invalid_is_refused_with_its_file_and_nothing_written() {
+    if !shared_present(
+        "corpus",
+        "corpus::every_kestra_core_invalid_is_refused_with_its_file_and_nothing_written",
+    ) {
+        return;
+    }
     let emu = emulator();
     // Something already on the server that must survive every refused run.
     emu.seed_flow("main", "id: keep\nnamespace: io.kestra.tests\ntasks:\n  - id: a\n    type: io.kestra.plugin.core.log.Log\n    message: hi\n");

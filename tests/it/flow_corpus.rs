@@ -67,6 +67,12 @@ fn check_rewrite(path: &Path) {
 
 #[test]
 fn every_valid_flow_and_blueprint_rewrites_cleanly() {
+    if !crate::common::shared_present(
+        "corpus",
+        "flow_corpus::every_valid_flow_and_blueprint_rewrites_cleanly",
+    ) {
+        return;
+    }
     let files: Vec<PathBuf> = corpus("kestra-core/valids")
         .into_iter()
         .chain(corpus("blueprints"))
@@ -78,6 +84,12 @@ fn every_valid_flow_and_blueprint_rewrites_cleanly() {
 
 #[test]
 fn valid_flows_pass_the_local_checks_except_the_reserved_id() {
+    if !crate::common::shared_present(
+        "corpus",
+        "flow_corpus::valid_flows_pass_the_local_checks_except_the_reserved_id",
+    ) {
+        return;
+    }
     for path in corpus("kestra-core/valids") {
         let result = flow::prepare(&[source_file(&path)], TARGET);
         let name = path.file_name().unwrap().to_string_lossy();
@@ -97,6 +109,9 @@ fn valid_flows_pass_the_local_checks_except_the_reserved_id() {
 
 #[test]
 fn all_blueprints_prepare_together() {
+    if !crate::common::shared_present("corpus", "flow_corpus::all_blueprints_prepare_together") {
+        return;
+    }
     let files: Vec<SourceFile> = corpus("blueprints")
         .iter()
         .map(|p| source_file(p))
@@ -114,6 +129,12 @@ fn all_blueprints_prepare_together() {
 
 #[test]
 fn invalid_flows_give_problems_not_panics() {
+    if !crate::common::shared_present(
+        "corpus",
+        "flow_corpus::invalid_flows_give_problems_not_panics",
+    ) {
+        return;
+    }
     let mut with_problems = Vec::new();
     for path in corpus("kestra-core/invalids") {
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
@@ -142,6 +163,9 @@ fn invalid_flows_give_problems_not_panics() {
 /// place only.
 #[test]
 fn mutated_flows_never_panic() {
+    if !crate::common::shared_present("corpus", "flow_corpus::mutated_flows_never_panic") {
+        return;
+    }
     use rand::{Rng, SeedableRng};
     const PIECES: [&str; 16] = [
         "\"", "'", ":", ": ", "[", "{", "]", "&a ", "*a", "\n", "\r\n", "\t", " #", "\n---\n",

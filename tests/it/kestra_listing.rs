@@ -68,6 +68,12 @@ async fn assert_no_flat_params(server: &MockServer) {
 
 #[tokio::test]
 async fn export_and_one_search_page_list_the_scope_with_sources_and_revisions() {
+    if !crate::common::shared_present(
+        "corpus",
+        "kestra_listing::export_and_one_search_page_list_the_scope_with_sources_and_revisions",
+    ) {
+        return;
+    }
     let (server, client) = connected("1.3.0").await;
     let blueprint =
         blueprint_with_dashes().replace("namespace: company.team", "namespace: prod.blue");

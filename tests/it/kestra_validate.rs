@@ -59,6 +59,12 @@ fn kestra_like_validation(req: &Request) -> ResponseTemplate {
 
 #[tokio::test]
 async fn each_flow_is_one_multipart_part_and_results_come_back_by_path() {
+    if !crate::common::shared_present(
+        "corpus",
+        "kestra_validate::each_flow_is_one_multipart_part_and_results_come_back_by_path",
+    ) {
+        return;
+    }
     let (server, client) = connected("1.3.0").await;
     Mock::given(method("POST"))
         .and(path("/api/v1/main/flows/validate"))

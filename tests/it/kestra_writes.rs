@@ -16,6 +16,12 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 #[tokio::test]
 async fn create_posts_yaml_and_reads_the_written_flow() {
+    if !crate::common::shared_present(
+        "corpus",
+        "kestra_writes::create_posts_yaml_and_reads_the_written_flow",
+    ) {
+        return;
+    }
     let (server, client) = connected("1.3.0").await;
     let src = blueprint_with_dashes();
     Mock::given(method("POST"))

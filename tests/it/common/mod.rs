@@ -110,3 +110,36 @@ pub fn states(plan: &serde_json::Value) -> Vec<(String, String)> {
         })
         .collect()
 }
+
+/// The external test data, beside the clone.
+const SHARED: &str = "../shared";
+
+/// Whether this clone has the external test data `../shared/<what>` (the corpus of real
+/// flows, Kestra's OpenAPI specs). When it does not, the test calling this is skipped: it
+/// says so on stderr and, under `bash .ci/test.sh`, in the list of skipped tests the script
+/// prints at the end (the file named by `KESTRA_SYNC_SKIPPED`).
+pub fn shared_present(what: &str, test: &str) -> bool {
+    // KESTRA_SYNC_SHARED: where the data is instead (`/nonexistent` tries the skip path)
+    let shared = std::env::var_os("KESTRA_SYNC_SHARED")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(SHARED));
+    let dir = shared.join(what);
+    if dir.is_dir() {
+        return true;
+    }
+    let line = format!(
+        "skipped {test}: needs ../shared/{what}, absent from this clone (scripts/fetch-corpus.sh fetches the pinned copy)"
+    );
+    eprintln!("{line}");
+    if let Some(file) = std::env::var_os("KESTRA_SYNC_SKIPPED") {
+        use std::io::Write as _;
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(file)
+        {
+            let _ = writeln!(f, "{line}");
+        }
+    }
+    false
+}
