@@ -26,11 +26,11 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Show what apply would change on the server (never writes).
-    Plan(SyncArgs),
+    Plan(PlanArgs),
     /// Make the server match Git: validate every flow on the server, write, then delete.
-    Apply(SyncArgs),
+    Apply(ApplyArgs),
     /// Check the flow files locally (and on the server when --kestra-url is given); writes nothing.
-    Validate(SyncArgs),
+    Validate(ValidateArgs),
     /// Run in CI (GitHub Actions or GitLab CI): plan on pull/merge requests and post the plan
     /// as one comment, apply on the deployed branch, report drift on a schedule.
     Ci(CiArgs),
@@ -54,7 +54,8 @@ pub enum PreviewCommand {
     Sweep(CiArgs),
 }
 
-/// Options of `preview apply` and `preview destroy`.
+/// Options of `preview apply` and `preview destroy`: what they read, how the plan is shown,
+/// and how it is written.
 #[derive(Debug, Clone, Args)]
 pub struct PreviewArgs {
     /// The pull/merge request number.
@@ -62,7 +63,41 @@ pub struct PreviewArgs {
     pub number: u64,
 
     #[command(flatten)]
-    pub sync: SyncArgs,
+    pub common: CommonArgs,
+    #[command(flatten)]
+    pub plan: PlanOptions,
+    #[command(flatten)]
+    pub write: WriteOptions,
+}
+
+/// `plan`: what it reads, how it shows the plan, and `--detailed-exitcode`.
+#[derive(Debug, Clone, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    #[command(flatten)]
+    pub plan: PlanOptions,
+    #[command(flatten)]
+    pub exit: ExitOptions,
+}
+
+/// `apply`: as `plan`, plus how to write (no `--detailed-exitcode`: apply's exit code says
+/// whether it worked).
+#[derive(Debug, Clone, Args)]
+pub struct ApplyArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    #[command(flatten)]
+    pub plan: PlanOptions,
+    #[command(flatten)]
+    pub write: WriteOptions,
+}
+
+/// `validate`: only what it reads (it shows no plan).
+#[derive(Debug, Clone, Args)]
+pub struct ValidateArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
 }
 
 /// Output formats of the plan.
@@ -95,13 +130,13 @@ pub enum SourceKind {
     Workspace,
     /// The GitHub API at the event's commit (no checkout needed).
     Github,
-    /// A shallow clone of --git-url at --branch.
+    /// A shallow clone of --git-url at --git-branch.
     Git,
 }
 
-/// Options shared by every command.
+/// What every command reads: the flow files and the server.
 #[derive(Debug, Clone, Args)]
-pub struct SyncArgs {
+pub struct CommonArgs {
     /// Namespace the flows land in (SyncFlows `targetNamespace`). Required.
     #[arg(long, env = "KESTRA_SYNC_TARGET_NAMESPACE", help_heading = "Sync")]
     pub target_namespace: Option<String>,
@@ -130,9 +165,10 @@ pub struct SyncArgs {
     )]
     pub preview_namespace: String,
 
-    /// Delete flows that are on the server (in scope) but not in Git (SyncFlows `delete`).
-    #[arg(long, env = "KESTRA_SYNC_DELETE", num_args = 0..=1, default_missing_value = "true", default_value = "false", value_parser = parse_bool, help_heading = "Sync")]
-    pub delete: bool,
+    /// Fail when --git-directory does not exist; with `false`, a missing folder is an empty
+    /// source that never plans a delete (SyncFlows `failOnMissingDirectory`).
+    #[arg(long, env = "KESTRA_SYNC_FAIL_ON_MISSING_DIRECTORY", num_args = 0..=1, default_missing_value = "true", default_value = "true", value_parser = parse_bool, help_heading = "Sync")]
+    pub fail_on_missing_directory: bool,
 
     /// Also sync namespace files: every file under --files-directory becomes a namespace
     /// file of the target namespace (SyncNamespaceFiles). Child namespaces' files are out of scope.
@@ -159,34 +195,6 @@ pub struct SyncArgs {
     )]
     pub namespace_directory: String,
 
-    /// With `apply` (and `ci` on the deployed branch): only plan, write nothing (SyncFlows `dryRun`).
-    #[arg(long, env = "KESTRA_SYNC_DRY_RUN", num_args = 0..=1, default_missing_value = "true", default_value = "false", value_parser = parse_bool, help_heading = "Sync")]
-    pub dry_run: bool,
-
-    /// Refuse to apply a plan that deletes more flows than this (0 = no deletes allowed
-    /// without --allow-mass-delete).
-    #[arg(
-        long,
-        env = "KESTRA_SYNC_MAX_DELETES",
-        default_value_t = 10,
-        help_heading = "Safety"
-    )]
-    pub max_deletes: usize,
-
-    /// Apply even a plan that deletes every flow in scope or more than --max-deletes.
-    #[arg(long, env = "KESTRA_SYNC_ALLOW_MASS_DELETE", num_args = 0..=1, default_missing_value = "true", default_value = "false", value_parser = parse_bool, help_heading = "Safety")]
-    pub allow_mass_delete: bool,
-
-    /// Skip the flows the server refuses and sync the rest, with a loud warning; their
-    /// copies on the server are never deleted (SyncFlows `ignoreInvalidFlows`).
-    #[arg(long, env = "KESTRA_SYNC_IGNORE_INVALID_FLOWS", num_args = 0..=1, default_missing_value = "true", default_value = "false", value_parser = parse_bool, help_heading = "Sync")]
-    pub ignore_invalid_flows: bool,
-
-    /// Fail when --git-directory does not exist; with `false`, a missing folder is an empty
-    /// source that never plans a delete (SyncFlows `failOnMissingDirectory`).
-    #[arg(long, env = "KESTRA_SYNC_FAIL_ON_MISSING_DIRECTORY", num_args = 0..=1, default_missing_value = "true", default_value = "true", value_parser = parse_bool, help_heading = "Sync")]
-    pub fail_on_missing_directory: bool,
-
     /// Root of the checkout. Default: GITHUB_WORKSPACE, then CI_PROJECT_DIR, then the current directory.
     #[arg(long, env = "KESTRA_SYNC_WORKSPACE", help_heading = "Source")]
     pub workspace: Option<PathBuf>,
@@ -199,9 +207,9 @@ pub struct SyncArgs {
     #[arg(long, env = "KESTRA_SYNC_GIT_URL", help_heading = "Source")]
     pub git_url: Option<String>,
 
-    /// Branch to clone with --git-url (SyncFlows `branch`, default `main`); under `ci`, the deployed branch.
-    #[arg(long, env = "KESTRA_SYNC_BRANCH", help_heading = "Source")]
-    pub branch: Option<String>,
+    /// Branch to clone with --git-url (SyncFlows `branch`). Default: `main`.
+    #[arg(long, env = "KESTRA_SYNC_GIT_BRANCH", help_heading = "Source")]
+    pub git_branch: Option<String>,
 
     /// User name for --git-url (SyncFlows `username`).
     #[arg(long, env = "KESTRA_SYNC_GIT_USERNAME", help_heading = "Source")]
@@ -263,6 +271,59 @@ pub struct SyncArgs {
         help_heading = "Kestra server"
     )]
     pub retries: u32,
+}
+
+/// How the plan is computed and shown (`plan`, `apply`, `ci`).
+#[derive(Debug, Clone, Args)]
+pub struct PlanOptions {
+    /// Delete flows that are on the server (in scope) but not in Git (SyncFlows `delete`).
+    #[arg(long, env = "KESTRA_SYNC_DELETE", num_args = 0..=1, default_missing_value = "true", default_value = "false", value_parser = parse_bool, help_heading = "Sync")]
+    pub delete: bool,
+
+    /// Skip the flows the server refuses and sync the rest, with a loud warning; their
+    /// copies on the server are never deleted (SyncFlows `ignoreInvalidFlows`).
+    #[arg(long, env = "KESTRA_SYNC_IGNORE_INVALID_FLOWS", num_args = 0..=1, default_missing_value = "true", default_value = "false", value_parser = parse_bool, help_heading = "Sync")]
+    pub ignore_invalid_flows: bool,
+
+    /// Refuse to apply a plan that deletes more flows than this (0 = no deletes allowed
+    /// without --allow-mass-delete); every plan shows it as a blocker.
+    #[arg(
+        long,
+        env = "KESTRA_SYNC_MAX_DELETES",
+        default_value_t = 10,
+        help_heading = "Safety"
+    )]
+    pub max_deletes: usize,
+
+    /// Apply even a plan that deletes every flow in scope or more than --max-deletes.
+    #[arg(long, env = "KESTRA_SYNC_ALLOW_MASS_DELETE", num_args = 0..=1, default_missing_value = "true", default_value = "false", value_parser = parse_bool, help_heading = "Safety")]
+    pub allow_mass_delete: bool,
+
+    /// Output format on stdout.
+    #[arg(long, env = "KESTRA_SYNC_FORMAT", value_enum, default_value_t = Format::Text, help_heading = "Output")]
+    pub format: Format,
+
+    /// Also write the JSON plan to this file (for CI artifacts).
+    #[arg(long, env = "KESTRA_SYNC_PLAN_FILE", help_heading = "Output")]
+    pub plan_file: Option<PathBuf>,
+
+    /// Colour: auto (a terminal or a CI log, and NO_COLOR unset), always, never.
+    #[arg(long, env = "KESTRA_SYNC_COLOR", value_enum, default_value_t = Color::Auto, help_heading = "Output")]
+    pub color: Color,
+}
+
+/// How the plan is written to the server (`apply`, `ci`).
+#[derive(Debug, Clone, Args)]
+pub struct WriteOptions {
+    /// Only plan, write nothing (SyncFlows `dryRun`).
+    #[arg(long, env = "KESTRA_SYNC_DRY_RUN", num_args = 0..=1, default_missing_value = "true", default_value = "false", value_parser = parse_bool, help_heading = "Sync")]
+    pub dry_run: bool,
+
+    /// The JSON plan that was reviewed (`--plan-file` of the review's run). Apply re-plans
+    /// and writes nothing unless every change is in it, from the same live base (a flow
+    /// edited on the server since is STALE, a change it lacks UNREVIEWED).
+    #[arg(long, env = "KESTRA_SYNC_REVIEWED_PLAN", help_heading = "Safety")]
+    pub reviewed_plan: Option<PathBuf>,
 
     /// How many writes run at once during apply.
     #[arg(
@@ -272,36 +333,32 @@ pub struct SyncArgs {
         help_heading = "Kestra server"
     )]
     pub concurrency: usize,
+}
 
-    /// Output format on stdout.
-    #[arg(long, env = "KESTRA_SYNC_FORMAT", value_enum, default_value_t = Format::Text, help_heading = "Output")]
-    pub format: Format,
-
+/// `--detailed-exitcode` (`plan`, `ci`).
+#[derive(Debug, Clone, Args)]
+pub struct ExitOptions {
     /// Exit 0 when there are no changes, 2 when there are, 1 on error (like terraform plan).
     #[arg(long, env = "KESTRA_SYNC_DETAILED_EXITCODE", num_args = 0..=1, default_missing_value = "true", default_value = "false", value_parser = parse_bool, help_heading = "Output")]
     pub detailed_exitcode: bool,
-
-    /// Also write the JSON plan to this file (for CI artifacts).
-    #[arg(long, env = "KESTRA_SYNC_PLAN_FILE", help_heading = "Output")]
-    pub plan_file: Option<PathBuf>,
-
-    /// With `apply` (and `ci` on the deployed branch): the JSON plan that was reviewed
-    /// (`--plan-file` of the review's run). Apply re-plans and writes nothing unless every
-    /// change is in it, from the same live base (a flow edited on the server since is
-    /// STALE, a change it lacks UNREVIEWED).
-    #[arg(long, env = "KESTRA_SYNC_REVIEWED_PLAN", help_heading = "Safety")]
-    pub reviewed_plan: Option<PathBuf>,
-
-    /// Colour: auto (a terminal or a CI log, and NO_COLOR unset), always, never.
-    #[arg(long, env = "KESTRA_SYNC_COLOR", value_enum, default_value_t = Color::Auto, help_heading = "Output")]
-    pub color: Color,
 }
 
-/// Options of `ci`: everything of the other commands, plus the CI-only ones.
+/// Options of `ci`: everything of `plan` and `apply`, plus the CI-only ones.
 #[derive(Debug, Clone, Args)]
 pub struct CiArgs {
     #[command(flatten)]
-    pub sync: SyncArgs,
+    pub common: CommonArgs,
+    #[command(flatten)]
+    pub plan: PlanOptions,
+    #[command(flatten)]
+    pub write: WriteOptions,
+    #[command(flatten)]
+    pub exit: ExitOptions,
+
+    /// The deployed branch: a push to it applies, anything else only plans. Default: the
+    /// repository's default branch.
+    #[arg(long, env = "KESTRA_SYNC_DEPLOY_BRANCH", help_heading = "CI")]
+    pub deploy_branch: Option<String>,
 
     /// GitHub token used to post the plan comment and, with `--source github`, to read the
     /// repository (the action passes `github.token`).
@@ -350,6 +407,71 @@ pub enum OnStale {
     Fail,
     /// Apply anyway; say so in the job summary and on the request.
     Warn,
+}
+
+/// Every environment variable an option reads, with whether the option takes a value, for
+/// every command.
+fn option_args() -> Vec<clap::Arg> {
+    let mut cli = <Cli as clap::CommandFactory>::command();
+    cli.build();
+    cli.get_subcommands()
+        .flat_map(|c| c.get_arguments().cloned().collect::<Vec<_>>())
+        .collect()
+}
+
+/// The environment variables the options read (each once).
+pub fn option_env_vars() -> Vec<String> {
+    let mut vars: Vec<String> = option_args()
+        .iter()
+        .filter_map(|a| a.get_env())
+        .filter_map(|v| v.to_str().map(str::to_string))
+        .collect();
+    vars.sort();
+    vars.dedup();
+    vars
+}
+
+/// An empty value means unset, from every source. Returns the option variables of `vars`
+/// that are set but empty (or blank): the caller removes them before parsing.
+pub fn empty_option_vars(vars: impl IntoIterator<Item = (String, String)>) -> Vec<String> {
+    let options = option_env_vars();
+    vars.into_iter()
+        .filter(|(k, v)| v.trim().is_empty() && options.contains(k))
+        .map(|(k, _)| k)
+        .collect()
+}
+
+/// The command line without options given an empty value (`--git-directory ""`,
+/// `--git-directory=`): an empty value means unset, from every source.
+pub fn drop_empty_values(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    let takes_value: Vec<String> = option_args()
+        .iter()
+        .filter(|a| a.get_action().takes_values())
+        .filter_map(|a| a.get_long().map(str::to_string))
+        .collect();
+    let mut out = Vec::with_capacity(args.len());
+    let mut i = 0;
+    while i < args.len() {
+        let arg = args[i].to_string_lossy();
+        if let Some(long) = arg.strip_prefix("--") {
+            if let Some((name, value)) = long.split_once('=') {
+                if value.trim().is_empty() && takes_value.iter().any(|t| t == name) {
+                    i += 1;
+                    continue;
+                }
+            } else if takes_value.iter().any(|t| t == long)
+                && args
+                    .get(i + 1)
+                    .is_some_and(|v| v.to_string_lossy().trim().is_empty())
+            {
+                i += 2;
+                continue;
+            }
+        }
+        out.push(args[i].clone());
+        i += 1;
+    }
+    out
 }
 
 /// Booleans as CI systems write them: `true/false`, `yes/no`, `1/0`, `on/off`; empty = false.

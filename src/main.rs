@@ -10,10 +10,10 @@ use kestra_sync::cli::Cli;
 use kestra_sync::out;
 
 fn main() -> ExitCode {
-    // Action inputs (`INPUT_TARGET-NAMESPACE`, …) become the env vars the options read,
-    // before any thread exists and before clap parses.
-    app::before_parse();
-    let cli = match Cli::try_parse() {
+    // Action inputs (`INPUT_TARGET-NAMESPACE`, …) become the env vars the options read, and
+    // empty values are unset, before any thread exists and before clap parses.
+    let args = app::before_parse();
+    let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
             // `--help` and `--version` print on stdout and succeed; a usage error exits 1.

@@ -179,13 +179,17 @@ pub fn scrub(text: &str) -> std::borrow::Cow<'_, str> {
 /// `x-access-token:<token>` pair git uses over HTTPS).
 pub fn register_cli(cli: &crate::cli::Cli) {
     use crate::cli::{Command, PreviewCommand};
-    let (sync, ci) = match &cli.command {
-        Command::Plan(a) | Command::Apply(a) | Command::Validate(a) => (a, None),
-        Command::Ci(c) => (&c.sync, Some(c)),
-        Command::Preview(PreviewCommand::Apply(p) | PreviewCommand::Destroy(p)) => (&p.sync, None),
-        Command::Preview(PreviewCommand::Sweep(c)) => (&c.sync, Some(c)),
+    let (common, ci) = match &cli.command {
+        Command::Plan(a) => (&a.common, None),
+        Command::Apply(a) => (&a.common, None),
+        Command::Validate(a) => (&a.common, None),
+        Command::Ci(c) => (&c.common, Some(c)),
+        Command::Preview(PreviewCommand::Apply(p) | PreviewCommand::Destroy(p)) => {
+            (&p.common, None)
+        }
+        Command::Preview(PreviewCommand::Sweep(c)) => (&c.common, Some(c)),
     };
-    register_sync_args(sync);
+    register_sync_args(common);
     let mut tokens: Vec<String> = Vec::new();
     if let Some(c) = ci {
         tokens.extend(c.github_token.clone());
@@ -204,7 +208,7 @@ pub fn register_cli(cli: &crate::cli::Cli) {
 }
 
 /// Register the Kestra and git secrets of one set of sync options.
-pub fn register_sync_args(a: &crate::cli::SyncArgs) {
+pub fn register_sync_args(a: &crate::cli::CommonArgs) {
     if let Some(t) = &a.kestra_api_token {
         register(t);
     }

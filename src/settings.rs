@@ -1,5 +1,4 @@
-//! Raw options ([`crate::cli::SyncArgs`], [`crate::cli::CiArgs`]) turned once into validated
-//! [`Settings`]: every later stage trusts them and nothing downstream reads raw arguments.
+//! Raw options (the [`crate::cli::Command`]) turned once into validated [`Settings`]: every later stage trusts them and nothing downstream reads raw arguments.
 //! Errors here say which option is wrong and how to fix it. Secrets become
 //! [`SecretString`]s here; colour is decided here (once) for where the output goes.
 
@@ -8,7 +7,10 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 
-use crate::cli::{CiArgs, Color, Format, SourceKind, SyncArgs};
+use crate::cli::{
+    CiArgs, Color, Command, CommonArgs, ExitOptions, Format, PlanOptions, PreviewArgs,
+    PreviewCommand, SourceKind, WriteOptions,
+};
 use crate::http::{Backoff, HttpOptions};
 use crate::kestra::client::{Auth, KestraConfig};
 use crate::model::{check_namespace, PreviewTemplate, Scope};
@@ -97,6 +99,17 @@ pub enum Output {
     CiLog,
 }
 
+/// The variable `--branch` read before it was split in two (`--git-branch`,
+/// `--deploy-branch`); set, it stops the run with what to use instead.
+pub const RETIRED_BRANCH_VAR: &str = "KESTRA_SYNC_BRANCH";
+
+/// `--git-directory` when not given (SyncFlows' default).
+pub const DEFAULT_GIT_DIRECTORY: &str = "_flows";
+/// `--max-deletes` of a command without it (it writes nothing).
+const DEFAULT_MAX_DELETES: usize = 10;
+/// `--concurrency` of a command without it.
+const DEFAULT_CONCURRENCY: usize = 8;
+
 /// A wrong option: the message names the option and what to do.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{0}")]
@@ -155,28 +168,78 @@ impl Settings {
         }
     }
 
+    /// Validate the options of `command`: the one place raw arguments are read.
+    pub fn from_command(command: &Command) -> Result<Settings, SettingsError> {
+        match command {
+            Command::Plan(a) => Settings::build(
+                &a.common,
+                Some(&a.plan),
+                None,
+                Some(&a.exit),
+                Output::Terminal,
+            ),
+            Command::Apply(a) => Settings::build(
+                &a.common,
+                Some(&a.plan),
+                Some(&a.write),
+                None,
+                Output::Terminal,
+            ),
+            Command::Validate(a) => Settings::build(&a.common, None, None, None, Output::Terminal),
+            Command::Ci(a) => Settings::from_ci_args(a),
+            Command::Preview(PreviewCommand::Apply(a) | PreviewCommand::Destroy(a)) => {
+                Settings::from_preview_args(a)
+            }
+            Command::Preview(PreviewCommand::Sweep(a)) => Settings::from_ci_args(a),
+        }
+    }
+
+    /// The settings of `preview apply` and `preview destroy`.
+    pub fn from_preview_args(a: &PreviewArgs) -> Result<Settings, SettingsError> {
+        Settings::build(
+            &a.common,
+            Some(&a.plan),
+            Some(&a.write),
+            None,
+            Output::Terminal,
+        )
+    }
+
     /// The settings of `kestra-sync ci`: the shared options for a CI log, plus the CI ones.
     pub fn from_ci_args(args: &CiArgs) -> Result<Settings, SettingsError> {
-        let mut settings = Settings::build(&args.sync, Output::CiLog)?;
+        let mut settings = Settings::build(
+            &args.common,
+            Some(&args.plan),
+            Some(&args.write),
+            Some(&args.exit),
+            Output::CiLog,
+        )?;
         settings.ci = CiSettings {
             github_token: secret(&args.github_token)
                 .or_else(|| secret(&std::env::var("GITHUB_TOKEN").ok())),
             gitlab_token: secret(&args.gitlab_token),
             comment: args.comment,
             fail_on_drift: args.fail_on_drift,
-            deployed_branch: non_empty(&args.sync.branch),
+            deployed_branch: non_empty(&args.deploy_branch),
             on_stale: args.on_stale,
             environment_name: non_empty(&args.environment_name),
         };
         Ok(settings)
     }
 
-    /// The settings of `plan`, `apply` and `validate`, printing to a terminal.
-    pub fn from_args(args: &SyncArgs) -> Result<Settings, SettingsError> {
-        Settings::build(args, Output::Terminal)
-    }
-
-    fn build(args: &SyncArgs, output: Output) -> Result<Settings, SettingsError> {
+    /// `plan`, `write`, `exit`: `None` for a command without those options (their defaults).
+    fn build(
+        args: &CommonArgs,
+        plan: Option<&PlanOptions>,
+        write: Option<&WriteOptions>,
+        exit: Option<&ExitOptions>,
+        output: Output,
+    ) -> Result<Settings, SettingsError> {
+        if non_empty(&std::env::var(RETIRED_BRANCH_VAR).ok()).is_some() {
+            return Err(SettingsError(format!(
+                "{RETIRED_BRANCH_VAR} (action input `branch`) is no longer read: it meant two things. Set KESTRA_SYNC_DEPLOY_BRANCH (action input `deploy-branch`, `ci --deploy-branch`) for the branch whose pushes are applied, or KESTRA_SYNC_GIT_BRANCH (`--git-branch`) for the branch cloned with --git-url"
+            )));
+        }
         let target = non_empty(&args.target_namespace).ok_or_else(|| {
             SettingsError(
                 "--target-namespace is required (env KESTRA_SYNC_TARGET_NAMESPACE, action input `target-namespace`): the namespace the flows land in, e.g. `prod`".into(),
@@ -196,7 +259,11 @@ impl Settings {
                 ))
             })?,
         };
-        let git_directory = args.git_directory.trim().to_string();
+        // An empty value is unset, from every source: the default folder.
+        let git_directory = match args.git_directory.trim() {
+            "" => DEFAULT_GIT_DIRECTORY.to_string(),
+            dir => dir.to_string(),
+        };
         let workspace = args
             .workspace
             .clone()
@@ -234,7 +301,7 @@ impl Settings {
             }
             (_, Some(url)) => Some(GitSource {
                 url,
-                branch: non_empty(&args.branch).unwrap_or_else(|| "main".into()),
+                branch: non_empty(&args.git_branch).unwrap_or_else(|| "main".into()),
                 username: non_empty(&args.git_username),
                 password: non_empty(&args.git_password).map(SecretString::from),
             }),
@@ -246,7 +313,7 @@ impl Settings {
             args.source
         };
 
-        let color = args.color.resolve(output);
+        let color = plan.map_or(Color::Auto, |p| p.color).resolve(output);
         let files = if args.namespace_files {
             Some(FilesSettings {
                 directory: args.files_directory.trim().to_string(),
@@ -267,22 +334,25 @@ impl Settings {
             workspace,
             source,
             git,
-            delete: args.delete,
-            dry_run: args.dry_run,
-            max_deletes: args.max_deletes,
-            allow_mass_delete: args.allow_mass_delete,
-            ignore_invalid_flows: args.ignore_invalid_flows,
+            delete: plan.is_some_and(|p| p.delete),
+            dry_run: write.is_some_and(|w| w.dry_run),
+            max_deletes: plan.map_or(DEFAULT_MAX_DELETES, |p| p.max_deletes),
+            allow_mass_delete: plan.is_some_and(|p| p.allow_mass_delete),
+            ignore_invalid_flows: plan.is_some_and(|p| p.ignore_invalid_flows),
             fail_on_missing_directory: args.fail_on_missing_directory,
             kestra,
             server_error,
             http,
-            concurrency: args.concurrency.clamp(1, 64),
-            format: args.format,
-            detailed_exitcode: args.detailed_exitcode,
-            plan_file: args.plan_file.clone(),
-            reviewed_plan: args
-                .reviewed_plan
-                .clone()
+            concurrency: write
+                .map_or(DEFAULT_CONCURRENCY, |w| w.concurrency)
+                .clamp(1, 64),
+            format: plan.map_or(Format::Text, |p| p.format),
+            detailed_exitcode: exit.is_some_and(|e| e.detailed_exitcode),
+            plan_file: plan
+                .and_then(|p| p.plan_file.clone())
+                .filter(|f| !f.as_os_str().is_empty()),
+            reviewed_plan: write
+                .and_then(|w| w.reviewed_plan.clone())
                 .filter(|p| !p.as_os_str().is_empty()),
             color,
             ci: CiSettings::default(),
@@ -292,7 +362,7 @@ impl Settings {
 }
 
 fn kestra_config(
-    args: &SyncArgs,
+    args: &CommonArgs,
     url: String,
     http: &HttpOptions,
 ) -> Result<KestraConfig, SettingsError> {

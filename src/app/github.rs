@@ -3,7 +3,7 @@
 //! - `pull_request` (and `pull_request_target`): plan; post it as the one sticky comment
 //!   (unless `comment: false`); job summary; outputs. Never applies. A fork's read-only token
 //!   is a warning and a summary line, never a failure.
-//! - `push` to the deployed branch (input `branch`, default the repository's default
+//! - `push` to the deployed branch (input `deploy-branch`, default the repository's default
 //!   branch): plan, then apply unless `dry-run`; the apply report goes to the summary.
 //! - `push` elsewhere, and other events: plan only.
 //! - `schedule` / `workflow_dispatch`: drift check: plan and summary; the step fails only
@@ -28,7 +28,7 @@ use crate::github_api::GithubClient;
 use crate::render::markdown::{self, MarkdownContext};
 use crate::settings::Settings;
 
-/// The mode for an event; `deployed` is the `branch` input.
+/// The mode for an event; `deployed` is the `deploy-branch` input.
 pub fn mode(ctx: &Context, deployed: Option<&str>) -> Mode {
     match &ctx.event {
         // `pull_request_target` runs in the base repository, with its secrets and a token
@@ -57,12 +57,12 @@ pub fn mode(ctx: &Context, deployed: Option<&str>) -> Mode {
                 },
                 (_, Some(d)) => Mode::Plan {
                     why: Some(format!(
-                        "`{git_ref}` is not the deployed branch `{d}` (input `branch`): plan only"
+                        "`{git_ref}` is not the deployed branch `{d}` (input `deploy-branch`): plan only"
                     )),
                 },
                 (_, None) => Mode::Plan {
                     why: Some(
-                        "the deployed branch is unknown (set the `branch` input): plan only".into(),
+                        "the deployed branch is unknown (set the `deploy-branch` input): plan only".into(),
                     ),
                 },
             }

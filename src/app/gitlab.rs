@@ -61,7 +61,7 @@ pub async fn run(settings: Result<Settings, String>, color: bool) -> Exit {
     modes::run(&platform, &settings, mode).await
 }
 
-/// The mode for a pipeline; `deployed` is `--branch` (KESTRA_SYNC_BRANCH) when given.
+/// The mode for a pipeline; `deployed` is `--deploy-branch` (KESTRA_SYNC_DEPLOY_BRANCH) when given.
 pub fn mode(ctx: &Context, deployed: Option<&str>) -> Mode {
     let deployed = deployed
         .map(str::to_string)
@@ -81,7 +81,7 @@ pub fn mode(ctx: &Context, deployed: Option<&str>) -> Mode {
             (Some(b), Some(d)) if *b == d => Mode::Apply { branch: Some(d) },
             (Some(b), Some(d)) => Mode::Plan {
                 why: Some(format!(
-                    "`{b}` is not the deployed branch `{d}` (KESTRA_SYNC_BRANCH, default CI_DEFAULT_BRANCH): plan only"
+                    "`{b}` is not the deployed branch `{d}` (KESTRA_SYNC_DEPLOY_BRANCH, default CI_DEFAULT_BRANCH): plan only"
                 )),
             },
             (None, Some(d)) => Mode::Plan {
@@ -93,7 +93,7 @@ pub fn mode(ctx: &Context, deployed: Option<&str>) -> Mode {
                 }),
             },
             (_, None) => Mode::Plan {
-                why: Some("the deployed branch is unknown (CI_DEFAULT_BRANCH is unset; set KESTRA_SYNC_BRANCH): plan only".into()),
+                why: Some("the deployed branch is unknown (CI_DEFAULT_BRANCH is unset; set KESTRA_SYNC_DEPLOY_BRANCH): plan only".into()),
             },
         },
         other => Mode::Plan {
@@ -452,7 +452,7 @@ mod tests {
         );
         let unknown = ctx(&[("CI_PIPELINE_SOURCE", "push"), ("CI_COMMIT_BRANCH", "main")]);
         assert!(
-            matches!(mode(&unknown, None), Mode::Plan { why: Some(why) } if why.contains("set KESTRA_SYNC_BRANCH"))
+            matches!(mode(&unknown, None), Mode::Plan { why: Some(why) } if why.contains("set KESTRA_SYNC_DEPLOY_BRANCH"))
         );
         // The deployed branch given explicitly still applies without CI_DEFAULT_BRANCH.
         assert_eq!(

@@ -16,7 +16,7 @@ pub mod report;
 pub mod terminal;
 
 use crate::cli::Command;
-use crate::settings::Settings;
+use crate::settings::{Output, Settings};
 
 pub use modes::Mode;
 
@@ -53,18 +53,18 @@ impl From<Exit> for std::process::ExitCode {
 
 /// Run a parsed command.
 pub async fn run(command: Command) -> Exit {
-    let (args, mode) = match command {
-        Command::Plan(args) => (args, Mode::Plan { why: None }),
-        Command::Apply(args) => (args, Mode::Apply { branch: None }),
-        Command::Validate(args) => (args, Mode::Validate),
-        Command::Preview(command) => return preview_cli::run(command).await,
+    let settings = Settings::from_command(&command).map_err(|e| e.to_string());
+    let mode = match command {
+        Command::Plan(_) => Mode::Plan { why: None },
+        Command::Apply(_) => Mode::Apply { branch: None },
+        Command::Validate(_) => Mode::Validate,
+        Command::Preview(command) => return preview_cli::run(command, settings).await,
         Command::Ci(args) => {
-            let settings = Settings::from_ci_args(&args).map_err(|e| e.to_string());
             if crate::ci::github::detect() {
                 return github::run(settings).await;
             }
             if crate::ci::gitlab::detect() {
-                let color = args.sync.color.resolve(crate::settings::Output::CiLog);
+                let color = args.plan.color.resolve(Output::CiLog);
                 return gitlab::run(settings, color).await;
             }
             let no_platform = "no CI platform detected: `kestra-sync ci` runs in GitHub Actions (GITHUB_ACTIONS=true) or GitLab CI (GITLAB_CI=true); on a laptop use `kestra-sync plan` or `apply`";
@@ -75,17 +75,25 @@ pub async fn run(command: Command) -> Exit {
     for warning in crate::ci::guard::flag_warnings(&argv) {
         report::Reporter::print(&terminal::Terminal, report::Level::Warning, None, &warning);
     }
-    match Settings::from_args(&args) {
+    match settings {
         Ok(settings) => modes::run(&terminal::Terminal, &settings, mode).await,
-        Err(e) => modes::fail(&terminal::Terminal, &e.to_string()),
+        Err(e) => modes::fail(&terminal::Terminal, &e),
     }
 }
 
 /// Before the command line is parsed (and before any thread starts): map the platform's
-/// inputs onto the environment variables the options read. GitLab's CI/CD variables
-/// already are those.
-pub fn before_parse() {
-    if std::env::args().nth(1).as_deref() == Some("ci") {
+/// inputs onto the environment variables the options read (GitLab's CI/CD variables already
+/// are those), and unset every option given an empty value, from any source. Returns the
+/// command line to parse.
+pub fn before_parse() -> Vec<std::ffi::OsString> {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if args.get(1).is_some_and(|a| a == "ci") {
         crate::ci::github::inputs_to_env();
     }
+    let vars = std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)));
+    for var in crate::cli::empty_option_vars(vars) {
+        std::env::remove_var(var);
+    }
+    crate::cli::drop_empty_values(args)
 }

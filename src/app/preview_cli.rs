@@ -12,22 +12,17 @@ use crate::cli::PreviewCommand;
 use crate::render::untrusted::visible_line;
 use crate::settings::Settings;
 
-/// Run a `preview` command.
-pub async fn run(command: PreviewCommand) -> Exit {
+/// Run a `preview` command with its settings (validated once, by the caller).
+pub async fn run(command: PreviewCommand, settings: Result<Settings, String>) -> Exit {
     let r = &Terminal;
+    let settings = match settings {
+        Ok(s) => s,
+        Err(e) => return fail(r, &e),
+    };
     match command {
-        PreviewCommand::Apply(args) => match Settings::from_args(&args.sync) {
-            Ok(settings) => apply(r, &settings, args.number).await,
-            Err(e) => fail(r, &e.to_string()),
-        },
-        PreviewCommand::Destroy(args) => match Settings::from_args(&args.sync) {
-            Ok(settings) => destroy(r, &settings, args.number).await,
-            Err(e) => fail(r, &e.to_string()),
-        },
-        PreviewCommand::Sweep(args) => match Settings::from_ci_args(&args) {
-            Ok(settings) => sweep(r, &settings).await,
-            Err(e) => fail(r, &e.to_string()),
-        },
+        PreviewCommand::Apply(args) => apply(r, &settings, args.number).await,
+        PreviewCommand::Destroy(args) => destroy(r, &settings, args.number).await,
+        PreviewCommand::Sweep(_) => sweep(r, &settings).await,
     }
 }
 

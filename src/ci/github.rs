@@ -35,7 +35,7 @@ pub const INPUTS: &[(&str, &str)] = &[
     ("workspace", "KESTRA_SYNC_WORKSPACE"),
     ("source", "KESTRA_SYNC_SOURCE"),
     ("git-url", "KESTRA_SYNC_GIT_URL"),
-    ("branch", "KESTRA_SYNC_BRANCH"),
+    ("git-branch", "KESTRA_SYNC_GIT_BRANCH"),
     ("git-username", "KESTRA_SYNC_GIT_USERNAME"),
     ("git-password", "KESTRA_SYNC_GIT_PASSWORD"),
     ("kestra-url", "KESTRA_URL"),
@@ -56,8 +56,23 @@ pub const INPUTS: &[(&str, &str)] = &[
     ("comment", "KESTRA_SYNC_COMMENT"),
     ("fail-on-drift", "KESTRA_SYNC_FAIL_ON_DRIFT"),
     ("environment-name", "KESTRA_SYNC_ENVIRONMENT_NAME"),
+    ("deploy-branch", "KESTRA_SYNC_DEPLOY_BRANCH"),
     ("on-stale", "KESTRA_SYNC_ON_STALE"),
 ];
+
+/// The inputs `action.yml` gives a default, with the variables that win over them. The
+/// runner sets `INPUT_<NAME>` for a default exactly as for a value, so such an input must not
+/// override what the step's `env:` says: for these, the environment wins. Every other input
+/// has no default in `action.yml` (its default is the program's) and wins over the environment.
+pub const DEFAULTED_INPUTS: &[(&str, &[&str])] = &[(
+    "github-token",
+    &["KESTRA_SYNC_GITHUB_TOKEN", "GITHUB_TOKEN"],
+)];
+
+/// Inputs that are no longer read, and the variable that makes the run fail with what to
+/// use instead (see [`crate::settings`]): never silently ignored, since `branch` chose what
+/// is applied.
+pub const RETIRED_INPUTS: &[(&str, &str)] = &[("branch", crate::settings::RETIRED_BRANCH_VAR)];
 
 /// Environment variables holding secrets: masked in the log whether they came from an input
 /// or from the workflow's `env:`.
@@ -65,6 +80,7 @@ pub const SECRET_VARS: &[&str] = &[
     "KESTRA_PASSWORD",
     "KESTRA_API_TOKEN",
     "KESTRA_SYNC_GITHUB_TOKEN",
+    "GITHUB_TOKEN",
     "GITLAB_TOKEN",
     "KESTRA_SYNC_GIT_PASSWORD",
 ];
@@ -82,7 +98,9 @@ pub struct InputMapping {
     pub unknown: Vec<String>,
 }
 
-/// Map `INPUT_*` variables (from `vars`) onto option variables. An empty input is unset.
+/// Map `INPUT_*` variables (from `vars`) onto option variables. An empty input is unset; an
+/// input is overridden by the environment only when `action.yml` gives it a default
+/// ([`DEFAULTED_INPUTS`]).
 /// Both the runner's form (`INPUT_TARGET-NAMESPACE`) and an underscore form
 /// (`INPUT_TARGET_NAMESPACE`, from a hand-written `docker run`) are read; `vars` must also
 /// hold the other variables, to mask secrets given through `env:`.
@@ -98,11 +116,22 @@ pub fn map_inputs(vars: impl IntoIterator<Item = (String, String)>) -> InputMapp
             continue;
         };
         let key = input.to_ascii_lowercase().replace('_', "-");
-        let Some((_, var)) = INPUTS.iter().find(|(i, _)| *i == key) else {
+        let Some((_, var)) = INPUTS.iter().chain(RETIRED_INPUTS).find(|(i, _)| *i == key) else {
             m.unknown.push(input.to_string());
             continue;
         };
         if value.is_empty() {
+            continue;
+        }
+        let env_wins = DEFAULTED_INPUTS
+            .iter()
+            .filter(|(i, _)| *i == key)
+            .flat_map(|(_, vars)| vars.iter())
+            .any(|v| all.iter().any(|(n, val)| n == v && !val.trim().is_empty()));
+        if env_wins {
+            if SECRET_VARS.contains(var) {
+                m.masks.push(value.clone());
+            }
             continue;
         }
         if SECRET_VARS.contains(var) {

@@ -245,3 +245,58 @@ fn action_yml_declares_only_known_inputs() {
         );
     }
 }
+
+/// The runner sets `INPUT_<NAME>` for every input with a `default:` in `action.yml`, given or
+/// not: none of those defaults may override the same option set in the step's `env:`.
+#[test]
+fn no_input_default_overrides_a_step_env() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/action.yml");
+    let text = std::fs::read_to_string(path).expect("action.yml");
+    let doc: serde_json::Value = serde_yaml_ng::from_str(&text).expect("action.yml is YAML");
+    let inputs = doc["inputs"].as_object().expect("inputs");
+    let mut defaulted = Vec::new();
+    for (name, input) in inputs {
+        let Some(default) = input.get("default") else {
+            continue;
+        };
+        defaulted.push(name.clone());
+        let default = default
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or(default.to_string());
+        let (_, var) = INPUTS.iter().find(|(i, _)| i == name).expect("mapped");
+        // What the runner hands the container: the default as an input, the step's env.
+        let vars = vec![
+            (format!("INPUT_{}", name.to_ascii_uppercase()), default),
+            (var.to_string(), "from-the-step-env".to_string()),
+        ];
+        let m = map_inputs(vars);
+        assert!(
+            !m.set.iter().any(|(v, _)| v == var),
+            "the default of input `{name}` overrides {var} from the step's env: {:?}",
+            m.set
+        );
+    }
+    let declared: Vec<String> = DEFAULTED_INPUTS
+        .iter()
+        .map(|(i, _)| i.to_string())
+        .collect();
+    assert_eq!(defaulted, declared, "inputs with a default in action.yml");
+    // An input without a default, given explicitly, still wins over the environment.
+    let m = map_inputs(vec![
+        ("INPUT_GIT-DIRECTORY".to_string(), "flows".to_string()),
+        ("KESTRA_SYNC_GIT_DIRECTORY".to_string(), "env".to_string()),
+    ]);
+    assert_eq!(
+        m.set,
+        vec![("KESTRA_SYNC_GIT_DIRECTORY", "flows".to_string())]
+    );
+}
+
+/// `branch` was renamed: it is never dropped as unknown (it chose what is applied).
+#[test]
+fn the_retired_branch_input_reaches_the_settings_check() {
+    let m = map_inputs(vec![("INPUT_BRANCH".to_string(), "prod".to_string())]);
+    assert!(m.unknown.is_empty(), "{m:?}");
+    assert_eq!(m.set, vec![("KESTRA_SYNC_BRANCH", "prod".to_string())]);
+}

@@ -3,8 +3,8 @@
 //! variables come through a function), so it is table-tested.
 //!
 //! - `merge_request_event` → plan and keep one note on the merge request; never apply.
-//! - `push`, `web` (Run pipeline) or `api` on the deployed branch (`--branch` /
-//!   KESTRA_SYNC_BRANCH, default `CI_DEFAULT_BRANCH`) → apply; on another branch or a tag →
+//! - `push`, `web` (Run pipeline) or `api` on the deployed branch (`--deploy-branch` /
+//!   KESTRA_SYNC_DEPLOY_BRANCH, default `CI_DEFAULT_BRANCH`) → apply; on another branch or a tag →
 //!   plan only.
 //! - `schedule` → drift check.
 //! - Any other source (`trigger`, `pipeline`, `parent_pipeline`, `chat`, …) → plan only.

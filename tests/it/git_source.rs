@@ -262,7 +262,7 @@ async fn missing_branch_is_an_error_not_the_default_branch() {
     );
     assert_eq!(
         msg,
-        format!("branch `prod` does not exist in {url}: check --branch (env KESTRA_SYNC_BRANCH, default `main`)")
+        format!("branch `prod` does not exist in {url}: check --git-branch (env KESTRA_SYNC_GIT_BRANCH, default `main`)")
     );
 }
 
@@ -420,7 +420,7 @@ async fn the_binary_reports_clone_errors_without_the_secret() {
         (
             "prod",
             PASSWORD.to_string(),
-            format!("error: branch `prod` does not exist in {url}: check --branch"),
+            format!("error: branch `prod` does not exist in {url}: check --git-branch"),
         ),
         (
             "main",
@@ -433,7 +433,7 @@ async fn the_binary_reports_clone_errors_without_the_secret() {
             assert_cmd::Command::cargo_bin("kestra-sync")
                 .unwrap()
                 .args(["validate", "--target-namespace", "prod", "--git-url", &url])
-                .args(["--branch", branch])
+                .args(["--git-branch", branch])
                 .env_clear()
                 .env("PATH", std::env::var_os("PATH").unwrap_or_default())
                 .env("KESTRA_SYNC_GIT_USERNAME", USER)

@@ -420,14 +420,14 @@ async fn a_push_to_the_default_branch_applies_elsewhere_only_plans() {
         "a push only asks which merge request it merged"
     );
 
-    // A deployed branch chosen with KESTRA_SYNC_BRANCH: `release` applies, `main` does not.
+    // A deployed branch chosen with KESTRA_SYNC_DEPLOY_BRANCH: `release` applies, `main` does not.
     ws.write("steady.yml", flow("steady", "release"));
     let writes = emu.write_count();
     let vars = with(
         pipeline(&gitlab, &emu, &ws, "push", "4242"),
         &[
             ("CI_COMMIT_BRANCH", "main"),
-            ("KESTRA_SYNC_BRANCH", "release"),
+            ("KESTRA_SYNC_DEPLOY_BRANCH", "release"),
         ],
     );
     let j = job(&ws, vars).await;
@@ -437,7 +437,7 @@ async fn a_push_to_the_default_branch_applies_elsewhere_only_plans() {
         pipeline(&gitlab, &emu, &ws, "web", "4242"),
         &[
             ("CI_COMMIT_BRANCH", "release"),
-            ("KESTRA_SYNC_BRANCH", "release"),
+            ("KESTRA_SYNC_DEPLOY_BRANCH", "release"),
         ],
     );
     let j = job(&ws, vars).await;
@@ -543,7 +543,10 @@ async fn a_broken_flow_is_a_file_line_message() {
     let notes = fake.notes_of(BOT);
     let body = notes[0]["body"].as_str().unwrap();
     assert!(body.contains(": failed\n"), "{body}");
-    assert!(body.contains("The previous plan in this comment no longer holds"), "{body}");
+    assert!(
+        body.contains("The previous plan in this comment no longer holds"),
+        "{body}"
+    );
     assert!(body.contains("- `_flows/bad.yml:2`: "), "{body}");
 }
 

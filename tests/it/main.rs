@@ -9,6 +9,7 @@ mod hostile_support;
 mod kestra_support;
 
 mod adversarial;
+mod cli_contract;
 mod copied_examples;
 mod corpus;
 mod faults;

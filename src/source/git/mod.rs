@@ -81,7 +81,7 @@ pub enum GitError {
     InvalidCredential { which: &'static str },
     #[error("the `git` program was not found ({program}): install git in the image or on the machine (e.g. `apk add git`, `apt-get install git`) to use --source git")]
     GitNotInstalled { program: String },
-    #[error("branch `{branch}` does not exist in {url}: check --branch (env KESTRA_SYNC_BRANCH, default `main`)")]
+    #[error("branch `{branch}` does not exist in {url}: check --git-branch (env KESTRA_SYNC_GIT_BRANCH, default `main`)")]
     BranchNotFound { branch: String, url: String },
     #[error("authentication failed for {url}: check --git-username / --git-password (env KESTRA_SYNC_GIT_USERNAME / KESTRA_SYNC_GIT_PASSWORD); the password is a token with read access to the repository")]
     AuthenticationFailed { url: String },
