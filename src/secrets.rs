@@ -5,7 +5,7 @@
 //! none, so the tool never relies on them.
 //!
 //! Secrets are registered once, when the options are read ([`register_cli`],
-//! [`crate::settings::Settings::from_args`]), into one process-wide set; [`Secrets`] itself
+//! [`crate::settings::Settings::from_command`]), into one process-wide set; [`Secrets`] itself
 //! is a plain value with a pure [`Secrets::scrub`], for tests. Forms registered for a secret
 //! `s`: `s` (and trimmed), its percent-encodings (upper and lower hex, `%20` and `+`), its
 //! JSON-string form; for a user and password, `base64(user:password)` in the standard and
