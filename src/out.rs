@@ -13,7 +13,7 @@
 //!   for the next steps of the job).
 //! - **Plain** (a terminal, GitLab CI, any other CI): text as given; product output on
 //!   stdout, messages on stderr. Untrusted parts are already made visible by the renderers
-//!   ([`crate::render::untrusted`]), so no raw ESC or CR from a pull request or a server can
+//!   ([`crate::untrusted`]), so no raw ESC or CR from a pull request or a server can
 //!   forge a GitLab `section_start` or rewrite a terminal line; the tool's own control
 //!   sequences (colour, GitLab sections) go through [`control`].
 //!
@@ -24,8 +24,8 @@
 use std::io::Write as _;
 use std::sync::Mutex;
 
-use crate::render::untrusted;
 use crate::secrets;
+use crate::untrusted;
 
 /// Who reads the log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -2,6 +2,7 @@
 //! [`FlowChange`] per flow. Pure: it compares sources exactly as the server does, so
 //! `UNCHANGED` means "writing this would not create a revision".
 
+use crate::diff::unified_diff;
 use std::collections::BTreeMap;
 
 use serde::Serialize;
@@ -232,7 +233,7 @@ pub const HIDDEN_CHARACTERS: &str = "hidden-characters";
 
 /// The `hidden-characters` warning of a flow, when its file name, namespace, id, Git source
 /// or server source holds characters that hide text or change how it reads (see
-/// [`crate::render::untrusted`]).
+/// [`crate::untrusted`]).
 pub fn hidden_characters_warning(
     git_path: Option<&str>,
     namespace: &str,
@@ -240,7 +241,7 @@ pub fn hidden_characters_warning(
     git_source: Option<&str>,
     server_source: Option<&str>,
 ) -> Option<FlowWarning> {
-    use crate::render::untrusted::hidden_characters;
+    use crate::untrusted::hidden_characters;
     let mut parts = Vec::new();
     let names = [
         ("the file name", git_path),
@@ -542,31 +543,6 @@ impl Plan {
             )
         })
     }
-}
-
-/// Unified diff from `old` to `new` with 3 lines of context; `(diff, added, removed)`.
-pub fn unified_diff(
-    old: &str,
-    new: &str,
-    old_name: &str,
-    new_name: &str,
-) -> (String, usize, usize) {
-    let diff = similar::TextDiff::from_lines(old, new);
-    let (mut added, mut removed) = (0, 0);
-    for change in diff.iter_all_changes() {
-        match change.tag() {
-            similar::ChangeTag::Insert => added += 1,
-            similar::ChangeTag::Delete => removed += 1,
-            similar::ChangeTag::Equal => {}
-        }
-    }
-    let text = diff
-        .unified_diff()
-        .context_radius(3)
-        .missing_newline_hint(true)
-        .header(old_name, new_name)
-        .to_string();
-    (text, added, removed)
 }
 
 /// Compare desired against live. `live` may contain anything the server returned: flows

@@ -161,7 +161,7 @@ pub fn registered() -> Secrets {
 }
 
 /// `text` with every registered secret removed: call it on anything a server or a pull
-/// request controls before showing it. The `render::untrusted` functions and every output
+/// request controls before showing it. The `untrusted` functions and every output
 /// of `crate::out` already do.
 pub fn scrub(text: &str) -> std::borrow::Cow<'_, str> {
     match global().read() {

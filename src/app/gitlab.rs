@@ -28,8 +28,8 @@ use crate::forge::gitlab::{GitLabNotes, MergeRequest, TOKEN_HELP};
 use crate::http::HttpOptions;
 use crate::out;
 use crate::render::markdown::{self, MarkdownContext};
-use crate::render::untrusted::visible_line;
 use crate::settings::Settings;
+use crate::untrusted::visible_line;
 
 /// Run on GitLab CI with `settings` (or the error that stopped them); the exit.
 pub async fn run(settings: Result<Settings, String>, color: bool) -> Exit {

@@ -9,8 +9,8 @@ use super::report::{Level, Reporter};
 use super::terminal::Terminal;
 use super::Exit;
 use crate::cli::PreviewCommand;
-use crate::render::untrusted::visible_line;
 use crate::settings::Settings;
+use crate::untrusted::visible_line;
 
 /// Run a `preview` command with its settings (validated once, by the caller).
 pub async fn run(command: PreviewCommand, settings: Result<Settings, String>) -> Exit {

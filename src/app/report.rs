@@ -14,8 +14,8 @@ use super::pipeline::{self, Loaded, Planned, RunError};
 use crate::apply::ApplyError;
 pub use crate::forge::Posted;
 use crate::render::markdown::MarkdownContext;
-use crate::render::untrusted::visible_line;
 use crate::settings::Settings;
+use crate::untrusted::visible_line;
 
 pub use crate::ci::Level;
 

@@ -10,7 +10,7 @@ use std::path::Path;
 pub use super::Level;
 use crate::flow::Problem;
 use crate::model::Validation;
-use crate::render::untrusted;
+use crate::untrusted;
 
 /// GitHub's cap on one step's summary.
 pub const SUMMARY_LIMIT: usize = 1024 * 1024;

@@ -7,7 +7,7 @@
 //! revision, and the server's delete walks up to a parent holding a single child and
 //! deletes that parent, so a replayed delete of an already deleted file could take a
 //! sibling with it. A lost answer is settled by reading the file back
-//! ([`crate::nsfiles::apply`]).
+//! ([`crate::apply::files`]).
 
 use std::io::{Cursor, Read};
 

@@ -7,16 +7,14 @@
 //! - [`local`] reads the files (any source: the walk of [`crate::source::workspace`]);
 //! - [`crate::kestra`] reads the live files with one export per namespace and writes;
 //! - [`plan`] compares them byte for byte (sha256) with SyncNamespaceFiles' states;
-//! - [`apply`] uploads only what changed and deletes file by file;
-//! - [`render`] shows them in the text, Markdown and JSON plans.
+//! - [`crate::apply::files`] uploads only what changed and deletes file by file;
+//! - [`crate::render::files`] shows them in the text, Markdown and JSON plans.
 //!
 //! Files of child namespaces are out of scope: only the target namespace's storage is read
 //! and written, with or without `--include-child-namespaces`.
 
-pub mod apply;
 pub mod local;
 pub mod plan;
-pub mod render;
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};

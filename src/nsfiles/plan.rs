@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::{as_text, sha256_hex, FileChange, FileState, LocalFile, RemoteFile};
-use crate::plan::unified_diff;
+use crate::diff::unified_diff;
 
 /// Whether `kestra_path` is under the normalized namespace directory (`""` = the root).
 pub fn in_directory(kestra_path: &str, namespace_directory: &str) -> bool {

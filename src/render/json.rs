@@ -6,7 +6,7 @@
 //! The data is what Git and the server hold, with two exceptions: every configured secret is
 //! scrubbed from every string ([`crate::secrets`]), and characters that hide or reorder text
 //! (C1 and bidirectional controls, zero-width characters, …: see
-//! [`crate::render::untrusted`]) are written as `\uXXXX` escapes, which read back as the same
+//! [`crate::untrusted`]) are written as `\uXXXX` escapes, which read back as the same
 //! string but never act on a terminal or a log that shows the JSON. The flows holding such
 //! characters have a `hidden-characters` warning.
 
@@ -67,7 +67,7 @@ fn scrub(v: &mut serde_json::Value, secrets: &crate::secrets::Secrets) {
 /// Hidden characters as `\uXXXX` (surrogate pairs above U+FFFF). JSON's own syntax is
 /// ASCII, so every such character is inside a string, where the escape means the same.
 fn escape_hidden(json: &str) -> String {
-    use crate::render::untrusted::is_hidden;
+    use crate::untrusted::is_hidden;
     if !json.chars().any(is_hidden) {
         return json.to_string();
     }
@@ -94,10 +94,7 @@ mod tests {
         let text = "a\u{202e}b\u{85}c\u{200b}d\u{7f}e\u{e0041}f\r\u{1b}";
         let json = serde_json::to_string_pretty(&serde_json::json!({ "diff": text })).unwrap();
         let out = escape_hidden(&json);
-        assert!(
-            !out.chars().any(crate::render::untrusted::is_hidden),
-            "{out}"
-        );
+        assert!(!out.chars().any(crate::untrusted::is_hidden), "{out}");
         let back: serde_json::Value = serde_json::from_str(&out).unwrap();
         assert_eq!(back["diff"], text);
     }

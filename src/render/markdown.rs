@@ -10,8 +10,8 @@
 
 use std::fmt::Write as _;
 
-use super::untrusted;
 use crate::plan::{FlowChange, Plan, Status, SyncState};
+use crate::untrusted;
 
 #[path = "markdown_failed.rs"]
 mod failed;
@@ -117,8 +117,7 @@ pub fn render_comment(plan: &Plan, ctx: &MarkdownContext, limit: usize) -> Strin
 /// The plan as Markdown, never longer than `limit` bytes.
 pub fn render(plan: &Plan, ctx: &MarkdownContext, limit: usize) -> String {
     let parts = Parts::new(plan, ctx);
-    let Some(files) = crate::nsfiles::render::MarkdownSection::new(plan, &parts.full_plan_at)
-    else {
+    let Some(files) = crate::render::files::MarkdownSection::new(plan, &parts.full_plan_at) else {
         return render_within(&parts, limit);
     };
     // The namespace files go before the footer, in the room the flows leave (the flows
@@ -573,7 +572,7 @@ fn verdict(plan: &Plan, ctx: &MarkdownContext) -> String {
         l => format!(" on **{}**", html(&l)),
     };
     let files = match &s.files {
-        Some(f) => format!("; namespace files: {}", crate::nsfiles::render::counts(f)),
+        Some(f) => format!("; namespace files: {}", crate::render::files::counts(f)),
         None => String::new(),
     };
     let counts = format!(

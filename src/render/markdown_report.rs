@@ -134,7 +134,7 @@ pub fn render_apply_report(
                     };
                     format!(
                         "| {} | {} | {} | {} |\n",
-                        crate::nsfiles::render::label(r.sync_state),
+                        crate::render::files::label(r.sync_state),
                         cell(&format!("{}:{}", r.namespace, r.kestra_path)),
                         r.git_path.as_deref().map(cell).unwrap_or_default(),
                         result
@@ -190,7 +190,7 @@ pub fn render_apply_report(
 /// A server's message for a table cell: one line in a code span (nothing in it renders), at
 /// most [`CELL_TEXT`] characters.
 fn one_line(s: &str) -> String {
-    let flat = crate::render::untrusted::visible_line(s);
+    let flat = crate::untrusted::visible_line(s);
     let mut short: String = flat.chars().take(CELL_TEXT).collect();
     if short.len() < flat.len() {
         short.push('…');

@@ -7,8 +7,8 @@ use std::fmt::Write as _;
 
 use anstyle::{AnsiColor, Style};
 
-use super::untrusted;
 use crate::plan::{FlowChange, Plan, SyncState};
+use crate::untrusted;
 
 fn style(color: bool, c: AnsiColor, bold: bool) -> (String, String) {
     if !color {
@@ -84,7 +84,7 @@ pub fn summary_line(plan: &Plan) -> String {
         );
     }
     let files = match &s.files {
-        Some(f) => format!(" Namespace files: {}.", crate::nsfiles::render::counts(f)),
+        Some(f) => format!(" Namespace files: {}.", crate::render::files::counts(f)),
         None => String::new(),
     };
     format!(
@@ -266,7 +266,7 @@ pub fn render(plan: &Plan, color: bool) -> String {
         }
         out.push('\n');
     }
-    out.push_str(&crate::nsfiles::render::text_section(plan, &|o, d| {
+    out.push_str(&crate::render::files::text_section(plan, &|o, d| {
         diff_block(o, d, color)
     }));
     let (on, off) = style(color, AnsiColor::White, true);
@@ -342,7 +342,7 @@ pub fn render_report(report: &crate::apply::Report, color: bool) -> String {
             (Outcome::Stale { .. }, _) => ("!", AnsiColor::Yellow, "STALE"),
         };
         let (on, off) = style(color, c, true);
-        let name = crate::render::untrusted::visible_line(&r.kestra_path);
+        let name = crate::untrusted::visible_line(&r.kestra_path);
         let _ = write!(
             out,
             "  {on}{sym}{off} namespace file {}:{name}: {on}{verb}{off}",

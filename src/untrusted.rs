@@ -130,7 +130,7 @@ pub fn visible_line(s: &str) -> Cow<'_, str> {
 
 /// A unified diff made visible line by line: hidden characters as [`visible`], and a lone
 /// CR, which YAML (and so Kestra) reads as a line break, also *breaks the shown line*. The
-/// diff (`similar`, see `plan::unified_diff`) already counts a lone CR as a line end and
+/// diff (`similar`, see `diff::unified_diff`) already counts a lone CR as a line end and
 /// starts the next line with its own `+`/`-`/` ` sign, right after the CR: so
 /// `+message: hi\r+- id: exfil` is shown as two added lines, `+message: hi␍` and
 /// `+- id: exfil`, as the server will read them, never as one harmless-looking line.

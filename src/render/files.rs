@@ -5,15 +5,15 @@
 //! over 256 KiB) show their size and a short sha256. Pure.
 //!
 //! File names and contents come from a pull request or the server: they go through
-//! [`crate::render::untrusted`] (code spans, cells, fences, `<code>` in HTML; hidden
+//! [`crate::untrusted`] (code spans, cells, fences, `<code>` in HTML; hidden
 //! characters shown, secrets scrubbed) and never become a link, a mention or a line of
 //! their own.
 
 use std::fmt::Write as _;
 
-use super::{short_sha, FileChange, FileState, FilesSummary};
+use crate::nsfiles::{short_sha, FileChange, FileState, FilesSummary};
 use crate::plan::Plan;
-use crate::render::untrusted::{html_code, html_text, md_cell, md_code, md_fence, visible_line};
+use crate::untrusted::{html_code, html_text, md_cell, md_code, md_fence, visible_line};
 
 /// `1 to add, 2 to overwrite, 0 to delete` for namespace files.
 pub fn counts(s: &FilesSummary) -> String {

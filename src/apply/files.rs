@@ -12,9 +12,9 @@
 use futures::stream::{self, StreamExt};
 use serde::Serialize;
 
-use super::{FileChange, FileState};
-use crate::apply::Outcome;
+use super::Outcome;
 use crate::kestra::{KestraClient, KestraError};
+use crate::nsfiles::{FileChange, FileState};
 
 /// What happened to one namespace file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

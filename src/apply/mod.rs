@@ -14,15 +14,17 @@
 //! three sends in all. Sending a create again is safe because Kestra refuses to create a
 //! flow that already exists.
 
+pub mod files;
+
 use futures::stream::{self, StreamExt};
 use serde::Serialize;
 
 use crate::flow::Flow;
 use crate::kestra::{KestraClient, KestraError};
 use crate::model::{strip_revision, Validation};
-use crate::nsfiles::apply::{self as files, FileResult};
 use crate::nsfiles::FileState;
 use crate::plan::{FlowChange, Plan, SyncState};
+use files::FileResult;
 
 /// Knobs of one apply.
 #[derive(Debug, Clone)]
