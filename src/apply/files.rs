@@ -126,33 +126,11 @@ async fn delete_one(client: &KestraClient, c: &FileChange) -> FileResult {
 }
 
 fn failed(c: &FileChange, err: &KestraError) -> FileResult {
-    result(
-        c,
-        Outcome::Failed {
-            error: err.to_string(),
-        },
-    )
-}
-
-fn answer_lost(err: &KestraError) -> bool {
-    matches!(
-        err,
-        KestraError::MaybeApplied { .. } | KestraError::Transport { .. }
-    )
+    result(c, super::failed_outcome(err))
 }
 
 fn unknown_or_failed(c: &FileChange, err: &KestraError, read_err: &KestraError) -> FileResult {
-    if !answer_lost(err) {
-        return failed(c, err);
-    }
-    result(
-        c,
-        Outcome::Unknown {
-            error: format!(
-                "{err}; reading the file back failed too ({read_err}): the server may or may not hold this change, run plan to see"
-            ),
-        },
-    )
+    result(c, super::unknown_or_failed_outcome("file", err, read_err))
 }
 
 /// The file's sha256 on the server after a failed write; a few reads when the answer was
@@ -162,7 +140,7 @@ async fn read_back(
     c: &FileChange,
     err: &KestraError,
 ) -> Result<Option<String>, KestraError> {
-    let attempts = if answer_lost(err) { 3u64 } else { 1 };
+    let attempts = if super::answer_lost(err) { 3u64 } else { 1 };
     let mut attempt = 0u64;
     loop {
         match client.file_sha256(&c.namespace, &c.kestra_path).await {

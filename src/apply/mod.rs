@@ -476,38 +476,45 @@ async fn still_as_planned(client: &KestraClient, c: &FlowChange) -> Result<(), O
 }
 
 fn failed(c: &FlowChange, err: &KestraError) -> FlowResult {
-    result(
-        c,
-        Outcome::Failed {
-            error: err.to_string(),
-        },
-    )
+    result(c, failed_outcome(err))
+}
+
+/// A write the server answered with an error: the old state stands.
+pub(crate) fn failed_outcome(err: &KestraError) -> Outcome {
+    Outcome::Failed {
+        error: err.to_string(),
+    }
 }
 
 /// Whether a failed write may still have reached the server: no answer came (timeout,
 /// dropped connection) after the request was sent.
-fn answer_lost(err: &KestraError) -> bool {
+pub(crate) fn answer_lost(err: &KestraError) -> bool {
     matches!(
         err,
         KestraError::MaybeApplied { .. } | KestraError::Transport { .. }
     )
 }
 
-/// The write failed and the flow could not be read back: when the write's answer was lost
-/// the server may hold the change or not, and the report says so rather than guess.
-fn unknown_or_failed(c: &FlowChange, err: &KestraError, read_err: &KestraError) -> FlowResult {
+/// The write of a `what` ("flow", "file") failed and it could not be read back: when the
+/// write's answer was lost the server may hold the change or not, and the report says so
+/// rather than guess; when the server answered with an error, the old state stands.
+pub(crate) fn unknown_or_failed_outcome(
+    what: &str,
+    err: &KestraError,
+    read_err: &KestraError,
+) -> Outcome {
     if !answer_lost(err) {
-        // the server answered the write with an error: the old state stands
-        return failed(c, err);
+        return failed_outcome(err);
     }
-    result(
-        c,
-        Outcome::Unknown {
-            error: format!(
-                "{err}; reading the flow back failed too ({read_err}): the server may or may not hold this change, run plan to see"
-            ),
-        },
-    )
+    Outcome::Unknown {
+        error: format!(
+            "{err}; reading the {what} back failed too ({read_err}): the server may or may not hold this change, run plan to see"
+        ),
+    }
+}
+
+fn unknown_or_failed(c: &FlowChange, err: &KestraError, read_err: &KestraError) -> FlowResult {
+    result(c, unknown_or_failed_outcome("flow", err, read_err))
 }
 
 /// Read the flow after a failed write or delete; when the write's answer was lost, a few
