@@ -347,26 +347,14 @@ async fn github_action_never_shows_a_secret() {
         let summary = files.path().join("summary");
         std::fs::write(&output, "").unwrap();
         std::fs::write(&summary, "").unwrap();
-        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_kestra-sync"));
-        cmd.arg("ci")
-            .current_dir(ws.path())
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("KESTRA_SYNC_LOG", "debug")
-            .env("GITHUB_ACTIONS", "true")
-            .env("CI", "true")
-            .env("GITHUB_EVENT_NAME", "pull_request")
-            .env("GITHUB_EVENT_PATH", &event)
-            .env("GITHUB_REPOSITORY", "acme/flows")
-            .env("GITHUB_SHA", "f".repeat(40))
-            .env("GITHUB_REF", "refs/pull/7/merge")
-            .env("GITHUB_SERVER_URL", "https://github.com")
-            .env("GITHUB_API_URL", gh.api_url())
-            .env("GITHUB_RUN_ID", "1")
-            .env("GITHUB_WORKSPACE", ws.path())
-            .env("GITHUB_OUTPUT", &output)
-            .env("GITHUB_STEP_SUMMARY", &summary)
-            .env("INPUT_TARGET-NAMESPACE", "prod")
+        let mut cmd = github_support::pull_request_runner(
+            ws.path(),
+            &event,
+            &output,
+            &summary,
+            &gh.api_url(),
+        );
+        cmd.env("INPUT_TARGET-NAMESPACE", "prod")
             .env("INPUT_KESTRA-URL", emu.url())
             .envs(if use_token {
                 vec![("INPUT_KESTRA-API-TOKEN", API_TOKEN)]

@@ -565,3 +565,36 @@ impl Respond for Codeload {
         ResponseTemplate::new(404)
     }
 }
+
+/// The binary as the GitHub runner starts a Docker action for a `pull_request` event on
+/// `acme/flows` (PR 7): a clean environment with the runner's variables, the event payload at
+/// `event`, the `GITHUB_OUTPUT` / `GITHUB_STEP_SUMMARY` files, `GITHUB_API_URL` at `api_url`,
+/// and debug logs. Callers add the `INPUT_*` variables.
+pub fn pull_request_runner(
+    workspace: &std::path::Path,
+    event: &std::path::Path,
+    output: &std::path::Path,
+    summary: &std::path::Path,
+    api_url: &str,
+) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_kestra-sync"));
+    cmd.arg("ci")
+        .current_dir(workspace)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("KESTRA_SYNC_LOG", "debug")
+        .env("GITHUB_ACTIONS", "true")
+        .env("CI", "true")
+        .env("GITHUB_EVENT_NAME", "pull_request")
+        .env("GITHUB_EVENT_PATH", event)
+        .env("GITHUB_REPOSITORY", "acme/flows")
+        .env("GITHUB_SHA", "f".repeat(40))
+        .env("GITHUB_REF", "refs/pull/7/merge")
+        .env("GITHUB_SERVER_URL", "https://github.com")
+        .env("GITHUB_API_URL", api_url)
+        .env("GITHUB_RUN_ID", "1")
+        .env("GITHUB_WORKSPACE", workspace)
+        .env("GITHUB_OUTPUT", output)
+        .env("GITHUB_STEP_SUMMARY", summary);
+    cmd
+}
