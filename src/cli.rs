@@ -388,6 +388,12 @@ pub struct CiArgs {
     #[arg(long, env = "KESTRA_SYNC_ENVIRONMENT_NAME", help_heading = "CI")]
     pub environment_name: Option<String>,
 
+    /// On a pull/merge request, set one label saying what its plan does:
+    /// `kestra-sync:no-changes`, `kestra-sync:changes` or `kestra-sync:deletes` (the other two
+    /// removed; all three after a failed plan). GitHub needs `pull-requests: write`.
+    #[arg(long, env = "KESTRA_SYNC_LABELS", num_args = 0..=1, default_missing_value = "true", default_value = "false", value_parser = parse_bool, help_heading = "CI")]
+    pub labels: bool,
+
     /// On a schedule or manual run, fail the step when the server differs from Git.
     #[arg(long, env = "KESTRA_SYNC_FAIL_ON_DRIFT", num_args = 0..=1, default_missing_value = "true", default_value = "false", value_parser = parse_bool, help_heading = "CI")]
     pub fail_on_drift: bool,

@@ -74,6 +74,8 @@ pub struct CiSettings {
     pub on_stale: crate::cli::OnStale,
     /// The server's name in the comment's title (`environment-name`), else its host.
     pub environment_name: Option<String>,
+    /// Set the `kestra-sync:*` label of a review's plan on the request (`labels`).
+    pub labels: bool,
 }
 
 impl Default for CiSettings {
@@ -86,6 +88,7 @@ impl Default for CiSettings {
             deployed_branch: None,
             on_stale: crate::cli::OnStale::Fail,
             environment_name: None,
+            labels: false,
         }
     }
 }
@@ -223,6 +226,7 @@ impl Settings {
             deployed_branch: non_empty(&args.deploy_branch),
             on_stale: args.on_stale,
             environment_name: non_empty(&args.environment_name),
+            labels: args.labels,
         };
         Ok(settings)
     }

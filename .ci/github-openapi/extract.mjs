@@ -18,6 +18,9 @@ const OPERATIONS = [
   ["get", "/repos/{owner}/{repo}/tarball/{ref}"],
   ["get", "/repos/{owner}/{repo}/pulls/{pull_number}"],
   ["get", "/repos/{owner}/{repo}/commits/{commit_sha}/pulls"],
+  ["get", "/repos/{owner}/{repo}/issues/{issue_number}/labels"],
+  ["post", "/repos/{owner}/{repo}/issues/{issue_number}/labels"],
+  ["delete", "/repos/{owner}/{repo}/issues/{issue_number}/labels/{name}"],
 ];
 // GitHub Enterprise Server must offer the same operations (under /api/v3).
 const GHES = "ghes-3.19.deref.json";

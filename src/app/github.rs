@@ -18,7 +18,7 @@ use std::path::PathBuf;
 
 use super::modes::{self, Mode};
 use super::pipeline::{Loaded, Planned, RunError};
-use super::report::{Finding, Level, Merged, Origin, Posted, Reporter};
+use super::report::{Finding, Label, Labeled, Level, Merged, Origin, Posted, Reporter};
 use super::Exit;
 use crate::ci::commands;
 use crate::ci::github::{Context, Event};
@@ -339,6 +339,28 @@ impl Reporter for GitHub {
             None | Some(Ok(None)) => Ok(Merged::NoLock { number }),
             Some(Ok(Some(reviewed))) => Ok(Merged::Lock { number, reviewed }),
             Some(Err(e)) => Err(format!("#{number}: {e}")),
+        }
+    }
+
+    async fn label(
+        &self,
+        number: u64,
+        fork: bool,
+        wanted: Option<Label>,
+    ) -> Result<Labeled, String> {
+        if fork {
+            return Ok(Labeled::Skipped { reason: "this pull request comes from a fork: GitHub gives its workflows a read-only token, so labels cannot be set".into() });
+        }
+        match (&self.gh, Issue::new(&self.ctx.repository, number)) {
+            (None, _) => Ok(Labeled::Skipped {
+                reason: "no GitHub token (input `github-token`, default `${{ github.token }}`)"
+                    .into(),
+            }),
+            (Some(_), Err(e)) => Err(e.to_string()),
+            (Some(c), Ok(issue)) => c
+                .set_labels(&issue, wanted)
+                .await
+                .map_err(|e| e.to_string()),
         }
     }
 

@@ -21,10 +21,10 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::modes::{self, Mode};
 use super::pipeline::Planned;
-use super::report::{Finding, Level, Merged, Posted, Reporter};
+use super::report::{Finding, Label, Labeled, Level, Merged, Posted, Reporter};
 use super::Exit;
 use crate::ci::gitlab::Context;
-use crate::forge::gitlab::{GitLabNotes, MergeRequest, TOKEN_HELP};
+use crate::forge::gitlab::{GitLabNotes, MergeRequest, LABELS_HELP, TOKEN_HELP};
 use crate::http::HttpOptions;
 use crate::out;
 use crate::render::markdown::{self, MarkdownContext};
@@ -336,6 +336,39 @@ impl Reporter for GitLab {
 
     fn request_ref(&self, number: u64) -> String {
         format!("!{number}")
+    }
+
+    /// The same token rules as the note: `GITLAB_TOKEN`, never `CI_JOB_TOKEN`.
+    async fn label(
+        &self,
+        number: u64,
+        fork: bool,
+        wanted: Option<Label>,
+    ) -> Result<Labeled, String> {
+        if fork {
+            return Ok(Labeled::Skipped { reason: "this merge request comes from a fork and its pipeline runs in the fork's project, whose token cannot label it here".into() });
+        }
+        let Some(token) = self
+            .token
+            .as_ref()
+            .filter(|t| !t.expose_secret().is_empty())
+        else {
+            let why = if self.ctx.job_token {
+                "only CI_JOB_TOKEN is available (GITLAB_TOKEN is not set), and it cannot edit merge requests"
+            } else {
+                "no GitLab token (GITLAB_TOKEN is not set)"
+            };
+            return Ok(Labeled::Skipped {
+                reason: format!("{why}: {LABELS_HELP}"),
+            });
+        };
+        let mr = match self.merge_request() {
+            Ok(mr) if mr.iid == number || number == 0 => mr,
+            _ => self.merge_request_number(number)?,
+        };
+        let mr = GitLabNotes::with_options(mr, Some(token.clone()), &self.http)
+            .map_err(|e| e.to_string())?;
+        mr.set_labels(wanted).await.map_err(|e| e.to_string())
     }
 
     /// The merged merge request whose merge (or squash, or fast-forwarded head) commit is

@@ -8,6 +8,7 @@
 
 pub mod github;
 pub mod gitlab;
+pub mod labels;
 pub mod modes;
 pub mod pipeline;
 pub mod preview;

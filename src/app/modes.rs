@@ -10,6 +10,7 @@
 
 use std::path::PathBuf;
 
+use super::labels;
 use super::pipeline::{self, Planned, RunError};
 use super::report::{findings, Finding, Level, Merged, Origin, Posted, Reporter};
 use super::Exit;
@@ -61,7 +62,12 @@ pub async fn run<R: Reporter>(r: &R, settings: &Settings, mode: Mode) -> Exit {
     ));
     let planned = match read_and_plan(r, settings, fork, server).await {
         Ok(Some(planned)) => planned,
-        Ok(None) => return Exit::Ok,
+        Ok(None) => {
+            if let Mode::Review { number, fork } = mode {
+                labels::review(r, settings, number, fork, None).await;
+            }
+            return Exit::Ok;
+        }
         Err(e) => {
             r.end_section();
             // A review's comment must never keep a plan that no longer holds.
@@ -69,6 +75,7 @@ pub async fn run<R: Reporter>(r: &R, settings: &Settings, mode: Mode) -> Exit {
                 if settings.ci.comment {
                     post_failure(r, settings, number, fork, &e).await;
                 }
+                labels::review(r, settings, number, fork, None).await;
             }
             // Only apply could have written: say that it did not.
             return match (&mode, &e) {
@@ -130,6 +137,8 @@ pub async fn run<R: Reporter>(r: &R, settings: &Settings, mode: Mode) -> Exit {
             if settings.ci.comment {
                 notes.extend(post(r, settings, &planned, number, fork).await);
             }
+            let label = labels::for_plan(&planned.plan.summary);
+            labels::review(r, settings, number, fork, Some(label)).await;
             summary(r, &planned, &log_md, &notes);
             blocked(r, &planned).unwrap_or(detailed)
         }

@@ -12,6 +12,7 @@ use std::path::PathBuf;
 
 use super::pipeline::{self, Loaded, Planned, RunError};
 use crate::apply::ApplyError;
+pub use crate::forge::labels::{Label, Labeled};
 pub use crate::forge::Posted;
 use crate::render::markdown::MarkdownContext;
 use crate::settings::Settings;
@@ -153,6 +154,18 @@ pub trait Reporter {
         marker: &str,
         body: &str,
     ) -> Result<Posted, String>;
+    /// Make the `kestra-sync:*` labels of request `number` say `wanted` (`None`: none of
+    /// ours, after a failed plan); `Err`: the forge failed (a warning, never a failed job).
+    async fn label(
+        &self,
+        _number: u64,
+        _fork: bool,
+        _wanted: Option<Label>,
+    ) -> Result<Labeled, String> {
+        Ok(Labeled::Skipped {
+            reason: "this platform has no pull/merge request labels".into(),
+        })
+    }
     /// The request this push merged and the plan lock of its comment carrying `marker`
     /// (see [`crate::lock`]); an error when the forge could not tell.
     async fn merged(&self, _marker: &str) -> Result<Merged, String> {

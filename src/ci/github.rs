@@ -56,6 +56,7 @@ pub const INPUTS: &[(&str, &str)] = &[
     ("comment", "KESTRA_SYNC_COMMENT"),
     ("fail-on-drift", "KESTRA_SYNC_FAIL_ON_DRIFT"),
     ("environment-name", "KESTRA_SYNC_ENVIRONMENT_NAME"),
+    ("labels", "KESTRA_SYNC_LABELS"),
     ("deploy-branch", "KESTRA_SYNC_DEPLOY_BRANCH"),
     ("on-stale", "KESTRA_SYNC_ON_STALE"),
 ];

@@ -3,6 +3,7 @@
 
 pub mod github;
 pub mod gitlab;
+pub mod labels;
 
 /// What happened to the plan comment (GitHub) or note (GitLab).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -116,6 +116,7 @@ fn each_command_lists_only_the_options_it_uses() {
         "fail-on-drift",
         "on-stale",
         "environment-name",
+        "labels",
     ];
     let with = |parts: &[&[&str]]| set(&parts.concat());
     assert_eq!(help_options("validate"), with(&[&common]));

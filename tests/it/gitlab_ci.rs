@@ -12,18 +12,18 @@ use common::{Emulator, Workspace, PASSWORD, USER};
 use gitlab_support::{FakeGitLab, BOT, READ_ONLY_TOKEN, TOKEN};
 use wiremock::MockServer;
 
-const IID: u64 = 42;
+pub(crate) const IID: u64 = 42;
 const MARKER_PREFIX: &str = "<!-- kestra-sync:plan target=prod@127.0.0.1:";
 const HEAD_SHA: &str = "6dcb09b5b57875f334f61aebed695e2e4193db5e";
 
-fn flow(id: &str, message: &str) -> String {
+pub(crate) fn flow(id: &str, message: &str) -> String {
     format!(
         "id: {id}\nnamespace: prod\n\ntasks:\n  - id: hello\n    type: io.kestra.plugin.core.log.Log\n    message: \"{message}\"\n"
     )
 }
 
 /// Kestra with two flows in `prod`.
-fn kestra() -> Emulator {
+pub(crate) fn kestra() -> Emulator {
     let emu = common::emulator();
     emu.seed_flow("main", &flow("cleanup_tmp", "v1"));
     emu.seed_flow("main", &flow("steady", "same"));
@@ -31,7 +31,7 @@ fn kestra() -> Emulator {
 }
 
 /// A checkout: `cleanup_tmp` changed, `steady` the same, `ingest_orders` new.
-fn checkout() -> Workspace {
+pub(crate) fn checkout() -> Workspace {
     let ws = Workspace::new();
     ws.write("cleanup_tmp.yml", flow("cleanup_tmp", "v2"));
     ws.write("steady.yml", flow("steady", "same"));
@@ -40,20 +40,20 @@ fn checkout() -> Workspace {
 }
 
 /// What one job run left behind.
-struct Job {
-    code: i32,
-    stdout: String,
-    stderr: String,
+pub(crate) struct Job {
+    pub(crate) code: i32,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
 }
 
 impl Job {
-    fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         format!("{}{}", self.stdout, self.stderr)
     }
 }
 
 /// The variables GitLab sets for a pipeline of `source` on project `project`.
-fn pipeline(
+pub(crate) fn pipeline(
     gitlab: &MockServer,
     emu: &Emulator,
     ws: &Workspace,
@@ -90,7 +90,10 @@ fn pipeline(
     vars.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
 }
 
-fn with(mut vars: Vec<(String, String)>, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+pub(crate) fn with(
+    mut vars: Vec<(String, String)>,
+    extra: &[(&str, &str)],
+) -> Vec<(String, String)> {
     for (k, v) in extra {
         vars.retain(|(n, _)| n != k);
         vars.push((k.to_string(), v.to_string()));
@@ -105,7 +108,7 @@ fn without(mut vars: Vec<(String, String)>, names: &[&str]) -> Vec<(String, Stri
 
 /// Run `kestra-sync ci` as a GitLab job's `script:` would, from the checkout, in a blocking
 /// thread (the fake GitLab keeps serving). No secret may appear in the log.
-async fn job(ws: &Workspace, vars: Vec<(String, String)>) -> Job {
+pub(crate) async fn job(ws: &Workspace, vars: Vec<(String, String)>) -> Job {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_kestra-sync"));
     cmd.arg("ci")
         .current_dir(ws.path())

@@ -27,6 +27,7 @@ mod kestra_connect;
 mod kestra_listing;
 mod kestra_validate;
 mod kestra_writes;
+mod labels;
 mod messages;
 mod namespace_files;
 mod plan_lock;

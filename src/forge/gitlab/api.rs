@@ -95,7 +95,7 @@ pub fn project_segment(project: &str) -> String {
     }
 }
 
-fn api_base(api_url: &str) -> &str {
+pub(super) fn api_base(api_url: &str) -> &str {
     api_url.trim().trim_end_matches('/')
 }
 

@@ -31,11 +31,13 @@ pub use super::Posted;
 use crate::http::{Backoff, HttpClient, HttpError, HttpOptions, Idempotency, Reply};
 
 mod api;
+mod labels;
 
 use api::{error_message, next_page, NextPage};
 pub use api::{
     note_body, note_url, notes_page_url, notes_url, project_segment, user_url, MergeRequest,
 };
+pub use labels::LABELS_HELP;
 
 /// GitLab's cap on a note body, in characters.
 pub const NOTE_LIMIT: usize = 1_000_000;

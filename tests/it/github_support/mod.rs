@@ -1,4 +1,4 @@
-//! A fake GitHub for the tests: the issue-comment, `/user`, tarball and pull-request (`GET …/pulls/{n}`) operations, stateful
+//! A fake GitHub for the tests: the issue-comment, issue-label, `/user`, tarball and pull-request (`GET …/pulls/{n}`) operations, stateful
 //! (comments persist across runs of the code under test), served by wiremock over real HTTP.
 //! It behaves as GitHub documents: comment objects built from the OpenAPI examples, 100 per
 //! page at most with `Link` headers in GitHub's `/repositories/{id}/…` form, `GET /user`
@@ -48,6 +48,8 @@ pub struct State {
     /// `owner/repo` + commit sha → `(number, merged)` of the pull requests GitHub associates
     /// with the commit; a merged one has the commit as its merge commit.
     pub commit_pulls: HashMap<(String, String), Vec<(u64, bool)>>,
+    /// `owner/repo` + issue number → the names of its labels.
+    pub labels: HashMap<(String, u64), Vec<String>>,
     /// Answers given: operation id, status, JSON body.
     pub served: Vec<(String, u16, Value)>,
     repo_ids: Vec<String>,
@@ -163,6 +165,23 @@ impl FakeGithub {
             .filter(|c| c.repo == repo && c.issue == issue)
             .cloned()
             .collect()
+    }
+
+    /// Give issue (pull request) `issue` of `repo` these labels.
+    pub fn set_labels(&self, repo: &str, issue: u64, names: &[&str]) {
+        self.state.lock().unwrap().labels.insert(
+            (repo.to_string(), issue),
+            names.iter().map(|n| n.to_string()).collect(),
+        );
+    }
+
+    /// The labels of issue (pull request) `issue` of `repo`, in the order they were added.
+    pub fn labels(&self, repo: &str, issue: u64) -> Vec<String> {
+        let s = self.state.lock().unwrap();
+        s.labels
+            .get(&(repo.to_string(), issue))
+            .cloned()
+            .unwrap_or_default()
     }
 
     pub fn add_tarball(&self, repo: &str, git_ref: &str, gz: Vec<u8>) {
@@ -427,6 +446,72 @@ impl Respond for Api {
                     }
                 }
             }
+            // Labels: GitHub creates a label the repository lacks when it is added.
+            ("GET", _, Some(repo), ["issues", n, "labels"]) => {
+                let names = s
+                    .labels
+                    .get(&(repo.clone(), n.parse().unwrap_or(0)))
+                    .cloned()
+                    .unwrap_or_default();
+                let op = "issues/list-labels-on-issue";
+                (op, 200, self.labels_json(&s, &repo, &names), vec![])
+            }
+            ("POST", _, Some(repo), ["issues", n, "labels"]) => {
+                let op = "issues/add-labels";
+                let wanted: Option<Vec<String>> = req.body_json::<Value>().ok().and_then(|b| {
+                    b["labels"].as_array().map(|a| {
+                        a.iter()
+                            .filter_map(|l| l.as_str().map(str::to_string))
+                            .collect()
+                    })
+                });
+                match (&who, wanted) {
+                    (Identity::Bot { write: false, .. }, _) => {
+                        let (st, b) = error(403, "Resource not accessible by integration");
+                        (op, st, b, vec![])
+                    }
+                    (_, Some(wanted)) if !wanted.is_empty() => {
+                        let key = (repo.clone(), n.parse().unwrap_or(0));
+                        let names = s.labels.entry(key).or_default();
+                        for w in wanted {
+                            if !names.iter().any(|n| n.eq_ignore_ascii_case(&w)) {
+                                names.push(w);
+                            }
+                        }
+                        let names = names.clone();
+                        (op, 200, self.labels_json(&s, &repo, &names), vec![])
+                    }
+                    _ => {
+                        let (st, b) = error(422, "Invalid request.");
+                        (op, st, b, vec![])
+                    }
+                }
+            }
+            ("DELETE", _, Some(repo), ["issues", n, "labels", name]) => {
+                let op = "issues/remove-label";
+                let name = percent_encoding::percent_decode_str(name)
+                    .decode_utf8_lossy()
+                    .into_owned();
+                let key = (repo.clone(), n.parse().unwrap_or(0));
+                let names = s.labels.get(&key).cloned().unwrap_or_default();
+                let at = names.iter().position(|l| l.eq_ignore_ascii_case(&name));
+                match (&who, at) {
+                    (Identity::Bot { write: false, .. }, _) => {
+                        let (st, b) = error(403, "Resource not accessible by integration");
+                        (op, st, b, vec![])
+                    }
+                    (_, None) => {
+                        let (st, b) = error(404, "Label does not exist");
+                        (op, st, b, vec![])
+                    }
+                    (_, Some(i)) => {
+                        let mut names = names;
+                        names.remove(i);
+                        s.labels.insert(key, names.clone());
+                        (op, 200, self.labels_json(&s, &repo, &names), vec![])
+                    }
+                }
+            }
             ("GET", _, Some(repo), ["pulls", n]) => {
                 let n: u64 = n.parse().unwrap_or(0);
                 match s.pulls.get(&(repo.clone(), n)) {
@@ -520,6 +605,26 @@ impl Api {
         v["user"]["login"] = json!(c.login);
         v["user"]["type"] = json!(c.kind);
         v
+    }
+}
+
+impl Api {
+    /// Label objects shaped like GitHub's documented example.
+    fn labels_json(&self, s: &State, repo: &str, names: &[String]) -> Value {
+        let example = self.spec.example("issues/list-labels-on-issue", 200)[0].clone();
+        let items = names
+            .iter()
+            .enumerate()
+            .map(|(i, name)| {
+                let mut v = example.clone();
+                v["id"] = json!(208_045_946 + i as u64);
+                v["name"] = json!(name);
+                v["url"] = json!(format!("{}{}/repos/{repo}/labels/{name}", s.base, s.prefix));
+                v["default"] = json!(false);
+                v
+            })
+            .collect();
+        Value::Array(items)
     }
 }
 

@@ -1,4 +1,5 @@
-//! A fake GitLab for the tests: the merge request notes API over real HTTP (wiremock), as
+//! A fake GitLab for the tests: the merge request notes API (and the merge request's labels:
+//! `GET`/`PUT /projects/:id/merge_requests/:iid`) over real HTTP (wiremock), as
 //! GitLab documents it: a stateful notes store behind `/api/v4/projects/:id/merge_requests/
 //! :iid/notes` (`:id` exactly as GitLab expects it in the path: a number or the URL-encoded
 //! `group%2Fproject`), `GET /user`, `PRIVATE-TOKEN` auth (401 for an unknown token, 403 on
@@ -40,6 +41,10 @@ pub struct State {
     /// Commit sha → IIDs of merge requests GitLab associates with it, `merged` or not
     /// (`GET /projects/:id/repository/commits/:sha/merge_requests`).
     pub commit_mrs: Vec<(String, u64, bool)>,
+    /// The merge request's labels (`GET`/`PUT /projects/:id/merge_requests/:iid`).
+    pub labels: Vec<String>,
+    /// The bodies of the `PUT`s to the merge request, in order.
+    pub mr_puts: Vec<Value>,
 }
 
 /// GitLab's notes API for one project (as it appears in the path) and one merge request.
@@ -198,6 +203,45 @@ impl Respond for FakeGitLab {
                     .collect();
                 return ResponseTemplate::new(200).set_body_json(Value::Array(mrs));
             }
+        }
+        // The merge request itself: its labels, read and changed with `add_labels` /
+        // `remove_labels` (comma-separated; GitLab creates a label the project lacks).
+        let mr_path = format!(
+            "/api/v4/projects/{}/merge_requests/{}",
+            self.project, self.iid
+        );
+        let mr = |s: &State| {
+            json!({"id": 90000 + self.iid, "iid": self.iid, "project_id": 1, "state": "opened",
+                "title": "change", "labels": s.labels, "target_branch": "main", "source_branch": "change"})
+        };
+        if p == mr_path && req.method.as_str() == "GET" {
+            return ResponseTemplate::new(200).set_body_json(mr(&s));
+        }
+        if p == mr_path && req.method.as_str() == "PUT" {
+            if !writer {
+                return ResponseTemplate::new(403)
+                    .set_body_json(json!({"message": "403 Forbidden"}));
+            }
+            let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
+            s.mr_puts.push(body.clone());
+            let names = |k: &str| -> Vec<String> {
+                body[k]
+                    .as_str()
+                    .unwrap_or("")
+                    .split(',')
+                    .map(|n| n.trim().to_string())
+                    .filter(|n| !n.is_empty())
+                    .collect()
+            };
+            for gone in names("remove_labels") {
+                s.labels.retain(|l| *l != gone);
+            }
+            for new in names("add_labels") {
+                if !s.labels.contains(&new) {
+                    s.labels.push(new);
+                }
+            }
+            return ResponseTemplate::new(200).set_body_json(mr(&s));
         }
         if !writer {
             return ResponseTemplate::new(403).set_body_json(json!({"message": "403 Forbidden"}));
