@@ -7,11 +7,12 @@
 //!   namespace (`prod.finance` → `prod-pr-7.finance`) and its preview text
 //!   ([`crate::flow::preview`]); plan and apply them against the preview tree with deletes on,
 //!   so the preview mirrors the request exactly (a file removed from the request removes its
-//!   preview flow). Deletes are scoped to the preview tree: the scope is the preview root and
-//!   its children, nothing else.
-//! - [`destroy`]: list the preview tree by prefix and delete every flow in it, each checked
-//!   first against the template and the number (a namespace the template does not produce
-//!   for that number is never touched).
+//!   preview flow). With `--namespace-files`, the target's namespace files go into the
+//!   preview root the same way, mirrored. Deletes are scoped to the preview tree: the scope is
+//!   the preview root and its children, nothing else.
+//! - [`destroy`]: list the preview tree by prefix and delete every flow and namespace file in
+//!   it, each namespace checked first against the template and the number (a namespace the
+//!   template does not produce for that number is never touched).
 //! - [`previews`]: the numbers of the previews present on the server, for a sweep.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -22,6 +23,7 @@ use crate::flow::preview::{preview_text, Call};
 use crate::flow::rewrite::rewrite_namespace;
 use crate::flow::{Flow, Problem};
 use crate::kestra::{KestraClient, PreviewTemplate, Scope};
+use crate::nsfiles::LocalFile;
 use crate::settings::{Settings, SettingsError};
 
 /// What a preview copy changed, for the people reading it.
@@ -61,9 +63,8 @@ pub fn root(settings: &Settings, number: u64) -> Result<String, RunError> {
 /// preview's own: emptying it is what a request that removes every flow asks for).
 pub fn tree_settings(settings: &Settings, root: &str) -> Settings {
     let mut s = settings.clone();
-    // Previews mirror flows only: namespace files stay out of them (a preview run never
-    // reads, writes or deletes a namespace file).
-    s.files = None;
+    // With `--namespace-files`, the files go with the flows: the target's files into the
+    // preview root, mirrored (deletes on), under the same `--namespace-directory`.
     s.scope = Scope {
         namespace: root.to_string(),
         include_children: true,
@@ -157,16 +158,19 @@ pub struct Deployed {
     pub report: Option<Report>,
 }
 
-/// Sync the request's flows (`flows`, prepared for the target) into its preview tree,
-/// mirroring them exactly.
+/// Sync the request's flows (`flows`, prepared for the target) and, with
+/// `--namespace-files`, its namespace files (`ns_files`, the target's: they go to the
+/// preview root) into its preview tree, mirroring them exactly.
 pub async fn deploy(
     settings: &Settings,
     number: u64,
     flows: &[Flow],
+    ns_files: Option<Vec<LocalFile>>,
 ) -> Result<Deployed, RunError> {
     let prepared = prepare(settings, number, flows)?;
     let tree = tree_settings(settings, &prepared.root);
-    let planned = pipeline::plan(&tree, prepared.flows.clone(), None).await?;
+    let ns_files = tree.files.as_ref().map(|_| ns_files.unwrap_or_default());
+    let planned = pipeline::plan(&tree, prepared.flows.clone(), ns_files).await?;
     let report = if planned.plan.summary.has_changes() {
         Some(pipeline::apply(&tree, &planned).await?)
     } else {
@@ -184,30 +188,51 @@ pub struct Destroyed {
     pub root: String,
     /// `(namespace, id)` of the flows deleted.
     pub deleted: Vec<(String, String)>,
+    /// `(namespace, path)` of the namespace files deleted.
+    pub deleted_files: Vec<(String, String)>,
     /// The apply's report, when there was anything to delete.
     pub report: Option<Report>,
 }
 
-/// Delete every flow of request `number`'s preview tree. Each flow listed is checked against
-/// the template and the number before anything is deleted: one that does not belong to
-/// this preview stops the destroy (nothing deleted).
+/// Delete every flow and every namespace file of request `number`'s preview tree. Each flow
+/// listed, and each namespace whose files are listed (the preview root and the namespaces of
+/// the tree's flows), is checked first against the template and the number: one that does
+/// not belong to this preview stops the destroy (nothing deleted). Files go whatever
+/// `--namespace-files` says (a stop job may not carry the option), and all of them, not only
+/// those under `--namespace-directory`: the preview tree is the preview's own. Files are
+/// deleted first, one request per file, then the flows.
 pub async fn destroy(settings: &Settings, number: u64) -> Result<Destroyed, RunError> {
     let root = root(settings, number)?;
-    let tree = tree_settings(settings, &root);
+    let mut tree = tree_settings(settings, &root);
+    // the files are handled below, per namespace of the tree
+    tree.files = None;
     let planned = pipeline::plan(&tree, Vec::new(), None).await?;
     let target = &settings.scope.namespace;
+    let ours = |ns: &str| {
+        settings.scope.previews.number_of(target, ns) == Some(number) && tree.scope.contains(ns)
+    };
+    let refuse = |what: String| {
+        RunError::Settings(SettingsError(format!(
+            "refusing to destroy the preview of #{number}: {what}, which is not in that preview (template `{}`); nothing was deleted",
+            settings.scope.previews
+        )))
+    };
     let mut deleted = Vec::new();
+    let mut namespaces = BTreeSet::from([root.clone()]);
     for f in planned.plan.changes() {
-        let ours = settings.scope.previews.number_of(target, &f.namespace) == Some(number)
-            && tree.scope.contains(&f.namespace);
-        if !ours {
-            return Err(RunError::Settings(SettingsError(format!(
-                "refusing to destroy the preview of #{number}: the listing of `{root}` holds `{}/{}`, which is not in that preview (template `{}`); nothing was deleted",
-                f.namespace, f.flow_id, settings.scope.previews
-            ))));
+        if !ours(&f.namespace) {
+            return Err(refuse(format!(
+                "the listing of `{root}` holds `{}/{}`",
+                f.namespace, f.flow_id
+            )));
         }
         deleted.push((f.namespace.clone(), f.flow_id.clone()));
+        namespaces.insert(f.namespace.clone());
     }
+    if let Some(ns) = namespaces.iter().find(|ns| !ours(ns)) {
+        return Err(refuse(format!("its files' namespace `{ns}`")));
+    }
+    let deleted_files = destroy_files(&tree, &planned.client, &namespaces).await?;
     let report = if deleted.is_empty() {
         None
     } else {
@@ -216,8 +241,52 @@ pub async fn destroy(settings: &Settings, number: u64) -> Result<Destroyed, RunE
     Ok(Destroyed {
         root,
         deleted,
+        deleted_files,
         report,
     })
+}
+
+/// Delete every namespace file of `namespaces` (each read with one export): the files
+/// deleted, or the first failure (the flows are then left for the next destroy to finish).
+async fn destroy_files(
+    tree: &Settings,
+    client: &KestraClient,
+    namespaces: &BTreeSet<String>,
+) -> Result<Vec<(String, String)>, RunError> {
+    let mut deleted = Vec::new();
+    for ns in namespaces {
+        let live = client.export_files(ns).await?;
+        if live.is_empty() {
+            continue;
+        }
+        let rows = crate::nsfiles::plan::compute(ns, &[], &live, "", true);
+        let results = crate::apply::files::delete(client, &rows, tree.concurrency).await;
+        let mut failures = Vec::new();
+        for r in results {
+            use crate::apply::Outcome;
+            let why = match r.outcome {
+                Outcome::Applied { .. } => {
+                    deleted.push((r.namespace, r.kestra_path));
+                    continue;
+                }
+                Outcome::Failed { error } | Outcome::Unknown { error } => error,
+                _ => "not deleted".to_string(),
+            };
+            failures.push(format!(
+                "`{}` in `{}`: {why}",
+                crate::untrusted::visible_line(&r.kestra_path),
+                r.namespace
+            ));
+        }
+        if !failures.is_empty() {
+            return Err(RunError::Settings(SettingsError(format!(
+                "the preview's namespace files could not all be deleted (its flows were left for the next destroy): {}",
+                failures.join("; ")
+            ))));
+        }
+    }
+    deleted.sort();
+    Ok(deleted)
 }
 
 /// The previews of the target on the server: number → preview namespaces holding flows.

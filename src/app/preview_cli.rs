@@ -30,7 +30,7 @@ async fn apply(r: &Terminal, settings: &Settings, number: u64) -> Exit {
     let result = async {
         let loaded = pipeline::read_source(settings).await?;
         let flows = pipeline::prepare(settings, &loaded.files)?;
-        preview::deploy(settings, number, &flows).await
+        preview::deploy(settings, number, &flows, loaded.ns_files).await
     }
     .await;
     let deployed = match result {
@@ -99,6 +99,15 @@ async fn destroy(r: &Terminal, settings: &Settings, number: u64) -> Exit {
             ));
             for (ns, id) in &d.deleted {
                 r.product(&format!("  - {ns}/{id}\n"));
+            }
+            if !d.deleted_files.is_empty() {
+                r.product(&format!(
+                    "{} namespace file(s) deleted.\n",
+                    d.deleted_files.len()
+                ));
+                for (ns, path) in &d.deleted_files {
+                    r.product(&format!("  - {ns}:{}\n", visible_line(path)));
+                }
             }
             Exit::Ok
         }

@@ -406,3 +406,76 @@ fn the_gitlab_template_preview_and_stop_jobs_run_as_shipped() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(live(&emu), ["prod/live"]);
 }
+
+fn file_paths(emu: &kestra_emulator::Emulator, ns: &str) -> Vec<String> {
+    emu.files("main", ns).into_iter().map(|f| f.path).collect()
+}
+
+/// With `--namespace-files`, the target's files go into the preview root with the flows,
+/// mirrored (a file removed from the PR, or one only on the server, leaves the preview);
+/// destroy deletes every file of the preview tree, and nothing of the target or of
+/// another PR's preview.
+#[test]
+fn preview_with_namespace_files_mirrors_them_and_destroy_removes_them() {
+    let emu = emulator();
+    seed_neighbours(&emu);
+    emu.seed_file("main", "prod", "/scripts/live.py", b"print('prod')\n");
+    emu.seed_file("main", "prod-pr-8", "/scripts/a.py", b"print('pr 8')\n");
+    // left in the preview by hand: not in the PR, so the mirror removes it
+    emu.seed_file("main", "prod-pr-7", "/by-hand.txt", b"x\n");
+    let ws = Workspace::new();
+    ws.write("parent.yml", PARENT);
+    ws.write("finance/child.yml", CHILD);
+    let put = |rel: &str, bytes: &[u8]| {
+        let p = ws.path().join("_files").join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, bytes).unwrap();
+    };
+    put("scripts/a.py", b"print('pr 7')\n");
+    put("queries/q.sql", b"select 1;\n");
+    let run = |files: bool, args: &[&str]| {
+        kestra_sync(&emu, &ws, "prod")
+            .env("KESTRA_SYNC_INCLUDE_CHILD_NAMESPACES", "true")
+            .env("KESTRA_SYNC_NAMESPACE_FILES", files.to_string())
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = run(true, &["preview", "apply", "--number", "7"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        file_paths(&emu, "prod-pr-7"),
+        ["/queries/q.sql", "/scripts/a.py"]
+    );
+    let a = emu.files("main", "prod-pr-7");
+    assert_eq!(a[1].bytes, b"print('pr 7')\n");
+    // the target's own files are untouched by a preview
+    assert_eq!(file_paths(&emu, "prod"), ["/scripts/live.py"]);
+
+    // second push: one file removed from the PR
+    std::fs::remove_file(ws.path().join("_files/queries/q.sql")).unwrap();
+    let out = run(true, &["preview", "apply", "--number", "7"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(file_paths(&emu, "prod-pr-7"), ["/scripts/a.py"]);
+
+    // a file someone put in the preview's child namespace goes with the preview too
+    emu.seed_file("main", "prod-pr-7.finance", "/notes.md", b"hi\n");
+    // the stop job may not carry the option: destroy removes the files all the same
+    let out = run(false, &["preview", "destroy", "--number", "7"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let log = crate::common::stdout(&out);
+    assert!(log.contains("2 namespace file(s) deleted"), "{log}");
+    assert!(file_paths(&emu, "prod-pr-7").is_empty());
+    assert!(file_paths(&emu, "prod-pr-7.finance").is_empty());
+    assert_eq!(file_paths(&emu, "prod"), ["/scripts/live.py"]);
+    assert_eq!(file_paths(&emu, "prod-pr-8"), ["/scripts/a.py"]);
+    assert_eq!(
+        live(&emu),
+        [
+            "prod-pr-70/parent",
+            "prod-pr-7x/parent",
+            "prod-pr-8/parent",
+            "prod/not_in_git"
+        ]
+    );
+}
