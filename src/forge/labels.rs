@@ -241,4 +241,33 @@ mod tests {
         );
         assert!(change(&["kestra-sync:x"], None).is_empty());
     }
+
+    #[test]
+    fn refusals_are_skips_that_say_what_to_grant_and_the_rest_are_errors() {
+        let body = br#"{"message":"Resource not accessible by integration"}"#;
+        let none = http::HeaderMap::new();
+        let skip = |status, headers: &http::HeaderMap| match refused(
+            status,
+            headers,
+            body,
+            "POST",
+            "/repos/a/b/issues/7/labels",
+        ) {
+            Ok(Some(Labeled::Skipped { reason })) => reason,
+            other => panic!("{status}: {other:?}"),
+        };
+        assert!(matches!(refused(200, &none, b"[]", "GET", "/x"), Ok(None)));
+        let r = skip(403, &none);
+        assert!(
+            r.contains("grant the job `permissions: pull-requests: write` (or `issues: write`)"),
+            "{r}"
+        );
+        assert!(skip(404, &none).contains("pull-requests: write"));
+        assert!(skip(401, &none).contains("check the `github-token` input"));
+        let mut limited = http::HeaderMap::new();
+        limited.insert("x-ratelimit-remaining", http::HeaderValue::from_static("0"));
+        assert!(skip(403, &limited).contains("rate limit"));
+        let e = refused(422, &none, body, "POST", "/repos/a/b/issues/7/labels").unwrap_err();
+        assert_eq!(e.status(), Some(422));
+    }
 }
