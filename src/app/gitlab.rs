@@ -169,6 +169,15 @@ impl GitLab {
         .map_err(|e| e.to_string())
     }
 
+    /// Why there is no token that can write (post a note, set labels).
+    fn no_token(&self) -> &'static str {
+        if self.ctx.job_token {
+            "only CI_JOB_TOKEN is available (GITLAB_TOKEN is not set)"
+        } else {
+            "no GitLab token (GITLAB_TOKEN is not set)"
+        }
+    }
+
     /// The notes API of merge request `iid` through `GITLAB_TOKEN`, if there is a token.
     fn notes_of(&self, iid: u64) -> Result<Option<GitLabNotes>, String> {
         let Some(token) = self
@@ -313,13 +322,11 @@ impl Reporter for GitLab {
             .as_ref()
             .filter(|t| !t.expose_secret().is_empty())
         else {
-            let why = if self.ctx.job_token {
-                "only CI_JOB_TOKEN is available (GITLAB_TOKEN is not set)"
-            } else {
-                "no GitLab token (GITLAB_TOKEN is not set)"
-            };
             return Ok(Posted::Skipped {
-                reason: format!("{why}: {TOKEN_HELP}. The plan is in the job log"),
+                reason: format!(
+                    "{}: {TOKEN_HELP}. The plan is in the job log",
+                    self.no_token()
+                ),
             });
         };
         // a review: this pipeline's merge request; the plan lock on a push: the merged one
@@ -348,26 +355,11 @@ impl Reporter for GitLab {
         if fork {
             return Ok(Labeled::Skipped { reason: "this merge request comes from a fork and its pipeline runs in the fork's project, whose token cannot label it here".into() });
         }
-        let Some(token) = self
-            .token
-            .as_ref()
-            .filter(|t| !t.expose_secret().is_empty())
-        else {
-            let why = if self.ctx.job_token {
-                "only CI_JOB_TOKEN is available (GITLAB_TOKEN is not set), and it cannot edit merge requests"
-            } else {
-                "no GitLab token (GITLAB_TOKEN is not set)"
-            };
+        let Some(mr) = self.notes_of(number)? else {
             return Ok(Labeled::Skipped {
-                reason: format!("{why}: {LABELS_HELP}"),
+                reason: format!("{}: {LABELS_HELP}", self.no_token()),
             });
         };
-        let mr = match self.merge_request() {
-            Ok(mr) if mr.iid == number || number == 0 => mr,
-            _ => self.merge_request_number(number)?,
-        };
-        let mr = GitLabNotes::with_options(mr, Some(token.clone()), &self.http)
-            .map_err(|e| e.to_string())?;
         mr.set_labels(wanted).await.map_err(|e| e.to_string())
     }
 

@@ -297,7 +297,10 @@ async fn gitlab_without_a_token_or_with_labels_off_never_touches_the_merge_reque
         log.contains("warning: merge request labels not set: only CI_JOB_TOKEN is available"),
         "{log}"
     );
-    assert!(log.contains("give GITLAB_TOKEN the `api` scope"), "{log}");
+    assert!(
+        log.contains("set GITLAB_TOKEN to a project access token with the `api` scope and at least the Developer role"),
+        "{log}"
+    );
 
     // A token, labels off (the default): the merge request is never read or written.
     let j = job(&ws, with(base, &[("GITLAB_TOKEN", TOKEN)])).await;

@@ -13,7 +13,7 @@ use super::{auth_headers, project_segment, Answer, GitLabError, GitLabNotes};
 use crate::forge::labels::{change, Label, Labeled};
 
 /// What to do when the token may not label the merge request.
-pub const LABELS_HELP: &str = "give GITLAB_TOKEN the `api` scope and a role that may edit merge requests (Developer), or turn `labels` off";
+pub const LABELS_HELP: &str = "set GITLAB_TOKEN to a project access token with the `api` scope and at least the Developer role (Reporters may not label merge requests; CI_JOB_TOKEN cannot edit them), or turn `labels` off (KESTRA_SYNC_LABELS)";
 
 impl GitLabNotes {
     /// Make our labels on this merge request say `wanted` (`None`: none of ours).
