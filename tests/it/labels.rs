@@ -308,3 +308,53 @@ async fn gitlab_without_a_token_or_with_labels_off_never_touches_the_merge_reque
     assert_eq!(mr_calls(&gitlab, "77").await, Vec::<String>::new());
     assert!(fake.state.lock().unwrap().mr_puts.is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_github_error_on_a_label_write_is_one_warning_and_the_job_passes() {
+    use wiremock::matchers::{method, path};
+    let gh = FakeGithub::start("").await;
+    // GitHub fails the add, whatever the token may do
+    wiremock::Mock::given(method("POST"))
+        .and(path(format!("/repos/{REPO}/issues/{PR}/labels")))
+        .respond_with(
+            wiremock::ResponseTemplate::new(500)
+                .set_body_json(serde_json::json!({"message": "Server Error"})),
+        )
+        .with_priority(1)
+        .mount(&gh.api)
+        .await;
+    let emu = kestra();
+    let ws = unchanged();
+    let s = step(
+        &gh,
+        &ws,
+        "pull_request",
+        pr_payload(false),
+        inputs(&emu, BOT_TOKEN, &[("labels", "true")]),
+    )
+    .await;
+    ok(&s);
+    let warnings: Vec<&str> = s
+        .stdout
+        .lines()
+        .filter(|l| l.contains("labels"))
+        .filter(|l| l.starts_with("::warning::"))
+        .collect();
+    assert_eq!(
+        warnings,
+        [format!("::warning::could not set the pull request labels: GitHub answered 500 to POST /repos/{REPO}/issues/{PR}/labels: Server Error")],
+        "{}",
+        s.stdout
+    );
+    // a write is never retried: one POST
+    assert_eq!(
+        label_writes(&gh).await,
+        [format!("POST /repos/{REPO}/issues/{PR}/labels")]
+    );
+    assert_eq!(
+        gh.comments(REPO, PR).len(),
+        1,
+        "the comment is posted all the same"
+    );
+    gh.check().await;
+}
