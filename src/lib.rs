@@ -24,6 +24,7 @@ pub mod nsfiles;
 pub mod out;
 pub mod plan;
 pub mod render;
+pub mod risk;
 pub mod secrets;
 pub mod settings;
 pub mod source;

@@ -18,7 +18,7 @@ use std::path::PathBuf;
 
 use super::modes::{self, Mode};
 use super::pipeline::{Loaded, Planned, RunError};
-use super::report::{Finding, Label, Labeled, Level, Merged, Origin, Posted, Reporter};
+use super::report::{Finding, Label, Labeled, Level, Merged, Origin, Posted, Reporter, Upserted};
 use super::Exit;
 use crate::ci::commands;
 use crate::ci::github::{Context, Event};
@@ -364,22 +364,47 @@ impl Reporter for GitHub {
         }
     }
 
-    async fn post(
+    async fn post_sticky(
         &self,
         number: u64,
         fork: bool,
         marker: &str,
-        body: &str,
-    ) -> Result<Posted, String> {
+        body: impl FnOnce(Option<&str>) -> String,
+    ) -> Result<Upserted, String> {
+        let skipped = |reason: &str| Upserted {
+            posted: Posted::Skipped {
+                reason: reason.into(),
+            },
+            previous: None,
+            url: None,
+        };
         if fork {
-            return Ok(Posted::Skipped { reason: "this pull request comes from a fork: GitHub gives its workflows a read-only token, so the plan cannot be posted as a comment. Use the `workflow_run` pattern to comment on fork pull requests (docs/forks.md). The plan is in the job summary".into() });
+            return Ok(skipped("this pull request comes from a fork: GitHub gives its workflows a read-only token, so the plan cannot be posted as a comment. Use the `workflow_run` pattern to comment on fork pull requests (docs/forks.md). The plan is in the job summary"));
         }
         let outcome = match (&self.gh, Issue::new(&self.ctx.repository, number)) {
-            (None, _) => return Ok(Posted::Skipped { reason: "no GitHub token (input `github-token`, default `${{ github.token }}`): the plan was not posted as a comment. It is in the job summary".into() }),
+            (None, _) => return Ok(skipped("no GitHub token (input `github-token`, default `${{ github.token }}`): the plan was not posted as a comment. It is in the job summary")),
             (Some(_), Err(e)) => Err(e),
-            (Some(c), Ok(issue)) => c.upsert_comment(&issue, marker, body).await,
+            (Some(c), Ok(issue)) => c.upsert_sticky(&issue, marker, body).await,
         };
         outcome.map_err(|e| e.to_string())
+    }
+
+    /// A new comment on the pull request, linking to the sticky one's `html_url`.
+    async fn notify(
+        &self,
+        number: u64,
+        sticky: &Upserted,
+        body: impl FnOnce(Option<&str>) -> String,
+    ) -> Result<Posted, String> {
+        let Some(gh) = &self.gh else {
+            return Ok(Posted::Skipped {
+                reason: "no GitHub token (input `github-token`)".into(),
+            });
+        };
+        let issue = Issue::new(&self.ctx.repository, number).map_err(|e| e.to_string())?;
+        gh.create_comment(&issue, &body(sticky.url.as_deref()))
+            .await
+            .map_err(|e| e.to_string())
     }
 }
 

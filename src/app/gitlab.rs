@@ -21,7 +21,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::modes::{self, Mode};
 use super::pipeline::Planned;
-use super::report::{Finding, Label, Labeled, Level, Merged, Posted, Reporter};
+use super::report::{Finding, Label, Labeled, Level, Merged, Posted, Reporter, Upserted};
 use super::Exit;
 use crate::ci::gitlab::Context;
 use crate::forge::gitlab::{GitLabNotes, MergeRequest, LABELS_HELP, TOKEN_HELP};
@@ -178,6 +178,21 @@ impl GitLab {
         }
     }
 
+    /// The notes API of the request `number` posts on (a review: this pipeline's merge
+    /// request; the plan lock on a push: the merged one); `Ok(Err(why))` without a token.
+    fn notes_for(&self, number: u64) -> Result<Result<GitLabNotes, String>, String> {
+        let iid = match self.merge_request() {
+            Ok(mr) if mr.iid == number || number == 0 => mr.iid,
+            _ => number,
+        };
+        Ok(self.notes_of(iid)?.ok_or_else(|| {
+            format!(
+                "{}: {TOKEN_HELP}. The plan is in the job log",
+                self.no_token()
+            )
+        }))
+    }
+
     /// The notes API of merge request `iid` through `GITLAB_TOKEN`, if there is a token.
     fn notes_of(&self, iid: u64) -> Result<Option<GitLabNotes>, String> {
         let Some(token) = self
@@ -267,8 +282,17 @@ impl Reporter for GitLab {
     /// GitLab has no job summary: the log says it all.
     fn summary(&self, _render: impl FnOnce(usize) -> String) {}
 
+    /// The note (with a marker) of a merge request pipeline says what merging into
+    /// `CI_MERGE_REQUEST_TARGET_BRANCH_NAME` does.
     fn markdown(&self, marker: Option<String>, full_plan_at: &str) -> MarkdownContext {
+        let merging_into = match marker {
+            Some(_) if self.ctx.pipeline_source == "merge_request_event" => {
+                self.ctx.target_branch.clone()
+            }
+            _ => None,
+        };
         MarkdownContext {
+            merging_into,
             marker,
             commit: self.ctx.display_commit().map(str::to_string),
             job_url: self.ctx.job_url.clone(),
@@ -307,38 +331,59 @@ impl Reporter for GitLab {
         "the job log"
     }
 
-    async fn post(
+    async fn post_sticky(
         &self,
         number: u64,
         fork: bool,
         marker: &str,
-        body: &str,
-    ) -> Result<Posted, String> {
+        body: impl FnOnce(Option<&str>) -> String,
+    ) -> Result<Upserted, String> {
+        let skipped = |reason: String| Upserted {
+            posted: Posted::Skipped { reason },
+            previous: None,
+            url: None,
+        };
         if fork {
-            return Ok(Posted::Skipped { reason: "this merge request comes from a fork and its pipeline runs in the fork's project, whose token cannot post here. A maintainer can run the pipeline in this project from the merge request's Pipelines tab (Run pipeline). The plan is in the job log".into() });
+            return Ok(skipped("this merge request comes from a fork and its pipeline runs in the fork's project, whose token cannot post here. A maintainer can run the pipeline in this project from the merge request's Pipelines tab (Run pipeline). The plan is in the job log".into()));
         }
-        let Some(token) = self
-            .token
-            .as_ref()
-            .filter(|t| !t.expose_secret().is_empty())
-        else {
-            return Ok(Posted::Skipped {
-                reason: format!(
-                    "{}: {TOKEN_HELP}. The plan is in the job log",
-                    self.no_token()
-                ),
-            });
+        let notes = match self.notes_for(number)? {
+            Ok(notes) => notes,
+            Err(why) => return Ok(skipped(why)),
         };
-        // a review: this pipeline's merge request; the plan lock on a push: the merged one
-        let mr = match self.merge_request() {
-            Ok(mr) if mr.iid == number || number == 0 => mr,
-            _ => self.merge_request_number(number)?,
+        notes
+            .upsert_sticky(marker, body)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    /// A new note on the merge request, linking to the sticky one: the merge request's
+    /// `web_url` with `#note_<id>` (no link when GitLab does not give the address).
+    async fn notify(
+        &self,
+        number: u64,
+        sticky: &Upserted,
+        body: impl FnOnce(Option<&str>) -> String,
+    ) -> Result<Posted, String> {
+        let notes = match self.notes_for(number)? {
+            Ok(notes) => notes,
+            Err(reason) => return Ok(Posted::Skipped { reason }),
         };
-        let notes = match GitLabNotes::with_options(mr, Some(token.clone()), &self.http) {
-            Ok(n) => n,
-            Err(e) => return Err(e.to_string()),
+        let link = match &sticky.posted {
+            Posted::Created { id } | Posted::Updated { id } | Posted::Unchanged { id } => {
+                match notes.web_url().await {
+                    Ok(web) => Some(format!("{web}#note_{id}")),
+                    Err(e) => {
+                        tracing::warn!("no link to the plan note: {e}");
+                        None
+                    }
+                }
+            }
+            Posted::Skipped { .. } => None,
         };
-        notes.upsert(marker, body).await.map_err(|e| e.to_string())
+        notes
+            .create_note(&body(link.as_deref()))
+            .await
+            .map_err(|e| e.to_string())
     }
 
     fn request_ref(&self, number: u64) -> String {

@@ -12,11 +12,13 @@ use std::path::PathBuf;
 
 use super::labels;
 use super::pipeline::{self, Planned, RunError};
-use super::report::{findings, Finding, Level, Merged, Origin, Posted, Reporter};
+use super::report::{findings, Finding, Level, Merged, Origin, Posted, Reporter, Upserted};
 use super::Exit;
 use crate::apply::{ApplyError, Report};
 use crate::cli::Format;
+use crate::plan::Plan;
 use crate::render::markdown::{self, MarkdownContext};
+use crate::risk::State;
 use crate::settings::{Settings, SettingsError};
 
 /// What a run does: chosen by the command on a terminal, by the event or pipeline in CI.
@@ -53,7 +55,24 @@ pub async fn run<R: Reporter>(r: &R, settings: &Settings, mode: Mode) -> Exit {
             );
             false
         }
-        Err(e) => return fail(r, &e.to_string()),
+        Err(e) => {
+            // The comment's marker names the target *and* the server, so the plans of one
+            // namespace on staging and on prod never overwrite each other: without a usable
+            // server URL no comment is this step's, and none is edited (CONTRIBUTING,
+            // "Decisions").
+            if matches!(mode, Mode::Review { .. }) && settings.ci.comment {
+                let noun = r.comment_noun();
+                r.print(
+                    Level::Warning,
+                    None,
+                    &format!(
+                        "the plan {noun} was not updated: a {noun} belongs to one target and one server, and without a usable `{}` this step cannot tell which is its own; a plan it shows may no longer hold",
+                        r.option("kestra-url")
+                    ),
+                );
+            }
+            return fail(r, &e.to_string());
+        }
     };
     let target = settings.scope.namespace.clone();
     r.section(&format!(
@@ -350,7 +369,9 @@ fn advice(err: &RunError) -> &'static str {
 }
 
 /// Replace the review's sticky comment with "the plan failed": why, what to do, and that
-/// the previous plan no longer holds. Without a server URL there is no comment to find.
+/// the previous plan no longer holds; when that turns a plan that was fine into a failure,
+/// also the short "riskier" comment. Without a server URL (only a fork's review gets here
+/// without one, and it cannot post) there is no comment to find.
 async fn post_failure<R: Reporter>(
     r: &R,
     settings: &Settings,
@@ -377,26 +398,84 @@ async fn post_failure<R: Reporter>(
                 (place, f.message.to_string())
             })
             .collect(),
+        comment_noun: r.comment_noun().into(),
     };
-    let body = markdown::render_failed(
-        &failure,
-        &md_context(r, settings, Some(marker.clone()), r.comment_full_plan_at()),
-        r.comment_limit(),
-    );
+    let ctx = md_context(r, settings, Some(marker.clone()), r.comment_full_plan_at());
+    // The failed state keeps the deletes of the plan it replaces (see `risk`).
+    let body = |previous: Option<&str>| {
+        let before = previous.and_then(State::from_comment);
+        let state = State::failed(before.as_ref()).line();
+        let room = r.comment_limit().saturating_sub(state.len() + 3);
+        let body = markdown::render_failed(&failure, &ctx, room);
+        crate::secrets::scrub(&markdown::with_state(&body, &state)).into_owned()
+    };
     let noun = r.comment_noun();
-    match r.post(number, fork, &marker, &body).await {
-        Ok(Posted::Created { id } | Posted::Updated { id } | Posted::Unchanged { id }) => {
-            tracing::info!("plan {noun} now says the plan failed ({id})")
+    match r.post_sticky(number, fork, &marker, body).await {
+        Ok(sticky) => {
+            match &sticky.posted {
+                Posted::Created { id } | Posted::Updated { id } | Posted::Unchanged { id } => {
+                    tracing::info!("plan {noun} now says the plan failed ({id})")
+                }
+                Posted::Skipped { reason } => r.print(
+                    Level::Warning,
+                    None,
+                    &format!("plan {noun} skipped: {reason}"),
+                ),
+            }
+            tell_if_riskier(r, number, &sticky, None, &failure.target, &server.url, &ctx).await;
         }
-        Ok(Posted::Skipped { reason }) => r.print(
-            Level::Warning,
-            None,
-            &format!("plan {noun} skipped: {reason}"),
-        ),
         Err(e) => r.print(
             Level::Warning,
             None,
             &format!("could not post the failed plan {noun}: {e}"),
+        ),
+    }
+}
+
+/// When the sticky comment was edited and what it showed before is riskier now (`plan`, or
+/// `None`: the plan could not be computed), post one short new comment saying what, linking
+/// to the sticky one (see [`crate::risk`]). A failure to post it is a warning.
+async fn tell_if_riskier<R: Reporter>(
+    r: &R,
+    number: u64,
+    sticky: &Upserted,
+    plan: Option<&Plan>,
+    target: &str,
+    server_url: &str,
+    ctx: &MarkdownContext,
+) {
+    if !matches!(sticky.posted, Posted::Updated { .. }) {
+        return;
+    }
+    let Some(before) = sticky.previous.as_deref().and_then(State::from_comment) else {
+        return;
+    };
+    let Some(risk) = crate::risk::riskier(&before, plan) else {
+        return;
+    };
+    let noun = r.comment_noun();
+    let body = |link: Option<&str>| {
+        crate::secrets::scrub(&markdown::render_riskier(
+            target, server_url, &risk, link, noun, ctx,
+        ))
+        .into_owned()
+    };
+    match r.notify(number, sticky, body).await {
+        Ok(Posted::Created { id }) => r.print(
+            Level::Notice,
+            None,
+            &format!("the plan is riskier than the one the plan {noun} showed: a new {noun} says so ({id})"),
+        ),
+        Ok(Posted::Skipped { reason }) => r.print(
+            Level::Warning,
+            None,
+            &format!("the plan is riskier than before, but no new {noun} was posted: {reason}"),
+        ),
+        Ok(other) => tracing::info!("riskier {noun}: {other}"),
+        Err(e) => r.print(
+            Level::Warning,
+            None,
+            &format!("the plan is riskier than before, but the new {noun} saying so could not be posted: {e}"),
         ),
     }
 }
@@ -409,28 +488,19 @@ async fn post<R: Reporter>(
     number: u64,
     fork: bool,
 ) -> Option<String> {
-    let target = &planned.plan.target_namespace;
-    let marker = markdown::marker(target, &planned.plan.server.url);
-    let body = markdown::render_comment(
-        &planned.plan,
-        &md_context(r, settings, Some(marker.clone()), r.comment_full_plan_at()),
-        r.comment_limit(),
-    );
+    let plan = &planned.plan;
+    let target = &plan.target_namespace;
+    let marker = markdown::marker(target, &plan.server.url);
+    let ctx = md_context(r, settings, Some(marker.clone()), r.comment_full_plan_at());
+    // The hidden state goes last (see `risk`): the next run compares its plan with it.
+    let state = State::of_plan(plan).line();
+    let room = r.comment_limit().saturating_sub(state.len() + 3);
+    let body = markdown::with_state(&markdown::render_comment(plan, &ctx, room), &state);
     let noun = r.comment_noun();
     // The last line of defence: a secret's raw forms never reach the forge.
-    let body = crate::secrets::scrub(&body);
-    match r.post(number, fork, &marker, &body).await {
-        Ok(Posted::Created { id }) => tracing::info!("plan {noun} created ({id})"),
-        Ok(Posted::Updated { id }) => tracing::info!("plan {noun} updated ({id})"),
-        Ok(Posted::Unchanged { id }) => tracing::info!("plan {noun} unchanged ({id})"),
-        Ok(Posted::Skipped { reason }) => {
-            r.print(
-                Level::Warning,
-                None,
-                &format!("plan {noun} skipped: {reason}"),
-            );
-            return Some(markdown::post_skipped(noun, &reason));
-        }
+    let body = crate::secrets::scrub(&body).into_owned();
+    let sticky = match r.post_sticky(number, fork, &marker, |_| body).await {
+        Ok(sticky) => sticky,
         Err(e) => {
             r.print(
                 Level::Warning,
@@ -439,7 +509,30 @@ async fn post<R: Reporter>(
             );
             return Some(markdown::post_failed(noun, &e));
         }
+    };
+    match &sticky.posted {
+        Posted::Created { id } => tracing::info!("plan {noun} created ({id})"),
+        Posted::Updated { id } => tracing::info!("plan {noun} updated ({id})"),
+        Posted::Unchanged { id } => tracing::info!("plan {noun} unchanged ({id})"),
+        Posted::Skipped { reason } => {
+            r.print(
+                Level::Warning,
+                None,
+                &format!("plan {noun} skipped: {reason}"),
+            );
+            return Some(markdown::post_skipped(noun, reason));
+        }
     }
+    tell_if_riskier(
+        r,
+        number,
+        &sticky,
+        Some(plan),
+        target,
+        &plan.server.url,
+        &ctx,
+    )
+    .await;
     None
 }
 

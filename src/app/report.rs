@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use super::pipeline::{self, Loaded, Planned, RunError};
 use crate::apply::ApplyError;
 pub use crate::forge::labels::{Label, Labeled};
-pub use crate::forge::Posted;
+pub use crate::forge::{Posted, Upserted};
 use crate::render::markdown::MarkdownContext;
 use crate::settings::Settings;
 use crate::untrusted::visible_line;
@@ -153,7 +153,34 @@ pub trait Reporter {
         fork: bool,
         marker: &str,
         body: &str,
-    ) -> Result<Posted, String>;
+    ) -> Result<Posted, String> {
+        self.post_sticky(number, fork, marker, |_| body.to_string())
+            .await
+            .map(|u| u.posted)
+    }
+    /// [`Self::post`] with the body made from what the comment said before (`None`: no
+    /// comment yet); also returns that previous body and the comment's address when the
+    /// forge gives one.
+    async fn post_sticky(
+        &self,
+        number: u64,
+        fork: bool,
+        marker: &str,
+        body: impl FnOnce(Option<&str>) -> String,
+    ) -> Result<Upserted, String>;
+    /// Post one new comment on request `number` (it notifies, where an edit does not),
+    /// rendered by `body` with the address of the sticky comment `sticky` when the forge
+    /// gives one. The default posts nothing.
+    async fn notify(
+        &self,
+        _number: u64,
+        _sticky: &Upserted,
+        _body: impl FnOnce(Option<&str>) -> String,
+    ) -> Result<Posted, String> {
+        Ok(Posted::Skipped {
+            reason: "this platform has no request to comment on".into(),
+        })
+    }
     /// Make the `kestra-sync:*` labels of request `number` say `wanted` (`None`: none of
     /// ours, after a failed plan); `Err`: the forge failed (a warning, never a failed job).
     async fn label(

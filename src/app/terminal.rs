@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use super::report::{Finding, Level, Posted, Reporter};
+use super::report::{Finding, Level, Posted, Reporter, Upserted};
 use crate::out;
 use crate::render::markdown::{self, MarkdownContext};
 use crate::settings::Settings;
@@ -87,15 +87,19 @@ impl Reporter for Terminal {
         "the terminal"
     }
 
-    async fn post(
+    async fn post_sticky(
         &self,
         _number: u64,
         _fork: bool,
         _marker: &str,
-        _body: &str,
-    ) -> Result<Posted, String> {
-        Ok(Posted::Skipped {
-            reason: "a terminal has no pull request to comment on".into(),
+        _body: impl FnOnce(Option<&str>) -> String,
+    ) -> Result<Upserted, String> {
+        Ok(Upserted {
+            posted: Posted::Skipped {
+                reason: "a terminal has no pull request to comment on".into(),
+            },
+            previous: None,
+            url: None,
         })
     }
 }

@@ -37,6 +37,8 @@ pub struct Context {
     pub source_branch_sha: Option<String>,
     /// `CI_MERGE_REQUEST_IID`.
     pub mr_iid: Option<String>,
+    /// `CI_MERGE_REQUEST_TARGET_BRANCH_NAME`: the branch the merge request merges into.
+    pub target_branch: Option<String>,
     /// The project the merge request belongs to: `CI_MERGE_REQUEST_PROJECT_ID`, else
     /// `CI_PROJECT_ID` (a number or a `group/project` path).
     pub mr_project: Option<String>,
@@ -98,6 +100,7 @@ pub fn context_from(var: impl Fn(&str) -> Option<String>) -> Result<Context, Con
         commit_sha: get("CI_COMMIT_SHA"),
         source_branch_sha: get("CI_MERGE_REQUEST_SOURCE_BRANCH_SHA"),
         mr_iid: get("CI_MERGE_REQUEST_IID"),
+        target_branch: get("CI_MERGE_REQUEST_TARGET_BRANCH_NAME"),
         mr_project: mr_project_id.or(project),
         fork,
         project_dir: get("CI_PROJECT_DIR").map(PathBuf::from),
@@ -139,6 +142,12 @@ mod tests {
             ("CI_MERGE_REQUEST_SOURCE_BRANCH_SHA", "head"),
         ]);
         assert_eq!(merged.display_commit(), Some("head"));
+        assert_eq!(merged.target_branch, None);
+        let into = ctx(&[
+            ("CI_PIPELINE_SOURCE", "merge_request_event"),
+            ("CI_MERGE_REQUEST_TARGET_BRANCH_NAME", "main"),
+        ]);
+        assert_eq!(into.target_branch.as_deref(), Some("main"));
         let err = context_from(|_| None).unwrap_err().to_string();
         assert!(err.starts_with("CI_PIPELINE_SOURCE is not set"), "{err}");
     }

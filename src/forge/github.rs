@@ -16,7 +16,7 @@
 //! error: the outcome is [`Posted::Skipped`] with the reason, so the step never fails
 //! because of it.
 
-pub use super::Posted;
+pub use super::{Posted, Upserted};
 pub(crate) use crate::github_api::{message, next_link, path_of, Answer};
 pub use crate::github_api::{split_repository, GithubClient, GithubError, DEFAULT_API_URL};
 use serde::Deserialize;
@@ -51,6 +51,8 @@ struct Comment {
     body: Option<String>,
     #[serde(default)]
     user: Option<User>,
+    #[serde(default)]
+    html_url: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -256,20 +258,57 @@ impl GithubClient {
         marker: &str,
         body: &str,
     ) -> Result<Posted, GithubError> {
+        self.upsert_sticky(issue, marker, |_| body.to_string())
+            .await
+            .map(|u| u.posted)
+    }
+
+    /// [`Self::upsert_comment`] with the body made from what our comment said before
+    /// (`None`: there is none yet), found as it finds it; also returns that previous body
+    /// and the comment's `html_url`. A skip has neither.
+    pub async fn upsert_sticky(
+        &self,
+        issue: &Issue,
+        marker: &str,
+        body: impl FnOnce(Option<&str>) -> String,
+    ) -> Result<Upserted, GithubError> {
         match self.upsert(issue, marker, body).await {
             Ok(o) => Ok(o),
+            Err(Refused::Skip(reason)) => Ok(Upserted {
+                posted: Posted::Skipped { reason },
+                previous: None,
+                url: None,
+            }),
+            Err(Refused::Error(e)) => Err(e),
+        }
+    }
+
+    /// Post a new comment on `issue` (never looked for again: the short note that the plan
+    /// got riskier). A token that may not comment is a skip, as for the sticky one.
+    pub async fn create_comment(&self, issue: &Issue, body: &str) -> Result<Posted, GithubError> {
+        let payload = serde_json::json!({ "body": body });
+        match self.create(issue, &payload).await {
+            Ok(c) => Ok(Posted::Created { id: c.id }),
             Err(Refused::Skip(reason)) => Ok(Posted::Skipped { reason }),
             Err(Refused::Error(e)) => Err(e),
         }
     }
 
-    async fn upsert(&self, issue: &Issue, marker: &str, body: &str) -> Result<Posted, Refused> {
+    async fn upsert(
+        &self,
+        issue: &Issue,
+        marker: &str,
+        body: impl FnOnce(Option<&str>) -> String,
+    ) -> Result<Upserted, Refused> {
         let login = self.login().await?;
         let comments = self.comments(issue).await?;
+        let found = find_ours(&comments, marker, login.as_deref());
+        let previous = found.and_then(|c| c.body.clone());
+        let body = body(previous.as_deref());
         let payload = serde_json::json!({ "body": body });
-        match find_ours(&comments, marker, login.as_deref()) {
-            Some(c) if same_body(c.body.as_deref().unwrap_or_default(), body) => {
-                Ok(Posted::Unchanged { id: c.id })
+        let (posted, url) = match found {
+            Some(c) if same_body(c.body.as_deref().unwrap_or_default(), &body) => {
+                (Posted::Unchanged { id: c.id }, c.html_url.clone())
             }
             Some(c) => {
                 let uri = self.api_uri(&format!(
@@ -281,30 +320,42 @@ impl GithubClient {
                     .await
                     .map_err(Refused::Error)?;
                 check_status(&a, "PATCH", &uri)?;
-                Ok(Posted::Updated { id: c.id })
+                let url = serde_json::from_slice::<Comment>(&a.body)
+                    .ok()
+                    .and_then(|c| c.html_url)
+                    .or_else(|| c.html_url.clone());
+                (Posted::Updated { id: c.id }, url)
             }
             None => {
-                let uri = self.api_uri(&format!(
-                    "/repos/{}/{}/issues/{}/comments",
-                    issue.owner, issue.repo, issue.number
-                ));
-                let a = self
-                    .send(http::Method::POST, &uri, Some(&payload), 1 << 20)
-                    .await
-                    .map_err(Refused::Error)?;
-                check_status(&a, "POST", &uri)?;
-                let id = serde_json::from_slice::<Comment>(&a.body)
-                    .map(|c| c.id)
-                    .map_err(|e| {
-                        Refused::Error(GithubError::Unexpected {
-                            method: "POST",
-                            path: path_of(&uri),
-                            why: e.to_string(),
-                        })
-                    })?;
-                Ok(Posted::Created { id })
+                let c = self.create(issue, &payload).await?;
+                (Posted::Created { id: c.id }, c.html_url)
             }
-        }
+        };
+        Ok(Upserted {
+            posted,
+            previous,
+            url,
+        })
+    }
+
+    /// `POST` a new comment; the comment GitHub answers with.
+    async fn create(&self, issue: &Issue, payload: &serde_json::Value) -> Result<Comment, Refused> {
+        let uri = self.api_uri(&format!(
+            "/repos/{}/{}/issues/{}/comments",
+            issue.owner, issue.repo, issue.number
+        ));
+        let a = self
+            .send(http::Method::POST, &uri, Some(payload), 1 << 20)
+            .await
+            .map_err(Refused::Error)?;
+        check_status(&a, "POST", &uri)?;
+        serde_json::from_slice::<Comment>(&a.body).map_err(|e| {
+            Refused::Error(GithubError::Unexpected {
+                method: "POST",
+                path: path_of(&uri),
+                why: e.to_string(),
+            })
+        })
     }
 }
 

@@ -9,6 +9,7 @@ fn c(id: u64, body: &str, login: &str, kind: &str) -> Comment {
             login: login.into(),
             kind: kind.into(),
         }),
+        html_url: None,
     }
 }
 

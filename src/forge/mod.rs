@@ -25,6 +25,15 @@ pub enum Posted {
     },
 }
 
+/// The sticky comment after it was written: what became of it, what it said before (ours,
+/// found by its marker; `None` the first time) and its web address when the forge gave one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Upserted {
+    pub posted: Posted,
+    pub previous: Option<String>,
+    pub url: Option<String>,
+}
+
 impl std::fmt::Display for Posted {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {

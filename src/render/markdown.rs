@@ -19,12 +19,15 @@ mod failed;
 mod notes;
 #[path = "markdown_report.rs"]
 mod report;
+#[path = "markdown_riskier.rs"]
+mod riskier;
 pub use failed::{render_failed, Failure};
 pub use notes::{
     drift_verdict, dry_run_note, failure, lock_note, lock_refused, plan_only_note, plan_skipped,
     post_failed, post_skipped, render_with_notes, stale_marker,
 };
 pub use report::render_apply_report;
+pub use riskier::{render_riskier, riskier_marker, with_state};
 
 /// GitHub's cap on an issue/PR comment body (422 "Body is too long" above it).
 pub const GITHUB_COMMENT_LIMIT: usize = 65_536;
@@ -556,6 +559,14 @@ pub fn server_label(server_url: &str, ctx: &MarkdownContext) -> String {
         .map(str::to_string)
         .or_else(|| host_of(server_url))
         .unwrap_or_else(|| server_url.to_string())
+}
+
+/// ` on **server**` for a title ([`server_label`]), or nothing when the server has no name.
+fn on_server(server_url: &str, ctx: &MarkdownContext) -> String {
+    match server_label(server_url, ctx) {
+        l if l.is_empty() => String::new(),
+        l => format!(" on **{}**", html(&l)),
+    }
 }
 
 /// `### <icon> Kestra plan for `prod` on **host**: <status>`.

@@ -6,7 +6,7 @@
 
 use std::fmt::Write as _;
 
-use super::{code, footer_parts, hard_cut, html, server_label, MarkdownContext};
+use super::{code, footer_parts, hard_cut, html, on_server, MarkdownContext};
 
 /// How many problems the comment lists before "and N more".
 const PROBLEMS_SHOWN: usize = 50;
@@ -24,6 +24,9 @@ pub struct Failure {
     pub advice: String,
     /// Each problem: `file:line` (or `file`) and its message.
     pub problems: Vec<(String, String)>,
+    /// What the forge calls the sticky comment: `comment` (GitHub, the default when empty)
+    /// or `note` (GitLab).
+    pub comment_noun: String,
 }
 
 /// The failed-plan comment, never longer than `limit` bytes.
@@ -33,19 +36,20 @@ pub fn render_failed(failure: &Failure, ctx: &MarkdownContext, limit: usize) -> 
         out.push_str(m);
         out.push('\n');
     }
-    let server = server_label(&failure.server_url, ctx);
-    let on = if server.is_empty() {
-        String::new()
-    } else {
-        format!(" on **{}**", html(&server))
-    };
+    let on = on_server(&failure.server_url, ctx);
     let _ = writeln!(
         out,
         "### ❌ Kestra plan for {}{on}: failed",
         code(&failure.target)
     );
-    out.push_str(
-        "\n> [!CAUTION]\n> **The plan could not be computed.** The previous plan in this comment no longer holds: do not merge until a new plan succeeds.\n",
+    let noun = match failure.comment_noun.trim() {
+        "" => "comment",
+        n => n,
+    };
+    let _ = writeln!(
+        out,
+        "\n> [!CAUTION]\n> **The plan could not be computed.** The previous plan in this {} no longer holds: do not merge until a new plan succeeds.",
+        html(noun)
     );
     let _ = write!(
         out,

@@ -602,6 +602,7 @@ fn a_failed_plan_says_so_what_to_do_and_that_the_previous_plan_no_longer_holds()
             "_flows/broken.yml:2".into(),
             "YAML does not parse: did not find expected node content".into(),
         )],
+        comment_noun: "comment".into(),
     };
     let md = render_failed(&failure, &ctx(), GITHUB_COMMENT_LIMIT);
     assert!(md.starts_with(&format!(
@@ -610,5 +611,13 @@ fn a_failed_plan_says_so_what_to_do_and_that_the_previous_plan_no_longer_holds()
     )));
     assert!(md.contains("The previous plan in this comment no longer holds"));
     assert!(render_failed(&failure, &ctx(), 300).len() <= 300);
+    // GitLab's word: a note
+    let note = Failure {
+        comment_noun: "note".into(),
+        ..failure.clone()
+    };
+    let gitlab = render_failed(&note, &ctx(), GITLAB_NOTE_LIMIT);
+    assert!(gitlab.contains("The previous plan in this note no longer holds"));
+    assert!(!gitlab.contains("comment"), "{gitlab}");
     insta::assert_snapshot!(md);
 }

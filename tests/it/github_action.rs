@@ -87,7 +87,7 @@ pub(crate) fn push_payload(branch: &str) -> serde_json::Value {
 }
 
 /// The inputs the runner passes: every input of action.yml with a default, then `inputs`.
-fn runner_inputs(token: &str, inputs: &[(&str, &str)]) -> BTreeMap<String, String> {
+pub(crate) fn runner_inputs(token: &str, inputs: &[(&str, &str)]) -> BTreeMap<String, String> {
     let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/action.yml")).unwrap();
     let doc: serde_json::Value = serde_yaml_ng::from_str(&text).unwrap();
     let mut env = BTreeMap::new();
@@ -592,7 +592,7 @@ async fn a_failed_review_edits_the_same_comment_to_say_the_plan_failed() {
     ws.write("broken.yml", "id: broken\ntasks: [\n");
     let s = run(inputs(&emu, BOT_TOKEN, &[])).await;
     assert_eq!(s.code, 1, "{}", s.stdout);
-    let now = gh.comments(REPO, PR);
+    let now = sticky(&gh);
     assert_eq!(now.len(), 1, "the same comment, edited: {now:?}");
     assert_eq!(now[0].id, id);
     let body = &now[0].body;
@@ -616,7 +616,7 @@ async fn a_failed_review_edits_the_same_comment_to_say_the_plan_failed() {
     );
     let s = run(inputs(&emu, BOT_TOKEN, &[])).await;
     assert_eq!(s.code, 1, "{}", s.stdout);
-    let now = gh.comments(REPO, PR);
+    let now = sticky(&gh);
     assert_eq!(now.len(), 1);
     let body = &now[0].body;
     assert!(body.contains(": failed: apply would refuse it"), "{body}");
@@ -640,7 +640,7 @@ async fn a_failed_review_edits_the_same_comment_to_say_the_plan_failed() {
     ))
     .await;
     assert_eq!(s.code, 1, "{}", s.stdout);
-    let now = gh.comments(REPO, PR);
+    let now = sticky(&gh);
     assert_eq!(now.len(), 1, "{now:?}");
     assert_eq!(now[0].id, id);
     assert!(now[0].body.contains(": failed\n"), "{}", now[0].body);
@@ -649,6 +649,25 @@ async fn a_failed_review_edits_the_same_comment_to_say_the_plan_failed() {
         "{}",
         now[0].body
     );
+    // changes → failed was riskier: one short new comment, once (failed → blocked → failed
+    // are not)
+    let all = gh.comments(REPO, PR);
+    assert_eq!(all.len(), 2, "{all:?}");
+    assert!(
+        all[1]
+            .body
+            .contains("**The plan now fails**: it could not be computed."),
+        "{}",
+        all[1].body
+    );
+}
+
+/// The sticky plan comments on the pull request (the short "riskier" ones left out).
+fn sticky(gh: &FakeGithub) -> Vec<github_support::StoredComment> {
+    gh.comments(REPO, PR)
+        .into_iter()
+        .filter(|c| c.body.starts_with(MARKER_PREFIX))
+        .collect()
 }
 
 /// The seed's guard: a secret input written as a literal in the calling workflow

@@ -13,7 +13,7 @@ use gitlab_support::{FakeGitLab, BOT, READ_ONLY_TOKEN, TOKEN};
 use wiremock::MockServer;
 
 pub(crate) const IID: u64 = 42;
-const MARKER_PREFIX: &str = "<!-- kestra-sync:plan target=prod@127.0.0.1:";
+pub(crate) const MARKER_PREFIX: &str = "<!-- kestra-sync:plan target=prod@127.0.0.1:";
 const HEAD_SHA: &str = "6dcb09b5b57875f334f61aebed695e2e4193db5e";
 
 pub(crate) fn flow(id: &str, message: &str) -> String {
@@ -86,6 +86,7 @@ pub(crate) fn pipeline(
     if source == "merge_request_event" {
         vars.push(("CI_MERGE_REQUEST_IID", IID.to_string()));
         vars.push(("CI_MERGE_REQUEST_SOURCE_BRANCH_SHA", HEAD_SHA.into()));
+        vars.push(("CI_MERGE_REQUEST_TARGET_BRANCH_NAME", "main".into()));
     }
     vars.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
 }
@@ -161,6 +162,16 @@ async fn merge_request_plan_is_one_note_updated_in_place() {
         "{body}"
     );
     assert!(body.contains("commit 6dcb09b"), "the MR head: {body}");
+    // what merging does, into the MR's target branch (CI_MERGE_REQUEST_TARGET_BRANCH_NAME)
+    let host = emu
+        .url()
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_string();
+    assert!(
+        body.contains(&format!("Merging into `main` applies this to **{host}**.")),
+        "{body}"
+    );
     assert!(
         body.contains("[job log](<https://gitlab.example.com/acme/flows/-/jobs/77>)"),
         "{body}"
@@ -546,8 +557,9 @@ async fn a_broken_flow_is_a_file_line_message() {
     let notes = fake.notes_of(BOT);
     let body = notes[0]["body"].as_str().unwrap();
     assert!(body.contains(": failed\n"), "{body}");
+    // GitLab's word for it
     assert!(
-        body.contains("The previous plan in this comment no longer holds"),
+        body.contains("The previous plan in this note no longer holds"),
         "{body}"
     );
     assert!(body.contains("- `_flows/bad.yml:2`: "), "{body}");

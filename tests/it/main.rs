@@ -37,5 +37,6 @@ mod plan_requests;
 mod plan_truth;
 mod preview;
 mod real_kestra;
+mod riskier;
 mod secrets;
 mod source_github;

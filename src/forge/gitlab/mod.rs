@@ -27,7 +27,7 @@ use reqwest::Method;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-pub use super::Posted;
+pub use super::{Posted, Upserted};
 use crate::http::{Backoff, HttpClient, HttpError, HttpOptions, Idempotency, Reply};
 
 mod api;
@@ -147,29 +147,48 @@ impl GitLabNotes {
 
     /// Create or edit the one note carrying `marker` so that it reads `body`.
     pub async fn upsert(&self, marker: &str, body: &str) -> Result<Posted, GitLabError> {
+        self.upsert_sticky(marker, |_| body.to_string())
+            .await
+            .map(|u| u.posted)
+    }
+
+    /// [`Self::upsert`] with the body made from what our note said before (`None`: there is
+    /// none yet); also returns that previous body. No URL: [`Self::web_url`] gives the
+    /// merge request's, when it is needed.
+    pub async fn upsert_sticky(
+        &self,
+        marker: &str,
+        body: impl FnOnce(Option<&str>) -> String,
+    ) -> Result<Upserted, GitLabError> {
+        let skipped = |reason: String| Upserted {
+            posted: Posted::Skipped { reason },
+            previous: None,
+            url: None,
+        };
         let Some(token) = &self.token else {
-            return Ok(Posted::Skipped {
-                reason: format!("no GitLab token (GITLAB_TOKEN is empty): {TOKEN_HELP}"),
-            });
+            return Ok(skipped(format!(
+                "no GitLab token (GITLAB_TOKEN is empty): {TOKEN_HELP}"
+            )));
         };
         let headers = auth_headers(token)?;
-        let body = note_body(marker, body);
 
         let me: User = match self
             .send_json(Method::GET, &user_url(&self.mr.api_url), &headers, None)
             .await?
         {
             Answer::Ok(user) => user,
-            Answer::Forbidden(reason) => return Ok(Posted::Skipped { reason }),
+            Answer::Forbidden(reason) => return Ok(skipped(reason)),
         };
         let existing = match self.find(marker, me.id, &headers).await? {
             Answer::Ok(note) => note,
-            Answer::Forbidden(reason) => return Ok(Posted::Skipped { reason }),
+            Answer::Forbidden(reason) => return Ok(skipped(reason)),
         };
+        let previous = existing.as_ref().map(|n| n.body.clone());
+        let body = note_body(marker, &body(previous.as_deref()));
         let payload = serde_json::json!({ "body": body });
-        match existing {
+        let posted = match existing {
             Some(note) if note.body.trim_end() == body.trim_end() => {
-                Ok(Posted::Unchanged { id: note.id })
+                Posted::Unchanged { id: note.id }
             }
             Some(note) => {
                 let url = note_url(&self.mr, note.id);
@@ -177,11 +196,57 @@ impl GitLabNotes {
                     .send_json::<Created>(Method::PUT, &url, &headers, Some(&payload))
                     .await?
                 {
-                    Answer::Ok(_) => Ok(Posted::Updated { id: note.id }),
-                    Answer::Forbidden(reason) => Ok(Posted::Skipped { reason }),
+                    Answer::Ok(_) => Posted::Updated { id: note.id },
+                    Answer::Forbidden(reason) => return Ok(skipped(reason)),
                 }
             }
-            None => self.create(marker, me.id, &headers, &payload).await,
+            None => match self.create(marker, me.id, &headers, &payload).await? {
+                Posted::Skipped { reason } => return Ok(skipped(reason)),
+                p => p,
+            },
+        };
+        Ok(Upserted {
+            posted,
+            previous,
+            url: None,
+        })
+    }
+
+    /// Post a new note (never looked for again: the short note that the plan got riskier).
+    /// `POST` once: a lost answer is an error, never a second note.
+    pub async fn create_note(&self, body: &str) -> Result<Posted, GitLabError> {
+        let Some(token) = &self.token else {
+            return Ok(Posted::Skipped {
+                reason: format!("no GitLab token (GITLAB_TOKEN is empty): {TOKEN_HELP}"),
+            });
+        };
+        let headers = auth_headers(token)?;
+        let payload = serde_json::json!({ "body": body });
+        match self
+            .send_json::<Created>(Method::POST, &notes_url(&self.mr), &headers, Some(&payload))
+            .await?
+        {
+            Answer::Ok(created) => Ok(Posted::Created { id: created.id }),
+            Answer::Forbidden(reason) => Ok(Posted::Skipped { reason }),
+        }
+    }
+
+    /// The merge request's web address (`web_url` of `GET /projects/:id/merge_requests/:iid`).
+    pub async fn web_url(&self) -> Result<String, GitLabError> {
+        #[derive(Deserialize)]
+        struct Mr {
+            web_url: String,
+        }
+        let url = self.merge_request_url(self.mr.iid);
+        match self.merge_request::<Mr>(self.mr.iid).await? {
+            Some(mr) => Ok(mr.web_url),
+            None => Err(GitLabError::Status {
+                method: "GET",
+                url,
+                status: 404,
+                message: "404 Not Found".into(),
+                hint: ": check CI_PROJECT_ID and CI_MERGE_REQUEST_IID",
+            }),
         }
     }
 
@@ -279,6 +344,26 @@ impl GitLabNotes {
         struct State {
             state: String,
         }
+        Ok(self
+            .merge_request::<State>(iid)
+            .await?
+            .map(|mr| matches!(mr.state.as_str(), "opened" | "locked")))
+    }
+
+    fn merge_request_url(&self, iid: u64) -> String {
+        format!(
+            "{}/projects/{}/merge_requests/{iid}",
+            self.mr.api_url.trim_end_matches('/'),
+            project_segment(&self.mr.project)
+        )
+    }
+
+    /// `GET /projects/:id/merge_requests/:iid` of this project; `None` on a 404. Without a
+    /// token, or when the token may not read it, an error saying so.
+    async fn merge_request<T: serde::de::DeserializeOwned>(
+        &self,
+        iid: u64,
+    ) -> Result<Option<T>, GitLabError> {
         let Some(token) = &self.token else {
             return Err(GitLabError::MissingVariable {
                 name: "GITLAB_TOKEN",
@@ -286,16 +371,9 @@ impl GitLabNotes {
             });
         };
         let headers = auth_headers(token)?;
-        let url = format!(
-            "{}/projects/{}/merge_requests/{iid}",
-            self.mr.api_url.trim_end_matches('/'),
-            project_segment(&self.mr.project)
-        );
-        match self
-            .send_json::<State>(Method::GET, &url, &headers, None)
-            .await
-        {
-            Ok(Answer::Ok(mr)) => Ok(Some(matches!(mr.state.as_str(), "opened" | "locked"))),
+        let url = self.merge_request_url(iid);
+        match self.send_json::<T>(Method::GET, &url, &headers, None).await {
+            Ok(Answer::Ok(mr)) => Ok(Some(mr)),
             Ok(Answer::Forbidden(reason)) => Err(GitLabError::Status {
                 method: "GET",
                 url,

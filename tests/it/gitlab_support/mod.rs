@@ -5,7 +5,8 @@
 //! `group%2Fproject`), `GET /user`, `PRIVATE-TOKEN` auth (401 for an unknown token, 403 on
 //! writes with a read-only one), offset pagination (`X-Next-Page`, empty on the last page),
 //! and injectable faults (a `503` on the next `GET`, a `502` on the next `POST` with or
-//! without the note being stored: a gateway that lost the answer).
+//! without the note being stored: a gateway that lost the answer), and `GET` of the merge
+//! request itself (its `web_url`).
 
 #![allow(dead_code)]
 
@@ -19,6 +20,8 @@ use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 pub const TOKEN: &str = "glpat-S3cr3tT0ken";
 /// A token that may read but not write notes.
 pub const READ_ONLY_TOKEN: &str = "glpat-ReadOnly";
+/// The project's web address, as the merge request's `web_url` gives it.
+pub const WEB_URL: &str = "https://gitlab.example.com/acme/flows";
 /// The user behind both tokens (a project bot).
 pub const BOT: u64 = 7;
 
@@ -175,6 +178,22 @@ impl Respond for FakeGitLab {
                 .insert_header("x-page", page.to_string().as_str())
                 .insert_header("x-total-pages", pages.to_string().as_str())
                 .set_body_json(Value::Array(slice));
+        }
+        // the merge request itself (a subset of GitLab's fields)
+        if p == format!(
+            "/api/v4/projects/{}/merge_requests/{}",
+            self.project, self.iid
+        ) && req.method.as_str() == "GET"
+        {
+            return ResponseTemplate::new(200).set_body_json(json!({
+                "id": 90000 + self.iid,
+                "iid": self.iid,
+                "project_id": 1,
+                "state": "opened",
+                "target_branch": "main",
+                "source_branch": "change",
+                "web_url": format!("{WEB_URL}/-/merge_requests/{}", self.iid),
+            }));
         }
         let commits = format!("/api/v4/projects/{}/repository/commits/", self.project);
         if let Some(sha) = p
