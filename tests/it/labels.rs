@@ -274,6 +274,7 @@ async fn gitlab_sets_the_merge_request_labels_in_one_put() {
         [
             "GET", "PUT", // changes
             "GET", // already right
+            "GET", // a new delete: the short "riskier" note links to the plan (web_url)
             "GET", "PUT", // deletes
         ]
         .map(|m| format!("{m} /api/v4/projects/acme%2Fflows/merge_requests/{IID}"))

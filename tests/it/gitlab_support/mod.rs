@@ -1,12 +1,11 @@
-//! A fake GitLab for the tests: the merge request notes API (and the merge request's labels:
+//! A fake GitLab for the tests: the merge request notes API (and the merge request itself, its `web_url` and labels:
 //! `GET`/`PUT /projects/:id/merge_requests/:iid`) over real HTTP (wiremock), as
 //! GitLab documents it: a stateful notes store behind `/api/v4/projects/:id/merge_requests/
 //! :iid/notes` (`:id` exactly as GitLab expects it in the path: a number or the URL-encoded
 //! `group%2Fproject`), `GET /user`, `PRIVATE-TOKEN` auth (401 for an unknown token, 403 on
 //! writes with a read-only one), offset pagination (`X-Next-Page`, empty on the last page),
 //! and injectable faults (a `503` on the next `GET`, a `502` on the next `POST` with or
-//! without the note being stored: a gateway that lost the answer), and `GET` of the merge
-//! request itself (its `web_url`).
+//! without the note being stored: a gateway that lost the answer).
 
 #![allow(dead_code)]
 
@@ -179,22 +178,6 @@ impl Respond for FakeGitLab {
                 .insert_header("x-total-pages", pages.to_string().as_str())
                 .set_body_json(Value::Array(slice));
         }
-        // the merge request itself (a subset of GitLab's fields)
-        if p == format!(
-            "/api/v4/projects/{}/merge_requests/{}",
-            self.project, self.iid
-        ) && req.method.as_str() == "GET"
-        {
-            return ResponseTemplate::new(200).set_body_json(json!({
-                "id": 90000 + self.iid,
-                "iid": self.iid,
-                "project_id": 1,
-                "state": "opened",
-                "target_branch": "main",
-                "source_branch": "change",
-                "web_url": format!("{WEB_URL}/-/merge_requests/{}", self.iid),
-            }));
-        }
         let commits = format!("/api/v4/projects/{}/repository/commits/", self.project);
         if let Some(sha) = p
             .strip_prefix(&commits)
@@ -231,7 +214,8 @@ impl Respond for FakeGitLab {
         );
         let mr = |s: &State| {
             json!({"id": 90000 + self.iid, "iid": self.iid, "project_id": 1, "state": "opened",
-                "title": "change", "labels": s.labels, "target_branch": "main", "source_branch": "change"})
+                "title": "change", "labels": s.labels, "target_branch": "main", "source_branch": "change",
+                "web_url": format!("{WEB_URL}/-/merge_requests/{}", self.iid)})
         };
         if p == mr_path && req.method.as_str() == "GET" {
             return ResponseTemplate::new(200).set_body_json(mr(&s));
