@@ -21,6 +21,9 @@ const OPERATIONS = [
   ["get", "/repos/{owner}/{repo}/issues/{issue_number}/labels"],
   ["post", "/repos/{owner}/{repo}/issues/{issue_number}/labels"],
   ["delete", "/repos/{owner}/{repo}/issues/{issue_number}/labels/{name}"],
+  ["get", "/repos/{owner}/{repo}/deployments"],
+  ["post", "/repos/{owner}/{repo}/deployments"],
+  ["post", "/repos/{owner}/{repo}/deployments/{deployment_id}/statuses"],
 ];
 // GitHub Enterprise Server must offer the same operations (under /api/v3).
 const GHES = "ghes-3.19.deref.json";

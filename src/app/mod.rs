@@ -13,6 +13,7 @@ pub mod modes;
 pub mod pipeline;
 pub mod preview;
 pub mod preview_cli;
+pub mod preview_deploy;
 pub mod report;
 pub mod terminal;
 

@@ -5,6 +5,7 @@
 use super::modes::{fail, failed};
 use super::pipeline;
 use super::preview::{self, Forge, Notes};
+use super::preview_deploy;
 use super::report::{Level, Reporter};
 use super::terminal::Terminal;
 use super::Exit;
@@ -49,7 +50,27 @@ async fn apply(r: &Terminal, settings: &Settings, number: u64) -> Exit {
         deployed.prepared.flows.len(),
         &deployed.prepared.notes,
     ));
+    let root = &deployed.prepared.root;
+    let step = match deployed.planned.client.ui_namespace_url(root) {
+        Ok(url) => {
+            r.product(&format!("Preview `{root}` in the Kestra UI: {url}\n"));
+            preview_deploy::after_apply(number, root, &url, &settings.http).await
+        }
+        Err(e) => preview_deploy::Step::Failed(format!("no Kestra UI link for `{root}`: {e}")),
+    };
+    show(r, &step);
     Exit::Ok
+}
+
+/// The deployment step's line: a warning when skipped or failed (never a failed command).
+fn show(r: &Terminal, step: &preview_deploy::Step) {
+    if let Some(line) = step.line() {
+        if step.is_warning() {
+            r.print(Level::Warning, None, &line);
+        } else {
+            r.product(&format!("{line}\n"));
+        }
+    }
 }
 
 /// What a reader of the log needs to know about a preview copy, as text.
@@ -109,6 +130,10 @@ async fn destroy(r: &Terminal, settings: &Settings, number: u64) -> Exit {
                     r.product(&format!("  - {ns}:{}\n", visible_line(path)));
                 }
             }
+            show(
+                r,
+                &preview_deploy::after_destroy(number, &settings.http).await,
+            );
             Exit::Ok
         }
         Err(e) => failed(r, &e),

@@ -1,6 +1,7 @@
 //! Forges: the one sticky PR/MR comment on GitHub and GitLab, and what became of it
 //! ([`Posted`], the one outcome both give).
 
+pub mod deployments;
 pub mod github;
 pub mod gitlab;
 pub mod labels;

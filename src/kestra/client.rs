@@ -190,6 +190,11 @@ impl KestraClient {
         )))
     }
 
+    /// The page of `namespace` in the server's UI (the tenant this client uses).
+    pub fn ui_namespace_url(&self, namespace: &str) -> Result<String, KestraError> {
+        self.paths.ui_namespace(namespace).map(String::from)
+    }
+
     /// What we know about the server (for plan footers).
     pub fn server_info(&self) -> &ServerInfo {
         &self.info

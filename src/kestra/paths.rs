@@ -119,6 +119,17 @@ impl ApiPaths {
 }
 
 impl ApiPaths {
+    /// The namespace's page in the Kestra UI: `{root}ui[/{tenant}]/namespaces/edit/{namespace}`
+    /// (docs/kestra.md, "UI links").
+    pub fn ui_namespace(&self, namespace: &str) -> Result<Url, KestraError> {
+        let mut all: Vec<&str> = vec!["ui"];
+        if let Some(t) = &self.tenant {
+            all.push(t);
+        }
+        all.extend_from_slice(&["namespaces", "edit", namespace]);
+        join(&self.root, &all)
+    }
+
     /// `{root}api/v1[/{tenant}]/namespaces/{namespace}/files{/suffix…}`.
     pub fn namespace_files(&self, namespace: &str, suffix: &[&str]) -> Result<Url, KestraError> {
         let mut all: Vec<&str> = vec!["api", "v1"];
@@ -154,6 +165,27 @@ fn join(root: &Url, segments: &[&str]) -> Result<Url, KestraError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ui_links_of_a_namespace_follow_the_uis_routes() {
+        let root = normalize_base("http://localhost:8080/kestra/api/v1").unwrap();
+        let tenanted = ApiPaths {
+            root: root.clone(),
+            tenant: Some("main".into()),
+        };
+        assert_eq!(
+            tenanted.ui_namespace("prod-pr-7").unwrap().as_str(),
+            "http://localhost:8080/kestra/ui/main/namespaces/edit/prod-pr-7"
+        );
+        let untenanted = ApiPaths { root, tenant: None };
+        assert_eq!(
+            untenanted
+                .ui_namespace("prod-pr-7.finance")
+                .unwrap()
+                .as_str(),
+            "http://localhost:8080/kestra/ui/namespaces/edit/prod-pr-7.finance"
+        );
+    }
 
     #[test]
     fn base_urls_are_normalised_to_the_root() {

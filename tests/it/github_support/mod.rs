@@ -37,6 +37,27 @@ pub struct StoredComment {
     pub kind: String,
 }
 
+/// A deployment and its statuses (the request bodies, oldest first).
+#[derive(Debug, Clone)]
+pub struct StoredDeployment {
+    pub id: u64,
+    pub repo: String,
+    /// The `POST …/deployments` body.
+    pub request: Value,
+    pub statuses: Vec<Value>,
+}
+
+impl StoredDeployment {
+    pub fn environment(&self) -> &str {
+        self.request["environment"].as_str().unwrap_or("production")
+    }
+
+    /// The latest status's state, `None` before any.
+    pub fn state(&self) -> Option<&str> {
+        self.statuses.last().and_then(|s| s["state"].as_str())
+    }
+}
+
 #[derive(Default)]
 pub struct State {
     pub comments: Vec<StoredComment>,
@@ -50,6 +71,11 @@ pub struct State {
     pub commit_pulls: HashMap<(String, String), Vec<(u64, bool)>>,
     /// `owner/repo` + issue number → the names of its labels.
     pub labels: HashMap<(String, u64), Vec<String>>,
+    /// Deployments, oldest first.
+    pub deployments: Vec<StoredDeployment>,
+    /// Every token is refused the deployment operations (a job without
+    /// `deployments: write`): 403 "Resource not accessible by integration".
+    pub deployments_forbidden: bool,
     /// Answers given: operation id, status, JSON body.
     pub served: Vec<(String, u16, Value)>,
     repo_ids: Vec<String>,
@@ -202,6 +228,16 @@ impl FakeGithub {
             .entry((repo.to_string(), sha.to_string()))
             .or_default()
             .push((number, merged));
+    }
+
+    /// The deployments of `repo`, oldest first.
+    pub fn deployments(&self, repo: &str) -> Vec<StoredDeployment> {
+        let s = self.state.lock().unwrap();
+        s.deployments
+            .iter()
+            .filter(|d| d.repo == repo)
+            .cloned()
+            .collect()
     }
 
     /// Requests to the API host (not codeload), in order.
@@ -512,6 +548,161 @@ impl Respond for Api {
                     }
                 }
             }
+            // Deployments, as GitHub documents them: a deployment without
+            // `required_contexts: []` waits for the commit's checks (409 while they run); a
+            // `success` status with `auto_inactive` makes the environment's older deployments
+            // inactive; the list is newest first, filtered by `environment`.
+            ("POST", _, Some(repo), ["deployments"]) => {
+                let op = "repos/create-deployment";
+                let body = req.body_json::<Value>().ok();
+                match (&who, body) {
+                    _ if s.deployments_forbidden => {
+                        let (st, b) = error(403, "Resource not accessible by integration");
+                        (op, st, b, vec![])
+                    }
+                    (Identity::Bot { write: false, .. }, _) => {
+                        let (st, b) = error(403, "Resource not accessible by integration");
+                        (op, st, b, vec![])
+                    }
+                    (_, Some(b)) if b["ref"].is_string() => {
+                        if b["required_contexts"] != json!([]) {
+                            let (st, b) = error(
+                                409,
+                                "Conflict: Commit status checks failed for the ref: a check is still pending.",
+                            );
+                            (op, st, b, vec![])
+                        } else {
+                            let id = s.next_id;
+                            s.next_id += 1;
+                            let d = StoredDeployment {
+                                id,
+                                repo: repo.clone(),
+                                request: b,
+                                statuses: Vec::new(),
+                            };
+                            s.deployments.push(d.clone());
+                            (op, 201, self.deployment_json(&s, &d), vec![])
+                        }
+                    }
+                    _ => {
+                        let (st, b) = error(422, "Invalid request.\n\n\"ref\" wasn't supplied.");
+                        (op, st, b, vec![])
+                    }
+                }
+            }
+            ("GET", _, Some(repo), ["deployments"]) => {
+                let op = "repos/list-deployments";
+                if s.deployments_forbidden {
+                    let (st, b) = error(403, "Resource not accessible by integration");
+                    (op, st, b, vec![])
+                } else {
+                    let env = query(req, "environment");
+                    let per_page: usize = query(req, "per_page")
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(30)
+                        .min(100);
+                    let page: usize = query(req, "page")
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(1)
+                        .max(1);
+                    let all: Vec<StoredDeployment> = s
+                        .deployments
+                        .iter()
+                        .rev()
+                        .filter(|d| d.repo == repo)
+                        .filter(|d| env.as_deref().is_none_or(|e| d.environment() == e))
+                        .cloned()
+                        .collect();
+                    let items: Vec<Value> = all
+                        .iter()
+                        .skip((page - 1) * per_page)
+                        .take(per_page)
+                        .map(|d| self.deployment_json(&s, d))
+                        .collect();
+                    let mut headers = vec![];
+                    if page * per_page < all.len() {
+                        let id = repo_id(&mut s, &repo);
+                        let mut next = url::Url::parse(&format!(
+                            "{}{}/repositories/{id}/deployments",
+                            s.base, s.prefix
+                        ))
+                        .unwrap();
+                        if let Some(e) = &env {
+                            next.query_pairs_mut().append_pair("environment", e);
+                        }
+                        next.query_pairs_mut()
+                            .append_pair("per_page", &per_page.to_string())
+                            .append_pair("page", &(page + 1).to_string());
+                        headers.push(("link".to_string(), format!("<{next}>; rel=\"next\"")));
+                    }
+                    (op, 200, Value::Array(items), headers)
+                }
+            }
+            ("POST", _, Some(repo), ["deployments", id, "statuses"]) => {
+                let op = "repos/create-deployment-status";
+                let id: u64 = id.parse().unwrap_or(0);
+                let at = s
+                    .deployments
+                    .iter()
+                    .position(|d| d.id == id && d.repo == repo);
+                let body = req.body_json::<Value>().ok();
+                match (&who, at, body) {
+                    _ if s.deployments_forbidden => {
+                        let (st, b) = error(403, "Resource not accessible by integration");
+                        (op, st, b, vec![])
+                    }
+                    (Identity::Bot { write: false, .. }, _, _) => {
+                        let (st, b) = error(403, "Resource not accessible by integration");
+                        (op, st, b, vec![])
+                    }
+                    (_, None, _) => {
+                        let (st, b) = error(404, "Not Found");
+                        (op, st, b, vec![])
+                    }
+                    (_, Some(i), Some(b)) if b["state"].is_string() => {
+                        let env = s.deployments[i].environment().to_string();
+                        if b["state"] == "success" && b["auto_inactive"] != json!(false) {
+                            for d in s.deployments.iter_mut() {
+                                if d.id != id
+                                    && d.repo == repo
+                                    && d.environment() == env
+                                    && d.state() == Some("success")
+                                {
+                                    d.statuses.push(json!({"state": "inactive"}));
+                                }
+                            }
+                        }
+                        s.deployments[i].statuses.push(b.clone());
+                        let sid = s.next_id;
+                        s.next_id += 1;
+                        let api = format!("{}{}", s.base, s.prefix);
+                        let mut v = self.spec.example(op, 201);
+                        v["id"] = json!(sid);
+                        v["state"] = b["state"].clone();
+                        v["description"] = b.get("description").cloned().unwrap_or(json!(""));
+                        v["environment"] = json!(env);
+                        let log = b.get("log_url").cloned().unwrap_or(json!(""));
+                        v["target_url"] = log.clone();
+                        v["log_url"] = log;
+                        match b.get("environment_url") {
+                            Some(u) => v["environment_url"] = u.clone(),
+                            None => {
+                                v.as_object_mut().map(|o| o.remove("environment_url"));
+                            }
+                        }
+                        v["url"] = json!(format!(
+                            "{api}/repos/{repo}/deployments/{id}/statuses/{sid}"
+                        ));
+                        v["deployment_url"] = json!(format!("{api}/repos/{repo}/deployments/{id}"));
+                        v["repository_url"] = json!(format!("{api}/repos/{repo}"));
+                        (op, 201, v, vec![])
+                    }
+                    _ => {
+                        let (st, b) = error(422, "Invalid request.");
+                        (op, st, b, vec![])
+                    }
+                }
+            }
             ("GET", _, Some(repo), ["pulls", n]) => {
                 let n: u64 = n.parse().unwrap_or(0);
                 match s.pulls.get(&(repo.clone(), n)) {
@@ -590,6 +781,35 @@ impl Respond for Api {
 }
 
 impl Api {
+    /// A deployment object shaped like GitHub's documented example.
+    fn deployment_json(&self, s: &State, d: &StoredDeployment) -> Value {
+        let mut v = self.spec.example("repos/create-deployment", 201);
+        let api = format!("{}{}", s.base, s.prefix);
+        let r = &d.request;
+        v["id"] = json!(d.id);
+        v["sha"] = r["ref"].clone();
+        v["ref"] = r["ref"].clone();
+        v["task"] = r.get("task").cloned().unwrap_or(json!("deploy"));
+        v["environment"] = json!(d.environment());
+        v["original_environment"] = json!(d.environment());
+        v["description"] = r.get("description").cloned().unwrap_or(json!(""));
+        v["transient_environment"] = r
+            .get("transient_environment")
+            .cloned()
+            .unwrap_or(json!(false));
+        v["production_environment"] = r
+            .get("production_environment")
+            .cloned()
+            .unwrap_or(json!(false));
+        v["url"] = json!(format!("{api}/repos/{}/deployments/{}", d.repo, d.id));
+        v["statuses_url"] = json!(format!(
+            "{api}/repos/{}/deployments/{}/statuses",
+            d.repo, d.id
+        ));
+        v["repository_url"] = json!(format!("{api}/repos/{}", d.repo));
+        v
+    }
+
     /// A comment object shaped like GitHub's documented example.
     fn comment_json(&self, s: &State, c: &StoredComment) -> Value {
         let mut v = self.spec.example("issues/list-comments", 200)[0].clone();
