@@ -378,6 +378,8 @@ pub struct Swept {
     pub unknown: Vec<u64>,
     /// Previews that could not be checked or removed: number → why.
     pub failed: BTreeMap<u64, String>,
+    /// On GitHub, the removed previews' deployments marked inactive: number → outcome.
+    pub deployments: BTreeMap<u64, super::preview_deploy::Step>,
 }
 
 /// Remove the previews of the target whose request is closed; keep the others. A failure on
@@ -395,6 +397,14 @@ pub async fn sweep(settings: &Settings, forge: &Forge) -> Result<Swept, RunError
             Ok(Some(false)) => match destroy(settings, number).await {
                 Ok(d) => {
                     swept.removed.insert(number, d.deleted);
+                    if let Forge::GitHub { client, repository } = forge {
+                        let step = super::preview_deploy::Step::of(
+                            client
+                                .deactivate_preview_deployments(repository, number, None)
+                                .await,
+                        );
+                        swept.deployments.insert(number, step);
+                    }
                 }
                 Err(e) => {
                     swept.failed.insert(number, e.to_string());

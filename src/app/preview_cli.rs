@@ -155,6 +155,9 @@ async fn sweep(r: &Terminal, settings: &Settings) -> Exit {
             deleted.len()
         ));
     }
+    for step in swept.deployments.values() {
+        show(r, step);
+    }
     for number in &swept.kept {
         r.product(&format!("#{number}: open, preview kept\n"));
     }

@@ -54,6 +54,14 @@ impl Step {
         }
     }
 
+    /// The step of a deployment call's result.
+    pub fn of(result: Result<DeploymentOutcome, crate::github_api::GithubError>) -> Step {
+        match result {
+            Ok(o) => Step::Done(o),
+            Err(e) => Step::Failed(e.to_string()),
+        }
+    }
+
     /// Whether the line is a warning (skipped or failed).
     pub fn is_warning(&self) -> bool {
         matches!(
@@ -117,22 +125,16 @@ pub async fn created(gh: &Github, number: u64, namespace: &str, url: &str) -> St
         environment_url: url.to_string(),
         log_url: gh.log_url.clone(),
     };
-    match gh.client.create_preview_deployment(&d).await {
-        Ok(o) => Step::Done(o),
-        Err(e) => Step::Failed(e.to_string()),
-    }
+    Step::of(gh.client.create_preview_deployment(&d).await)
 }
 
 /// The deployments of a destroyed preview, marked inactive.
 pub async fn destroyed(gh: &Github, number: u64) -> Step {
-    match gh
-        .client
-        .deactivate_preview_deployments(&gh.repository, number, gh.log_url.as_deref())
-        .await
-    {
-        Ok(o) => Step::Done(o),
-        Err(e) => Step::Failed(e.to_string()),
-    }
+    Step::of(
+        gh.client
+            .deactivate_preview_deployments(&gh.repository, number, gh.log_url.as_deref())
+            .await,
+    )
 }
 
 /// After a preview apply: the deployment of request `number`'s preview `namespace`, whose

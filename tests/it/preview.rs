@@ -260,8 +260,9 @@ fn preview_apply_mirrors_the_pr_and_destroy_removes_only_the_preview() {
     assert_eq!(live(&emu).len(), 4);
 }
 
-/// A sweep asks GitHub about each preview's pull request: the closed one's preview goes,
-/// the open one's and the unknown one's stay, and the target's flows are never touched.
+/// A sweep asks GitHub about each preview's pull request: the closed one's preview goes
+/// (and its deployments go inactive), the open one's and the unknown one's stay, and the
+/// target's flows are never touched.
 /// Every request to GitHub is checked against GitHub's OpenAPI description.
 #[tokio::test(flavor = "multi_thread")]
 async fn sweep_removes_only_the_previews_of_closed_pull_requests() {
@@ -269,6 +270,18 @@ async fn sweep_removes_only_the_previews_of_closed_pull_requests() {
     let gh = FakeGithub::start("").await;
     gh.set_pull("acme/flows", 7, "closed");
     gh.set_pull("acme/flows", 8, "open");
+    for (id, pr) in [(1, 7), (2, 8)] {
+        gh.state
+            .lock()
+            .unwrap()
+            .deployments
+            .push(crate::github_support::StoredDeployment {
+                id,
+                repo: "acme/flows".into(),
+                request: serde_json::json!({"ref": "a".repeat(40), "environment": format!("kestra-preview/pr-{pr}")}),
+                statuses: vec![serde_json::json!({"state": "success"})],
+            });
+    }
     let emu = emulator();
     for (ns, id) in [
         ("prod", "a"),
@@ -305,8 +318,40 @@ async fn sweep_removes_only_the_previews_of_closed_pull_requests() {
         live(&emu),
         ["prod-pr-8/a", "prod-pr-9/a", "prod-pr-x/a", "prod/a"]
     );
+    // the closed PR's deployments go inactive with its preview
+    assert!(
+        log.contains("GitHub deployments of `kestra-preview/pr-7` marked inactive: 1"),
+        "{log}"
+    );
+    let states: Vec<_> = gh
+        .deployments("acme/flows")
+        .iter()
+        .map(|d| (d.environment().to_string(), d.state().map(str::to_string)))
+        .collect();
+    assert_eq!(
+        states,
+        [
+            (
+                "kestra-preview/pr-7".to_string(),
+                Some("inactive".to_string())
+            ),
+            (
+                "kestra-preview/pr-8".to_string(),
+                Some("success".to_string())
+            ),
+        ]
+    );
     let ops = gh.check().await;
-    assert_eq!(ops, ["pulls/get", "pulls/get", "pulls/get"]);
+    assert_eq!(
+        ops,
+        [
+            "pulls/get",
+            "repos/list-deployments",
+            "repos/create-deployment-status",
+            "pulls/get",
+            "pulls/get"
+        ]
+    );
 }
 
 /// The same on GitLab: `GET /projects/:id/merge_requests/:iid` with `PRIVATE-TOKEN`.

@@ -681,9 +681,17 @@ impl Respond for Api {
                         v["state"] = b["state"].clone();
                         v["description"] = b.get("description").cloned().unwrap_or(json!(""));
                         v["environment"] = json!(env);
-                        let log = b.get("log_url").cloned().unwrap_or(json!(""));
-                        v["target_url"] = log.clone();
-                        v["log_url"] = log;
+                        // GitHub answers what was given; an absent log_url is absent (the
+                        // required target_url then keeps the example's, a URI as documented)
+                        match b.get("log_url").cloned() {
+                            Some(u) => {
+                                v["target_url"] = u.clone();
+                                v["log_url"] = u;
+                            }
+                            None => {
+                                v.as_object_mut().map(|o| o.remove("log_url"));
+                            }
+                        }
                         match b.get("environment_url") {
                             Some(u) => v["environment_url"] = u.clone(),
                             None => {
