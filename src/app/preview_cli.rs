@@ -54,7 +54,7 @@ async fn apply(r: &Terminal, settings: &Settings, number: u64) -> Exit {
     let step = match deployed.planned.client.ui_namespace_url(root) {
         Ok(url) => {
             r.product(&format!("Preview `{root}` in the Kestra UI: {url}\n"));
-            preview_deploy::after_apply(number, root, &url, &settings.http).await
+            preview_deploy::after_apply(number, root, &url, &settings.http, None).await
         }
         Err(e) => preview_deploy::Step::Failed(format!("no Kestra UI link for `{root}`: {e}")),
     };
@@ -132,7 +132,7 @@ async fn destroy(r: &Terminal, settings: &Settings, number: u64) -> Exit {
             }
             show(
                 r,
-                &preview_deploy::after_destroy(number, &settings.http).await,
+                &preview_deploy::after_destroy(number, &settings.http, None).await,
             );
             Exit::Ok
         }

@@ -72,14 +72,22 @@ impl Step {
 }
 
 /// The GitHub side of the run from the environment, for request `number`: `None` when not
-/// on GitHub (`GITHUB_REPOSITORY` unset) or without a token; `Err` when the client cannot be
-/// made (a bad `GITHUB_API_URL` or token: a warning).
-pub fn from_env(number: u64, http: &HttpOptions) -> Option<Result<Github, String>> {
+/// on GitHub (`GITHUB_REPOSITORY` unset) or without a token (`token`, the run's
+/// `github-token` when it has one, else `KESTRA_SYNC_GITHUB_TOKEN` or `GITHUB_TOKEN`);
+/// `Err` when the client cannot be made (a bad `GITHUB_API_URL` or token: a warning).
+pub fn from_env(
+    number: u64,
+    http: &HttpOptions,
+    token: Option<&SecretString>,
+) -> Option<Result<Github, String>> {
     let var = |n: &str| std::env::var(n).ok().filter(|v| !v.trim().is_empty());
     let repository = var("GITHUB_REPOSITORY")?;
-    let token = var("KESTRA_SYNC_GITHUB_TOKEN")
-        .or_else(|| var("GITHUB_TOKEN"))
-        .map(SecretString::from)?;
+    let token = match token {
+        Some(t) => t.clone(),
+        None => var("KESTRA_SYNC_GITHUB_TOKEN")
+            .or_else(|| var("GITHUB_TOKEN"))
+            .map(SecretString::from)?,
+    };
     let api = var("GITHUB_API_URL").unwrap_or_else(|| crate::github_api::DEFAULT_API_URL.into());
     let client = match GithubClient::with_options(&api, &token, http) {
         Ok(c) => c,
@@ -138,18 +146,25 @@ pub async fn destroyed(gh: &Github, number: u64) -> Step {
 }
 
 /// After a preview apply: the deployment of request `number`'s preview `namespace`, whose
-/// page in the Kestra UI is `url`.
-pub async fn after_apply(number: u64, namespace: &str, url: &str, http: &HttpOptions) -> Step {
-    match from_env(number, http) {
+/// page in the Kestra UI is `url` (`token`: see [`from_env`]).
+pub async fn after_apply(
+    number: u64,
+    namespace: &str,
+    url: &str,
+    http: &HttpOptions,
+    token: Option<&SecretString>,
+) -> Step {
+    match from_env(number, http, token) {
         None => Step::NotOnGithub,
         Some(Err(e)) => Step::Failed(e),
         Some(Ok(gh)) => created(&gh, number, namespace, url).await,
     }
 }
 
-/// After a preview destroy: request `number`'s deployments marked inactive.
-pub async fn after_destroy(number: u64, http: &HttpOptions) -> Step {
-    match from_env(number, http) {
+/// After a preview destroy: request `number`'s deployments marked inactive (`token`: see
+/// [`from_env`]).
+pub async fn after_destroy(number: u64, http: &HttpOptions, token: Option<&SecretString>) -> Step {
+    match from_env(number, http, token) {
         None => Step::NotOnGithub,
         Some(Err(e)) => Step::Failed(e),
         Some(Ok(gh)) => destroyed(&gh, number).await,
