@@ -45,12 +45,32 @@ impl Step {
             Step::Done(DeploymentOutcome::Deactivated { count, environment }) => Some(format!(
                 "GitHub deployments of `{environment}` marked inactive: {count}"
             )),
-            Step::Done(DeploymentOutcome::Skipped { reason }) => {
+            Step::Done(DeploymentOutcome::Skipped { reason, .. }) => {
                 Some(format!("GitHub deployment {reason}"))
             }
             Step::Failed(why) => Some(format!(
                 "GitHub deployment failed (the preview stands): {why}"
             )),
+        }
+    }
+
+    /// The outcome in the tool's own words only (no text from GitHub): for the comment.
+    pub fn short(&self) -> Option<String> {
+        match self {
+            Step::NotOnGithub => None,
+            Step::Done(DeploymentOutcome::Created { environment, .. }) => {
+                Some(format!("`{environment}`, active"))
+            }
+            Step::Done(DeploymentOutcome::Deactivated { environment, .. }) => {
+                Some(format!("`{environment}`, inactive"))
+            }
+            Step::Done(DeploymentOutcome::Skipped {
+                permission: true, ..
+            }) => Some("skipped: token lacks `deployments: write`".into()),
+            Step::Done(DeploymentOutcome::Skipped { .. }) => {
+                Some("skipped: the token was refused (see the job log)".into())
+            }
+            Step::Failed(_) => Some("failed (see the job log)".into()),
         }
     }
 
@@ -168,5 +188,45 @@ pub async fn after_destroy(number: u64, http: &HttpOptions, token: Option<&Secre
         None => Step::NotOnGithub,
         Some(Err(e)) => Step::Failed(e),
         Some(Ok(gh)) => destroyed(&gh, number).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_comments_words_never_carry_githubs_text() {
+        let hostile = "Resource not accessible by integration <img src=x> @team".to_string();
+        let cases = [
+            (
+                Step::Done(DeploymentOutcome::Skipped {
+                    reason: hostile.clone(),
+                    permission: true,
+                }),
+                "skipped: token lacks `deployments: write`",
+            ),
+            (
+                Step::Done(DeploymentOutcome::Skipped {
+                    reason: hostile.clone(),
+                    permission: false,
+                }),
+                "skipped: the token was refused (see the job log)",
+            ),
+            (Step::Failed(hostile.clone()), "failed (see the job log)"),
+            (
+                Step::Done(DeploymentOutcome::Created {
+                    id: 1,
+                    environment: "kestra-preview/pr-7".into(),
+                }),
+                "`kestra-preview/pr-7`, active",
+            ),
+        ];
+        for (step, want) in cases {
+            assert_eq!(step.short().as_deref(), Some(want));
+        }
+        assert_eq!(Step::NotOnGithub.short(), None);
+        assert_eq!(Step::NotOnGithub.line(), None);
+        assert!(Step::Failed(hostile).is_warning());
     }
 }

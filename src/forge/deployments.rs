@@ -62,8 +62,9 @@ pub enum DeploymentOutcome {
     Created { id: u64, environment: String },
     /// `count` deployments of `environment` marked inactive (0: there were none).
     Deactivated { count: usize, environment: String },
-    /// Nothing was done: the token may not; why and what to grant.
-    Skipped { reason: String },
+    /// Nothing was done: the token may not; why and what to grant. `permission`: the token
+    /// lacks `deployments: write` (403/404), rather than being refused or rate-limited.
+    Skipped { reason: String, permission: bool },
 }
 
 #[derive(Deserialize)]
@@ -266,7 +267,10 @@ fn refused(
             })
         }
     };
-    Ok(Some(DeploymentOutcome::Skipped { reason }))
+    Ok(Some(DeploymentOutcome::Skipped {
+        reason,
+        permission: status != 401 && !limited,
+    }))
 }
 
 #[cfg(test)]
@@ -279,7 +283,8 @@ mod tests {
         let body = br#"{"message":"Resource not accessible by integration"}"#;
         for status in [403, 404] {
             match refused(status, &h, body, "POST", "/repos/a/b/deployments").unwrap() {
-                Some(DeploymentOutcome::Skipped { reason }) => {
+                Some(DeploymentOutcome::Skipped { reason, permission }) => {
+                    assert!(permission);
                     assert!(reason.contains("deployments: write"), "{reason}");
                     assert!(reason.contains("Resource not accessible"), "{reason}");
                 }
@@ -292,7 +297,8 @@ mod tests {
         let mut limited = http::HeaderMap::new();
         limited.insert("x-ratelimit-remaining", "0".parse().unwrap());
         match refused(403, &limited, b"{}", "GET", "/x").unwrap() {
-            Some(DeploymentOutcome::Skipped { reason }) => {
+            Some(DeploymentOutcome::Skipped { reason, permission }) => {
+                assert!(!permission);
                 assert!(reason.contains("rate limit"), "{reason}")
             }
             other => panic!("{other:?}"),
