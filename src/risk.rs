@@ -78,13 +78,22 @@ pub struct Riskier {
     pub now_fails: Option<Verdict>,
     /// Flows and namespace files deleted now that the previous plan did not delete.
     pub new_deletes: usize,
-    /// Their names (`namespace/id`, `namespace` + file path), at most [`NAMES`]; empty when
-    /// the previous state was cut and cannot tell which are new.
-    pub names: Vec<String>,
+    /// Which they are, at most [`NAMES`]; empty when the previous state was cut and cannot
+    /// tell which are new.
+    pub names: Vec<Deleted>,
 }
 
-/// Every delete of `plan`: its hashed key and its name.
-fn deleted(plan: &Plan) -> Vec<(String, String)> {
+/// One delete, named.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Deleted {
+    /// A flow: `namespace/id`.
+    Flow(String),
+    /// A namespace file: `namespace` and its path (`/scripts/a.py`).
+    File(String, String),
+}
+
+/// Every delete of `plan`: its hashed key and what it is.
+fn deleted(plan: &Plan) -> Vec<(String, Deleted)> {
     let flows = plan
         .flows
         .iter()
@@ -92,7 +101,7 @@ fn deleted(plan: &Plan) -> Vec<(String, String)> {
         .map(|f| {
             (
                 key(&["flow", &f.namespace, &f.flow_id]),
-                format!("{}/{}", f.namespace, f.flow_id),
+                Deleted::Flow(format!("{}/{}", f.namespace, f.flow_id)),
             )
         });
     let files = plan
@@ -102,7 +111,7 @@ fn deleted(plan: &Plan) -> Vec<(String, String)> {
         .map(|f| {
             (
                 key(&["file", &f.namespace, &f.kestra_path]),
-                format!("{}{}", f.namespace, f.kestra_path),
+                Deleted::File(f.namespace.clone(), f.kestra_path.clone()),
             )
         });
     flows.chain(files).collect()
@@ -211,7 +220,7 @@ pub fn riskier(before: &State, plan: Option<&Plan>) -> Option<Riskier> {
     let (new_deletes, names) = match plan {
         None => (0, Vec::new()),
         Some(p) if before.complete() => {
-            let new: Vec<String> = deleted(p)
+            let new: Vec<Deleted> = deleted(p)
                 .into_iter()
                 .filter(|(k, _)| !before.keys.contains(k))
                 .map(|(_, name)| name)

@@ -108,7 +108,7 @@ fn new_deletes_and_a_turn_to_failure_are_riskier() {
         Some(Riskier {
             now_fails: None,
             new_deletes: 1,
-            names: vec!["prod/old2".into()],
+            names: vec![Deleted::Flow("prod/old2".into())],
         })
     );
     // a plan apply would refuse
@@ -146,4 +146,42 @@ fn beyond_the_kept_keys_new_deletes_are_counted_not_named() {
     assert_eq!((r.new_deletes, r.names.len()), (2, 0));
     assert_eq!(riskier(&read, Some(&plan(&[], &ids))), None);
     assert!(before.line().len() < 4_000, "{}", before.line().len());
+}
+
+#[test]
+fn a_namespace_file_deleted_now_is_a_new_delete_too() {
+    let file = |path: &str, state: FileState| crate::nsfiles::FileChange {
+        git_path: None,
+        namespace: "prod".into(),
+        kestra_path: path.into(),
+        sync_state: state,
+        size_bytes: 3,
+        sha256: "0".repeat(64),
+        live_size_bytes: None,
+        live_sha256: None,
+        binary: false,
+        diff: None,
+        lines_added: 0,
+        lines_removed: 0,
+        content: None,
+    };
+    let with_files = |files: Vec<crate::nsfiles::FileChange>| {
+        let mut p = plan(&["a"], &["a"]);
+        p.set_files(files);
+        p
+    };
+    let before = State::of_plan(&with_files(vec![file("/scripts/a.py", FileState::Deleted)]));
+    assert_eq!(before.deletes, 1);
+    let now = with_files(vec![
+        file("/scripts/a.py", FileState::Deleted),
+        file("/scripts/b.py", FileState::Deleted),
+        file("/scripts/c.py", FileState::Kept),
+    ]);
+    let r = riskier(&before, Some(&now)).unwrap();
+    assert_eq!(
+        r.names,
+        [Deleted::File("prod".into(), "/scripts/b.py".into())]
+    );
+    // a flow and a file of the same name are two keys
+    assert_ne!(key(&["flow", "prod", "x"]), key(&["file", "prod", "x"]));
 }

@@ -7,7 +7,7 @@
 use std::fmt::Write as _;
 
 use super::{code, html, on_server, MarkdownContext};
-use crate::risk::{Riskier, Verdict};
+use crate::risk::{Deleted, Riskier, Verdict};
 
 /// The hidden first line of the short comment: the plan's marker with `kestra-sync:riskier`
 /// (it never starts with the plan's marker, so it is never taken for the sticky comment).
@@ -54,7 +54,16 @@ pub fn render_riskier(
         };
         let mut line = format!("**This push adds {what}**");
         if !risk.names.is_empty() {
-            let names: Vec<String> = risk.names.iter().map(|n| code(n)).collect();
+            let names: Vec<String> = risk
+                .names
+                .iter()
+                .map(|d| match d {
+                    Deleted::Flow(name) => code(name),
+                    Deleted::File(ns, path) => {
+                        format!("namespace file {} of {}", code(path), code(ns))
+                    }
+                })
+                .collect();
             let _ = write!(line, ": {}", names.join(", "));
             if n > risk.names.len() {
                 let _ = write!(line, " and {} more", n - risk.names.len());

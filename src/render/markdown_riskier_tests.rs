@@ -2,7 +2,7 @@
 //! the forge's address of the sticky comment, and the wording follows the forge's noun.
 
 use super::*;
-use crate::risk::Riskier;
+use crate::risk::{Deleted, Riskier};
 
 fn ctx() -> MarkdownContext {
     MarkdownContext {
@@ -39,11 +39,11 @@ fn hostile_names_stay_inert_and_the_only_link_is_the_sticky_comment() {
         now_fails: None,
         new_deletes: 14,
         names: vec![
-            "prod/@admin".into(),
-            "prod/[x](https://evil.example)".into(),
-            "prod/`</details><img src=x>`".into(),
-            "prod/#1 https://evil.example".into(),
-            "prod/a\u{202e}b\rc".into(),
+            Deleted::Flow("prod/@admin".into()),
+            Deleted::Flow("prod/[x](https://evil.example)".into()),
+            Deleted::Flow("prod/`</details><img src=x>`".into()),
+            Deleted::File("prod".into(), "/#1 https://evil.example".into()),
+            Deleted::Flow("prod/a\u{202e}b\rc".into()),
         ],
     };
     let link = "https://github.com/acme/flows/pull/7#issuecomment-1";
@@ -64,6 +64,10 @@ fn hostile_names_stay_inert_and_the_only_link_is_the_sticky_comment() {
         assert!(!text.contains(hostile), "{hostile} outside code: {md}");
     }
     assert!(md.contains("and 9 more"), "{md}");
+    assert!(
+        md.contains("namespace file `/#1 https://evil.example` of `prod`"),
+        "{md}"
+    );
     assert!(!md.contains('\u{202e}') && !md.contains('\r'), "{md:?}");
     assert!(md.starts_with("<!-- kestra-sync:riskier "));
     assert!(!md.starts_with("<!-- kestra-sync:plan "));
