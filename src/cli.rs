@@ -383,6 +383,13 @@ pub struct CiArgs {
     #[arg(long, env = "KESTRA_SYNC_COMMENT", num_args = 0..=1, default_missing_value = "true", default_value = "true", value_parser = parse_bool, help_heading = "CI")]
     pub comment: bool,
 
+    /// On a pull/merge request, after the plan comment, sync the request's flows into its
+    /// preview namespace (`--preview-namespace`, every trigger disabled) and add a Preview
+    /// section to the comment; remove the preview when a GitHub pull request closes. See
+    /// README, "Pull-request previews".
+    #[arg(long, env = "KESTRA_SYNC_PREVIEW", num_args = 0..=1, default_missing_value = "true", default_value = "false", value_parser = parse_bool, help_heading = "CI")]
+    pub preview: bool,
+
     /// The server's name in the plan comment's title, e.g. `production` (default: the host
     /// of --kestra-url), so plans of the same namespace on two servers never look alike.
     #[arg(long, env = "KESTRA_SYNC_ENVIRONMENT_NAME", help_heading = "CI")]

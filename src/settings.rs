@@ -76,6 +76,8 @@ pub struct CiSettings {
     pub environment_name: Option<String>,
     /// Set the `kestra-sync:*` label of a review's plan on the request (`labels`).
     pub labels: bool,
+    /// Pull-request previews in `ci` (`--preview`).
+    pub preview: bool,
 }
 
 impl Default for CiSettings {
@@ -89,6 +91,7 @@ impl Default for CiSettings {
             on_stale: crate::cli::OnStale::Fail,
             environment_name: None,
             labels: false,
+            preview: false,
         }
     }
 }
@@ -227,6 +230,7 @@ impl Settings {
             on_stale: args.on_stale,
             environment_name: non_empty(&args.environment_name),
             labels: args.labels,
+            preview: args.preview,
         };
         Ok(settings)
     }

@@ -33,6 +33,18 @@ pub fn mode(ctx: &Context, deployed: Option<&str>) -> Mode {
     match &ctx.event {
         // `pull_request_target` runs in the base repository, with its secrets and a token
         // that can comment, even for a fork's pull request.
+        // A closed request is never planned again: its comment holds the plan lock the
+        // merge's push checks, and a plan computed after the merge would replace it. The
+        // closed run only removes the preview (when `preview` is on).
+        Event::PullRequest {
+            number,
+            fork,
+            action,
+            ..
+        } if action == "closed" => Mode::Close {
+            number: *number,
+            fork: *fork,
+        },
         Event::PullRequest { number, fork, .. } => Mode::Review {
             number: *number,
             fork: *fork && ctx.event_name != "pull_request_target",
@@ -364,6 +376,10 @@ impl Reporter for GitHub {
         }
     }
 
+    fn head_is_fork(&self) -> bool {
+        matches!(self.ctx.event, Event::PullRequest { fork: true, .. })
+    }
+
     async fn post_sticky(
         &self,
         number: u64,
@@ -471,6 +487,7 @@ mod tests {
         );
         let pr = Event::PullRequest {
             number: 5,
+            action: "opened".into(),
             head_sha: String::new(),
             head_ref: String::new(),
             base_ref: String::new(),
@@ -483,11 +500,33 @@ mod tests {
                 fork: true
             }
         );
+        let pr_event = pr.clone();
         assert_eq!(
             mode(&ctx("pull_request_target", pr), None),
             Mode::Review {
                 number: 5,
                 fork: false
+            }
+        );
+        let closed = |name: &str| {
+            let mut e = pr_event.clone();
+            if let Event::PullRequest { action, .. } = &mut e {
+                *action = "closed".into();
+            }
+            mode(&ctx(name, e), None)
+        };
+        assert_eq!(
+            closed("pull_request"),
+            Mode::Close {
+                number: 5,
+                fork: true
+            }
+        );
+        assert_eq!(
+            closed("pull_request_target"),
+            Mode::Close {
+                number: 5,
+                fork: true
             }
         );
         assert!(matches!(

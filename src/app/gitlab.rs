@@ -408,6 +408,10 @@ impl Reporter for GitLab {
         mr.set_labels(wanted).await.map_err(|e| e.to_string())
     }
 
+    fn head_is_fork(&self) -> bool {
+        self.ctx.fork_head
+    }
+
     /// The merged merge request whose merge (or squash, or fast-forwarded head) commit is
     /// `CI_COMMIT_SHA`, and the lock of its plan note.
     async fn merged(&self, marker: &str) -> Result<Merged, String> {

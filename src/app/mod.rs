@@ -12,6 +12,7 @@ pub mod labels;
 pub mod modes;
 pub mod pipeline;
 pub mod preview;
+pub mod preview_ci;
 pub mod preview_cli;
 pub mod preview_deploy;
 pub mod report;

@@ -35,12 +35,25 @@ pub enum Mode {
     Review { number: u64, fork: bool },
     /// Drift check: plan; fail only with `fail-on-drift` when the server differs from Git.
     Drift,
+    /// Pull request `number` closed (merged or not): never plans; removes its preview when
+    /// `preview` is on ([`super::preview_ci`]). `fork`: the head is a fork's.
+    Close { number: u64, fork: bool },
 }
 
 /// Run `mode` with `settings`, reporting through `r`.
 pub async fn run<R: Reporter>(r: &R, settings: &Settings, mode: Mode) -> Exit {
     if mode == Mode::Validate {
         return validate(r, settings).await;
+    }
+    match mode {
+        Mode::Close { number, fork } => {
+            return match super::preview_ci::close(r, settings, number, fork).await {
+                Ok(()) => Exit::Ok,
+                Err(e) => failed(r, &e),
+            }
+        }
+        Mode::Review { fork: true, .. } => super::preview_ci::fork_review(r, settings),
+        _ => {}
     }
     // A fork's request runs without the project's secrets: the server may be out of reach,
     // but the flow files can still be checked, and the request must not fail for it.
@@ -95,6 +108,7 @@ pub async fn run<R: Reporter>(r: &R, settings: &Settings, mode: Mode) -> Exit {
                     post_failure(r, settings, number, fork, &e).await;
                 }
                 labels::review(r, settings, number, fork, None).await;
+                super::preview_ci::plan_failed(r, settings, number, fork).await;
             }
             // Only apply could have written: say that it did not.
             return match (&mode, &e) {
@@ -158,8 +172,11 @@ pub async fn run<R: Reporter>(r: &R, settings: &Settings, mode: Mode) -> Exit {
             }
             let label = labels::for_plan(&planned.plan.summary);
             labels::review(r, settings, number, fork, Some(label)).await;
+            let (preview, failed) =
+                super::preview_ci::review(r, settings, &planned, number, fork).await;
+            notes.extend(preview);
             summary(r, &planned, &log_md, &notes);
-            blocked(r, &planned).unwrap_or(detailed)
+            blocked(r, &planned).or(failed).unwrap_or(detailed)
         }
         Mode::Plan { why } => {
             match why {
@@ -185,7 +202,7 @@ pub async fn run<R: Reporter>(r: &R, settings: &Settings, mode: Mode) -> Exit {
             }
             exit
         }
-        Mode::Validate => unreachable!("validate returned above"),
+        Mode::Validate | Mode::Close { .. } => unreachable!("returned above"),
     }
 }
 

@@ -25,6 +25,7 @@ use crate::flow::{Flow, Problem};
 use crate::kestra::{KestraClient, PreviewTemplate, Scope};
 use crate::nsfiles::LocalFile;
 use crate::settings::{Settings, SettingsError};
+use crate::untrusted::visible_line;
 
 /// What a preview copy changed, for the people reading it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -47,6 +48,43 @@ pub struct Prepared {
     /// The flows as they go into the preview.
     pub flows: Vec<Flow>,
     pub notes: Notes,
+}
+
+/// What a reader of the log needs to know about a preview copy, as text.
+pub fn notes_text(root: &str, flows: usize, notes: &Notes) -> String {
+    let mut out = format!(
+        "Preview `{root}`: {flows} flow(s), {} trigger(s) disabled.\n",
+        notes.triggers
+    );
+    for (path, call, new) in &notes.remapped {
+        out.push_str(&format!(
+            "  {}:{}: calls the preview flow {}/{} (written {})\n",
+            visible_line(path),
+            call.line,
+            new,
+            visible_line(&call.flow_id),
+            visible_line(&call.namespace)
+        ));
+    }
+    for (path, call) in &notes.live_calls {
+        out.push_str(&format!(
+            "  {}:{}: calls the live flow {}/{} (not part of this sync)\n",
+            visible_line(path),
+            call.line,
+            visible_line(&call.namespace),
+            visible_line(&call.flow_id)
+        ));
+    }
+    for (path, call) in &notes.dynamic_calls {
+        out.push_str(&format!(
+            "  {}:{}: calls a flow chosen at run time ({}/{}): it may be the live one\n",
+            visible_line(path),
+            call.line,
+            visible_line(&call.namespace),
+            visible_line(&call.flow_id)
+        ));
+    }
+    out
 }
 
 /// The preview namespace of request `number`, or why the template cannot make one.

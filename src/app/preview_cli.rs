@@ -4,7 +4,7 @@
 
 use super::modes::{fail, failed};
 use super::pipeline;
-use super::preview::{self, Forge, Notes};
+use super::preview::{self, Forge};
 use super::preview_deploy;
 use super::report::{Level, Reporter};
 use super::terminal::Terminal;
@@ -45,7 +45,7 @@ async fn apply(r: &Terminal, settings: &Settings, number: u64) -> Exit {
     if let Some(report) = &deployed.report {
         r.product(&crate::render::text::render_report(report, settings.color));
     }
-    r.product(&notes_text(
+    r.product(&preview::notes_text(
         &deployed.prepared.root,
         deployed.prepared.flows.len(),
         &deployed.prepared.notes,
@@ -71,43 +71,6 @@ fn show(r: &Terminal, step: &preview_deploy::Step) {
             r.product(&format!("{line}\n"));
         }
     }
-}
-
-/// What a reader of the log needs to know about a preview copy, as text.
-pub fn notes_text(root: &str, flows: usize, notes: &Notes) -> String {
-    let mut out = format!(
-        "Preview `{root}`: {flows} flow(s), {} trigger(s) disabled.\n",
-        notes.triggers
-    );
-    for (path, call, new) in &notes.remapped {
-        out.push_str(&format!(
-            "  {}:{}: calls the preview flow {}/{} (written {})\n",
-            visible_line(path),
-            call.line,
-            new,
-            visible_line(&call.flow_id),
-            visible_line(&call.namespace)
-        ));
-    }
-    for (path, call) in &notes.live_calls {
-        out.push_str(&format!(
-            "  {}:{}: calls the live flow {}/{} (not part of this sync)\n",
-            visible_line(path),
-            call.line,
-            visible_line(&call.namespace),
-            visible_line(&call.flow_id)
-        ));
-    }
-    for (path, call) in &notes.dynamic_calls {
-        out.push_str(&format!(
-            "  {}:{}: calls a flow chosen at run time ({}/{}): it may be the live one\n",
-            visible_line(path),
-            call.line,
-            visible_line(&call.namespace),
-            visible_line(&call.flow_id)
-        ));
-    }
-    out
 }
 
 async fn destroy(r: &Terminal, settings: &Settings, number: u64) -> Exit {

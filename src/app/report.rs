@@ -200,6 +200,11 @@ pub trait Reporter {
             "this platform cannot tell which request a push merged".into(),
         ))
     }
+    /// The request's head is a fork's, even when the run has the project's secrets (GitHub's
+    /// `pull_request_target`): its flows are never deployed as a preview.
+    fn head_is_fork(&self) -> bool {
+        false
+    }
     /// `!7` or `#12`: how the platform names request `number`.
     fn request_ref(&self, number: u64) -> String {
         format!("#{number}")

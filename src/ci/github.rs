@@ -54,6 +54,7 @@ pub const INPUTS: &[(&str, &str)] = &[
     ("github-token", "KESTRA_SYNC_GITHUB_TOKEN"),
     ("gitlab-token", "GITLAB_TOKEN"),
     ("comment", "KESTRA_SYNC_COMMENT"),
+    ("preview", "KESTRA_SYNC_PREVIEW"),
     ("fail-on-drift", "KESTRA_SYNC_FAIL_ON_DRIFT"),
     ("environment-name", "KESTRA_SYNC_ENVIRONMENT_NAME"),
     ("labels", "KESTRA_SYNC_LABELS"),
@@ -191,6 +192,9 @@ pub enum Event {
     /// `pull_request` (or `pull_request_target`).
     PullRequest {
         number: u64,
+        /// The payload's `action`: `opened`, `synchronize`, `reopened`, `closed`, … (empty
+        /// when absent).
+        action: String,
         head_sha: String,
         head_ref: String,
         base_ref: String,
@@ -329,6 +333,7 @@ pub fn parse_event(name: &str, payload: &Value) -> Result<Event, ContextError> {
             };
             Ok(Event::PullRequest {
                 number,
+                action: s(&payload["action"]),
                 head_sha: s(&pr["head"]["sha"]),
                 head_ref: s(&pr["head"]["ref"]),
                 base_ref: s(&pr["base"]["ref"]),

@@ -38,6 +38,7 @@ fn a_pull_request_from_the_same_repository() {
         c.event,
         Event::PullRequest {
             number: 42,
+            action: "synchronize".into(),
             head_sha: "6dcb09b5b57875f334f61aebed695e2e4193db5e".into(),
             head_ref: "update-report".into(),
             base_ref: "main".into(),

@@ -44,6 +44,9 @@ pub struct Context {
     pub mr_project: Option<String>,
     /// The pipeline runs in a fork's project for a merge request into another project.
     pub fork: bool,
+    /// The merge request's source project is not its target project (a fork's merge
+    /// request), wherever the pipeline runs.
+    pub fork_head: bool,
     /// `CI_PROJECT_DIR`: the checkout.
     pub project_dir: Option<PathBuf>,
     /// `CI_JOB_URL`.
@@ -92,6 +95,7 @@ pub fn context_from(var: impl Fn(&str) -> Option<String>) -> Result<Context, Con
         (Some(target), Some(source), Some(here)) => source != target && here == source,
         _ => false,
     };
+    let fork_head = matches!((&mr_project_id, &source_project_id), (Some(t), Some(s)) if s != t);
     Ok(Context {
         pipeline_source,
         commit_branch: get("CI_COMMIT_BRANCH"),
@@ -103,6 +107,7 @@ pub fn context_from(var: impl Fn(&str) -> Option<String>) -> Result<Context, Con
         target_branch: get("CI_MERGE_REQUEST_TARGET_BRANCH_NAME"),
         mr_project: mr_project_id.or(project),
         fork,
+        fork_head,
         project_dir: get("CI_PROJECT_DIR").map(PathBuf::from),
         job_url: get("CI_JOB_URL"),
         api_url: get("CI_API_V4_URL"),

@@ -4,4 +4,5 @@
 pub mod files;
 pub mod json;
 pub mod markdown;
+pub mod preview;
 pub mod text;

@@ -117,6 +117,7 @@ fn each_command_lists_only_the_options_it_uses() {
         "on-stale",
         "environment-name",
         "labels",
+        "preview",
     ];
     let with = |parts: &[&[&str]]| set(&parts.concat());
     assert_eq!(help_options("validate"), with(&[&common]));

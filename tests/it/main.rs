@@ -36,6 +36,7 @@ mod plan_output;
 mod plan_requests;
 mod plan_truth;
 mod preview;
+mod preview_ci;
 mod preview_deploy;
 mod real_kestra;
 mod riskier;
