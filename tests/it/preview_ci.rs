@@ -472,3 +472,75 @@ async fn a_merge_request_pipeline_deploys_the_preview_and_its_note_section() {
         "{body}"
     );
 }
+
+/// With `namespace-files`, the review's preview carries the PR's namespace files (read again
+/// from the same checkout) into the preview root, and `closed` removes them with the flows;
+/// the target's files are never touched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn namespace_files_go_into_the_preview_and_leave_with_it() {
+    let gh = FakeGithub::start("").await;
+    let emu = kestra();
+    emu.seed_file("main", "prod", "/scripts/live.py", b"print('prod')\n");
+    let ws = workspace();
+    for (rel, bytes) in [
+        ("scripts/a.py", "print('pr 7')\n"),
+        ("queries/q.sql", "select 1;\n"),
+    ] {
+        let p = ws.path().join("_files").join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, bytes).unwrap();
+    }
+    let paths = |ns: &str| {
+        let mut v: Vec<String> = emu.files("main", ns).into_iter().map(|f| f.path).collect();
+        v.sort();
+        v
+    };
+    let with_files = || {
+        inputs(
+            &emu,
+            BOT_TOKEN,
+            &[
+                ("preview", "true"),
+                ("include-child-namespaces", "true"),
+                ("namespace-files", "true"),
+            ],
+        )
+    };
+    let s = step(
+        &gh,
+        &ws,
+        "pull_request",
+        payload("opened", false),
+        with_files(),
+    )
+    .await;
+    assert_eq!(s.code, 0, "{}\n{}", s.stdout, s.stderr);
+    assert_eq!(paths("prod-pr-7"), ["/queries/q.sql", "/scripts/a.py"]);
+    assert_eq!(
+        paths("prod"),
+        ["/scripts/live.py"],
+        "a review writes nothing to `prod`"
+    );
+    let body = gh.comments(REPO, PR)[0].body.clone();
+    assert!(
+        body.contains("namespace files: 2 added, 0 overwritten, 0 deleted, 0 unchanged"),
+        "{body}"
+    );
+
+    let s = step(
+        &gh,
+        &ws,
+        "pull_request",
+        payload("closed", false),
+        with_files(),
+    )
+    .await;
+    assert_eq!(s.code, 0, "{}\n{}", s.stdout, s.stderr);
+    assert!(paths("prod-pr-7").is_empty());
+    assert_eq!(paths("prod"), ["/scripts/live.py"]);
+    let body = gh.comments(REPO, PR)[0].body.clone();
+    assert!(
+        body.contains("2 flows and 2 namespace files deleted from the preview namespace"),
+        "{body}"
+    );
+}
