@@ -231,10 +231,12 @@ async fn a_pull_requests_preview_is_deployed_mirrored_and_removed_on_close() {
         "{second}"
     );
 
-    // Closed (merged): the preview goes, nothing else does; the plan is not recomputed.
+    // Closed (merged): the preview goes, nothing else does; the plan is not recomputed, and
+    // no checkout is needed (plan-preview.yml skips it on `closed`).
+    let no_checkout = Workspace::new(&[]);
     let s = step(
         &gh,
-        &ws,
+        &no_checkout,
         "pull_request",
         payload("closed", false),
         with_preview(),
