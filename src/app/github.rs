@@ -376,6 +376,28 @@ impl Reporter for GitHub {
         }
     }
 
+    async fn preview_deployment(
+        &self,
+        number: u64,
+        created: Option<(&str, &str)>,
+    ) -> super::preview_deploy::Step {
+        use super::preview_deploy::{self as deploy, Step};
+        let Some(client) = &self.gh else {
+            return Step::NotOnGithub;
+        };
+        let gh = deploy::Github {
+            client: client.clone(),
+            repository: self.ctx.repository.clone(),
+            // the pull request's head commit (GITHUB_SHA is the merge commit)
+            sha: Some(self.ctx.display_commit().to_string()).filter(|s| !s.is_empty()),
+            log_url: self.ctx.job_url.clone(),
+        };
+        match created {
+            Some((namespace, url)) => deploy::created(&gh, number, namespace, url).await,
+            None => deploy::destroyed(&gh, number).await,
+        }
+    }
+
     fn head_is_fork(&self) -> bool {
         matches!(self.ctx.event, Event::PullRequest { fork: true, .. })
     }

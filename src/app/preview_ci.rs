@@ -154,8 +154,14 @@ pub fn when(at: SystemTime) -> String {
     }
 }
 
-/// The Preview section of a deployed preview.
-pub fn deployed_section(o: &PreviewOutcome, at: &str, full: bool) -> String {
+/// The Preview section of a deployed preview; `deployment`: its GitHub deployment's outcome
+/// ([`super::preview_deploy::Step::short`]).
+pub fn deployed_section(
+    o: &PreviewOutcome,
+    at: &str,
+    deployment: Option<&str>,
+    full: bool,
+) -> String {
     section::render(
         &Section::Deployed(section::Deployed {
             root: &o.root,
@@ -172,6 +178,7 @@ pub fn deployed_section(o: &PreviewOutcome, at: &str, full: bool) -> String {
             live_calls: &o.notes.live_calls,
             dynamic_calls: &o.notes.dynamic_calls,
             at,
+            deployment,
         }),
         full,
     )
@@ -280,8 +287,18 @@ pub async fn review<R: Reporter>(
                     o.notes.triggers
                 ),
             );
-            let full = deployed_section(&o, &at, true);
-            let short = deployed_section(&o, &at, false);
+            // GitHub: a deployment linking the preview (never fails the job)
+            let deployment = match &o.ui_url {
+                Some(url) => r.preview_deployment(number, Some((&o.root, url))).await,
+                None => super::preview_deploy::Step::Failed(format!(
+                    "no Kestra UI link can be made for `{}` from the server URL",
+                    o.root
+                )),
+            };
+            report_deployment(r, &deployment);
+            let dep = deployment.short();
+            let full = deployed_section(&o, &at, dep.as_deref(), true);
+            let short = deployed_section(&o, &at, dep.as_deref(), false);
             post_section(r, settings, number, &full, &short).await;
             (vec![full], None)
         }
@@ -369,16 +386,33 @@ pub async fn close<R: Reporter>(
         ));
     }
     let at = when(o.at);
+    // GitHub: the preview's deployments go inactive (never fails the job)
+    let deployment = r.preview_deployment(number, None).await;
+    report_deployment(r, &deployment);
+    let dep = deployment.short();
     let s = Section::Removed {
         root: &o.root,
         deleted: o.deleted.len(),
         files: o.deleted_files.len(),
         at: &at,
+        deployment: dep.as_deref(),
     };
     show(r, settings, number, &s).await;
     let md = section::render(&s, true);
     r.summary(|_| md);
     Ok(())
+}
+
+/// The deployment step in the log: a warning when skipped or failed, never a failed job.
+fn report_deployment<R: Reporter>(r: &R, step: &super::preview_deploy::Step) {
+    if let Some(line) = step.line() {
+        let level = if step.is_warning() {
+            Level::Warning
+        } else {
+            Level::Notice
+        };
+        r.print(level, Some("Preview"), &line);
+    }
 }
 
 /// Put `s` in the comment's Preview section.

@@ -200,6 +200,17 @@ pub trait Reporter {
             "this platform cannot tell which request a push merged".into(),
         ))
     }
+    /// The GitHub deployment of request `number`'s preview (`kestra-preview/pr-N`): with
+    /// `created` (`(preview namespace, its page in the Kestra UI)`) a new deployment linking
+    /// it, else (the preview removed) the environment's deployments marked inactive. The
+    /// default does nothing: only GitHub has deployments.
+    async fn preview_deployment(
+        &self,
+        _number: u64,
+        _created: Option<(&str, &str)>,
+    ) -> super::preview_deploy::Step {
+        super::preview_deploy::Step::NotOnGithub
+    }
     /// The request's head is a fork's, even when the run has the project's secrets (GitHub's
     /// `pull_request_target`): its flows are never deployed as a preview.
     fn head_is_fork(&self) -> bool {

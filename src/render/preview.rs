@@ -44,6 +44,8 @@ pub struct Deployed<'a> {
     pub dynamic_calls: &'a [(String, Call)],
     /// When, in UTC (`Thu, 03 Dec 2026 09:45:19 UTC`).
     pub at: &'a str,
+    /// The GitHub deployment's outcome, in the tool's own words (no text from GitHub).
+    pub deployment: Option<&'a str>,
 }
 
 /// What the Preview section says.
@@ -58,6 +60,8 @@ pub enum Section<'a> {
         /// Namespace files deleted.
         files: usize,
         at: &'a str,
+        /// The GitHub deployments' outcome, in the tool's own words.
+        deployment: Option<&'a str>,
     },
     /// No preview was deployed by this run: `why` (the tool's words), and the error that
     /// stopped it, if any (untrusted: shown in a fenced block).
@@ -137,6 +141,9 @@ pub fn render(section: &Section<'_>, full: bool) -> String {
                 plural(d.triggers, "trigger", "triggers"),
                 plural(d.remapped.len(), "call", "calls"),
             );
+            if let Some(dep) = d.deployment {
+                let _ = writeln!(out, "\nGitHub deployment: {dep}.");
+            }
             if !full {
                 let live = d.live_calls.len() + d.dynamic_calls.len();
                 if live > 0 {
@@ -167,6 +174,7 @@ pub fn render(section: &Section<'_>, full: bool) -> String {
             deleted,
             files,
             at,
+            deployment,
         } => {
             let mut out = title(Some(root), None, ": removed");
             let files = match files {
@@ -178,6 +186,9 @@ pub fn render(section: &Section<'_>, full: bool) -> String {
                 "Removed {at}: {}{files} deleted from the preview namespace and its children.",
                 plural(*deleted, "flow", "flows")
             );
+            if let Some(dep) = deployment {
+                let _ = writeln!(out, "\nGitHub deployment: {dep}.");
+            }
             out
         }
         Section::NotDeployed { root, why, error } => {

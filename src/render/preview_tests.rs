@@ -46,6 +46,7 @@ fn a_deployed_preview_names_its_namespace_link_counts_and_live_calls() {
         live_calls: &live,
         dynamic_calls: &dynamic,
         at: "Thu, 03 Dec 2026 09:45:19 UTC",
+        deployment: None,
     };
     let full = render(&Section::Deployed(d.clone()), true);
     insta::assert_snapshot!(full);
@@ -62,6 +63,7 @@ fn removed_and_not_deployed_say_so() {
             deleted: 2,
             files: 0,
             at: "Thu, 03 Dec 2026 10:00:00 UTC",
+            deployment: None,
         },
         true,
     );

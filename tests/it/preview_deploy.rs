@@ -6,6 +6,8 @@
 //! PR's own check runs) and a `success` status linking the preview namespace in the Kestra
 //! UI; a destroy marks the environment's deployments inactive; a token without
 //! `deployments: write` leaves the preview applied with a warning naming the permission.
+//! The same through `kestra-sync ci` with `preview: true` (review and `closed` runs), whose
+//! Preview section says what became of the deployment.
 
 use crate::common::{emulator, kestra_sync, stderr, stdout, Workspace};
 use crate::github_support::{FakeGithub, BOT_TOKEN};
@@ -257,4 +259,115 @@ async fn a_github_failure_is_a_warning_never_a_failed_preview() {
         stderr(&out)
     );
     assert!(!stderr(&out).contains(BOT_TOKEN));
+}
+
+fn ci_payload(action: &str) -> serde_json::Value {
+    serde_json::json!({
+        "action": action,
+        "number": 7,
+        "pull_request": {
+            "number": 7,
+            "merged": action == "closed",
+            "head": {"ref": "change", "sha": HEAD, "repo": {"full_name": "acme/flows"}},
+            "base": {"ref": "main", "repo": {"full_name": "acme/flows"}}
+        },
+        "repository": {"full_name": "acme/flows", "default_branch": "main"}
+    })
+}
+
+/// `kestra-sync ci` with `preview: true`, as the runner runs the action: the review creates
+/// the deployment (PR head, not the merge commit; run URL from GITHUB_RUN_ID) and the Preview
+/// section says so; `closed` marks it inactive and says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ci_review_deploys_and_the_closed_run_deactivates() {
+    use crate::github_action::{inputs, step, Workspace as Checkout};
+    let gh = FakeGithub::start("").await;
+    let emu = kestra_emulator::Emulator::start_in_background(Default::default()).unwrap();
+    let ws = Checkout::new(&[("a.yml", flow("prod", "a"))]);
+    let with_preview = || inputs(&emu, BOT_TOKEN, &[("preview", "true")]);
+
+    let s = step(
+        &gh,
+        &ws,
+        "pull_request",
+        ci_payload("opened"),
+        with_preview(),
+    )
+    .await;
+    assert_eq!(s.code, 0, "{}\n{}", s.stdout, s.stderr);
+    assert_eq!(live(&emu), ["prod-pr-7/a"]);
+    let deployments = gh.deployments("acme/flows");
+    assert_eq!(deployments.len(), 1, "{deployments:?}");
+    let d = &deployments[0];
+    assert_eq!(d.request["ref"], HEAD);
+    assert_eq!(d.request["environment"], "kestra-preview/pr-7");
+    assert_eq!(d.request["required_contexts"], serde_json::json!([]));
+    assert_eq!(d.statuses[0]["state"], "success");
+    assert_eq!(
+        d.statuses[0]["environment_url"],
+        ui_link(&emu, "prod-pr-7").as_str()
+    );
+    assert_eq!(
+        d.statuses[0]["log_url"],
+        "https://github.com/acme/flows/actions/runs/424242"
+    );
+    let body = gh.comments("acme/flows", 7)[0].body.clone();
+    assert!(
+        body.contains("GitHub deployment: `kestra-preview/pr-7`, active."),
+        "{body}"
+    );
+
+    let s = step(
+        &gh,
+        &ws,
+        "pull_request",
+        ci_payload("closed"),
+        with_preview(),
+    )
+    .await;
+    assert_eq!(s.code, 0, "{}\n{}", s.stdout, s.stderr);
+    assert!(live(&emu).is_empty());
+    assert_eq!(gh.deployments("acme/flows")[0].state(), Some("inactive"));
+    let body = gh.comments("acme/flows", 7)[0].body.clone();
+    assert!(
+        body.contains("GitHub deployment: `kestra-preview/pr-7`, inactive."),
+        "{body}"
+    );
+    gh.check().await;
+}
+
+/// The same review with a token that may not deploy: the preview is deployed, the job passes,
+/// the log warns naming the permission and the Preview section says it was skipped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ci_review_without_deployments_write_says_skipped_in_the_comment() {
+    use crate::github_action::{inputs, step, Workspace as Checkout};
+    let gh = FakeGithub::start("").await;
+    gh.state.lock().unwrap().deployments_forbidden = true;
+    let emu = kestra_emulator::Emulator::start_in_background(Default::default()).unwrap();
+    let ws = Checkout::new(&[("a.yml", flow("prod", "a"))]);
+    let s = step(
+        &gh,
+        &ws,
+        "pull_request",
+        ci_payload("opened"),
+        inputs(&emu, BOT_TOKEN, &[("preview", "true")]),
+    )
+    .await;
+    assert_eq!(s.code, 0, "{}\n{}", s.stdout, s.stderr);
+    assert_eq!(live(&emu), ["prod-pr-7/a"]);
+    let log = format!("{}{}", s.stdout, s.stderr);
+    assert!(
+        log.contains("::warning") && log.contains("deployments: write"),
+        "{log}"
+    );
+    let body = gh.comments("acme/flows", 7)[0].body.clone();
+    assert!(
+        body.contains("GitHub deployment: skipped: token lacks `deployments: write`."),
+        "{body}"
+    );
+    assert!(
+        !body.contains("Resource not accessible"),
+        "GitHub's words stay in the log: {body}"
+    );
+    gh.check().await;
 }
