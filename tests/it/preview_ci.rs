@@ -396,23 +396,22 @@ async fn a_failed_plan_deploys_no_preview_and_says_so() {
     assert_eq!(body.matches(START).count(), 1, "{body}");
 }
 
-/// GitLab: a merge request pipeline with `KESTRA_SYNC_PREVIEW=true` deploys the preview of
-/// MR 42 and adds the Preview section to the plan note.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_merge_request_pipeline_deploys_the_preview_and_its_note_section() {
-    use crate::gitlab_support::{FakeGitLab, BOT, TOKEN};
-    let fake = FakeGitLab::new("acme%2Fflows", 42);
-    let gitlab = fake.start().await;
-    let emu = kestra();
-    let ws = common::Workspace::new();
-    ws.write("parent.yml", PARENT);
-    ws.write("finance/child.yml", CHILD);
-    let vars = [
+/// `kestra-sync ci` as a GitLab merge request pipeline of MR 42 runs it, previews on, with
+/// `extra` variables; the job's log (no secret in it).
+async fn gitlab_job(
+    gitlab: &wiremock::MockServer,
+    emu: &Emulator,
+    ws: &common::Workspace,
+    project: &str,
+    extra: &[(&str, &str)],
+) -> (bool, String) {
+    use crate::gitlab_support::TOKEN;
+    let mut vars: Vec<(String, String)> = [
         ("GITLAB_CI", "true".to_string()),
         ("CI", "true".into()),
         ("CI_PIPELINE_SOURCE", "merge_request_event".into()),
         ("CI_API_V4_URL", format!("{}/api/v4", gitlab.uri())),
-        ("CI_PROJECT_ID", "acme/flows".into()),
+        ("CI_PROJECT_ID", project.into()),
         ("CI_PROJECT_DIR", ws.path().display().to_string()),
         ("CI_DEFAULT_BRANCH", "main".into()),
         ("CI_COMMIT_SHA", "f".repeat(40)),
@@ -426,7 +425,11 @@ async fn a_merge_request_pipeline_deploys_the_preview_and_its_note_section() {
         ("KESTRA_SYNC_PREVIEW", "true".into()),
         ("KESTRA_SYNC_RETRIES", "1".into()),
         ("NO_COLOR", "1".into()),
-    ];
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_kestra-sync"));
     cmd.arg("ci")
         .current_dir(ws.path())
@@ -437,11 +440,31 @@ async fn a_merge_request_pipeline_deploys_the_preview_and_its_note_section() {
         .await
         .unwrap();
     let log = format!("{}{}", common::stdout(&out), common::stderr(&out));
-    assert!(out.status.success(), "{log}");
     assert!(
         !log.contains(TOKEN) && !log.contains(common::PASSWORD),
         "{log}"
     );
+    (out.status.success(), log)
+}
+
+fn gitlab_workspace() -> common::Workspace {
+    let ws = common::Workspace::new();
+    ws.write("parent.yml", PARENT);
+    ws.write("finance/child.yml", CHILD);
+    ws
+}
+
+/// GitLab: a merge request pipeline with `KESTRA_SYNC_PREVIEW=true` deploys the preview of
+/// MR 42 and adds the Preview section to the plan note.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_merge_request_pipeline_deploys_the_preview_and_its_note_section() {
+    use crate::gitlab_support::{FakeGitLab, BOT};
+    let fake = FakeGitLab::new("acme%2Fflows", 42);
+    let gitlab = fake.start().await;
+    let emu = kestra();
+    let ws = gitlab_workspace();
+    let (ok, log) = gitlab_job(&gitlab, &emu, &ws, "acme/flows", &[]).await;
+    assert!(ok, "{log}");
     assert_eq!(
         live(&emu),
         [
@@ -471,6 +494,41 @@ async fn a_merge_request_pipeline_deploys_the_preview_and_its_note_section() {
             .nth(1)
             .unwrap()
             .starts_with("<!-- kestra-sync:lock v1 "),
+        "{body}"
+    );
+}
+
+/// GitLab: a fork's merge request whose pipeline runs in the parent project (a maintainer
+/// ran it, with the project's variables) is planned and noted, but gets no preview.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forks_merge_request_run_in_the_parent_project_gets_no_preview() {
+    use crate::gitlab_support::{FakeGitLab, BOT};
+    let fake = FakeGitLab::new("1", 42);
+    let gitlab = fake.start().await;
+    let emu = kestra();
+    let seeded = live(&emu);
+    let ws = gitlab_workspace();
+    let (ok, log) = gitlab_job(
+        &gitlab,
+        &emu,
+        &ws,
+        "1",
+        &[
+            ("CI_MERGE_REQUEST_PROJECT_ID", "1"),
+            ("CI_MERGE_REQUEST_SOURCE_PROJECT_ID", "2"),
+        ],
+    )
+    .await;
+    assert!(ok, "{log}");
+    assert_eq!(live(&emu), seeded);
+    assert!(
+        log.contains("No preview: this merge request comes from a fork"),
+        "{log}"
+    );
+    let notes = fake.notes_of(BOT);
+    let body = notes[0]["body"].as_str().unwrap();
+    assert!(
+        body.contains("#### 🔎 Preview `prod-pr-42`: not deployed") && body.contains("from a fork"),
         "{body}"
     );
 }
