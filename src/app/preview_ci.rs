@@ -225,7 +225,13 @@ pub async fn review<R: Reporter>(
         return (Vec::new(), None);
     }
     let root = preview::root(settings, number).ok();
-    let skip = if r.head_is_fork() {
+    let skip = if number == 0 {
+        // GitLab without CI_MERGE_REQUEST_IID: `prod-pr-0` would be no request's preview
+        Some(format!(
+            "Not deployed: this {} has no number (is CI_MERGE_REQUEST_IID set?).",
+            r.review_noun()
+        ))
+    } else if r.head_is_fork() {
         Some(fork_why(r))
     } else if !planned.plan.blockers.is_empty() {
         Some(format!(

@@ -604,3 +604,23 @@ async fn namespace_files_go_into_the_preview_and_leave_with_it() {
         "{body}"
     );
 }
+
+/// A merge request pipeline without its IID deploys no `prod-pr-0` preview.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_merge_request_without_a_number_gets_no_preview() {
+    let fake = crate::gitlab_support::FakeGitLab::new("acme%2Fflows", 42);
+    let gitlab = fake.start().await;
+    let emu = kestra();
+    let seeded = live(&emu);
+    let ws = gitlab_workspace();
+    let (_, log) = gitlab_job(
+        &gitlab,
+        &emu,
+        &ws,
+        "acme/flows",
+        &[("CI_MERGE_REQUEST_IID", "")],
+    )
+    .await;
+    assert!(log.contains("has no number"), "{log}");
+    assert_eq!(live(&emu), seeded);
+}
