@@ -371,3 +371,99 @@ async fn the_ci_review_without_deployments_write_says_skipped_in_the_comment() {
     );
     gh.check().await;
 }
+
+/// GitHub Enterprise Server (`GITHUB_API_URL` = `https://HOST/api/v3`): the same operations
+/// under the prefix, as GHES documents them (the extract checks they exist there too).
+#[tokio::test(flavor = "multi_thread")]
+async fn enterprise_server_gets_the_same_requests_under_api_v3() {
+    let gh = FakeGithub::start("/api/v3").await;
+    let emu = emulator();
+    let ws = Workspace::new();
+    ws.write("a.yml", flow("prod", "a"));
+    let out = run(on_github(
+        &emu,
+        &ws,
+        &gh,
+        &["preview", "apply", "--number", "7"],
+    ))
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run(on_github(
+        &emu,
+        &ws,
+        &gh,
+        &["preview", "destroy", "--number", "7"],
+    ))
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(gh.deployments("acme/flows")[0].state(), Some("inactive"));
+    let calls = gh.calls().await;
+    assert!(
+        calls
+            .iter()
+            .all(|(_, p)| p.starts_with("/api/v3/repos/acme/flows/deployments")),
+        "{calls:?}"
+    );
+    assert!(
+        calls.contains(&(
+            "GET".to_string(),
+            "/api/v3/repos/acme/flows/deployments?environment=kestra-preview%2Fpr-7&per_page=100"
+                .to_string()
+        )),
+        "{calls:?}"
+    );
+    assert_eq!(
+        gh.check().await,
+        [
+            "repos/create-deployment",
+            "repos/create-deployment-status",
+            "repos/list-deployments",
+            "repos/create-deployment-status",
+        ]
+    );
+}
+
+/// A long-lived pull request with more deployments than one page: destroy follows GitHub's
+/// `Link` pages and marks every one inactive.
+#[tokio::test(flavor = "multi_thread")]
+async fn destroy_follows_the_pages_of_deployments() {
+    let gh = FakeGithub::start("").await;
+    for id in 1..=150u64 {
+        gh.state
+            .lock()
+            .unwrap()
+            .deployments
+            .push(crate::github_support::StoredDeployment {
+                id,
+                repo: "acme/flows".into(),
+                request: serde_json::json!({"ref": HEAD, "environment": "kestra-preview/pr-7"}),
+                statuses: vec![serde_json::json!({"state": "success"})],
+            });
+    }
+    let emu = emulator();
+    let ws = Workspace::new();
+    let out = run(on_github(
+        &emu,
+        &ws,
+        &gh,
+        &["preview", "destroy", "--number", "7"],
+    ))
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("marked inactive: 150"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(gh
+        .deployments("acme/flows")
+        .iter()
+        .all(|d| d.state() == Some("inactive")));
+    let ops = gh.check().await;
+    assert_eq!(
+        ops.iter()
+            .filter(|o| *o == "repos/list-deployments")
+            .count(),
+        2
+    );
+}
