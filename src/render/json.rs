@@ -158,7 +158,7 @@ fn write_escaped<W: ?Sized + Write>(w: &mut W, text: &str) -> io::Result<()> {
         if escape.is_none() && !hidden {
             continue;
         }
-        w.write_all(text[plain..i].as_bytes())?;
+        w.write_all(&text.as_bytes()[plain..i])?;
         match escape {
             Some(e) => w.write_all(e.as_bytes())?,
             None => {
@@ -170,7 +170,7 @@ fn write_escaped<W: ?Sized + Write>(w: &mut W, text: &str) -> io::Result<()> {
         }
         plain = i + c.len_utf8();
     }
-    w.write_all(text[plain..].as_bytes())
+    w.write_all(&text.as_bytes()[plain..])
 }
 
 #[cfg(test)]
