@@ -322,6 +322,51 @@ pub(crate) fn message(body: &[u8]) -> String {
         .unwrap_or_else(|| String::from_utf8_lossy(body).chars().take(200).collect())
 }
 
+/// How GitHub refused a token's request: the callers that skip a side task (labels, a
+/// deployment) on it, never failing the job, say what to grant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    /// 403 with `x-ratelimit-remaining: 0`.
+    RateLimited,
+    /// 401: the token itself.
+    BadToken,
+    /// 403 or 404: the token may not do this (a missing permission).
+    NotAllowed,
+}
+
+/// `Ok(None)`: 2xx. `Ok(Some((refusal, GitHub's message)))`: the token was refused.
+/// Anything else: the error, naming the request.
+pub(crate) fn refusal(
+    status: u16,
+    headers: &http::HeaderMap,
+    body: &[u8],
+    method: &'static str,
+    path: &str,
+) -> Result<Option<(Refusal, String)>, GithubError> {
+    if (200..300).contains(&status) {
+        return Ok(None);
+    }
+    let msg = message(body);
+    let limited = headers
+        .get("x-ratelimit-remaining")
+        .and_then(|v| v.to_str().ok())
+        == Some("0");
+    let refusal = match status {
+        403 if limited => Refusal::RateLimited,
+        401 => Refusal::BadToken,
+        403 | 404 => Refusal::NotAllowed,
+        _ => {
+            return Err(GithubError::Status {
+                method,
+                path: path.to_string(),
+                status,
+                message: msg,
+            })
+        }
+    };
+    Ok(Some((refusal, msg)))
+}
+
 /// The `rel="next"` URL of a `Link` header.
 pub(crate) fn next_link(headers: &http::HeaderMap) -> Option<String> {
     headers

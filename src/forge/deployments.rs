@@ -23,7 +23,7 @@
 
 use serde::Deserialize;
 
-use crate::github_api::{message, next_link, path_of, GithubClient, GithubError};
+use crate::github_api::{message, next_link, path_of, refusal, GithubClient, GithubError, Refusal};
 
 /// Pages of 100 deployments read at most when deactivating.
 pub const MAX_PAGES: usize = 10;
@@ -240,36 +240,23 @@ fn refused(
     method: &'static str,
     path: &str,
 ) -> Result<Option<DeploymentOutcome>, GithubError> {
-    if (200..300).contains(&status) {
+    let Some((refusal, msg)) = refusal(status, headers, body, method, path)? else {
         return Ok(None);
-    }
-    let msg = message(body);
-    let limited = headers
-        .get("x-ratelimit-remaining")
-        .and_then(|v| v.to_str().ok())
-        == Some("0");
-    let reason = match status {
-        403 if limited => format!(
+    };
+    let reason = match refusal {
+        Refusal::RateLimited => format!(
             "the GitHub API rate limit of this token is used up ({msg}); the GitHub deployment was skipped"
         ),
-        401 => format!(
+        Refusal::BadToken => format!(
             "the GitHub token was refused (401 {msg}); the GitHub deployment was skipped: check GITHUB_TOKEN / KESTRA_SYNC_GITHUB_TOKEN"
         ),
-        403 | 404 => format!(
+        Refusal::NotAllowed => format!(
             "skipped: token lacks deployments: write ({status} {msg} to {method} {path}); grant the job `permissions: deployments: write` to link the preview from the pull request"
         ),
-        _ => {
-            return Err(GithubError::Status {
-                method,
-                path: path.to_string(),
-                status,
-                message: msg,
-            })
-        }
     };
     Ok(Some(DeploymentOutcome::Skipped {
         reason,
-        permission: status != 401 && !limited,
+        permission: refusal == Refusal::NotAllowed,
     }))
 }
 

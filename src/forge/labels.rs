@@ -14,7 +14,7 @@
 
 use serde::Deserialize;
 
-use crate::github_api::{message, next_link, GithubClient, GithubError};
+use crate::github_api::{next_link, refusal, GithubClient, GithubError, Refusal};
 
 use super::github::Issue;
 
@@ -170,32 +170,19 @@ fn refused(
     method: &'static str,
     path: &str,
 ) -> Result<Option<Labeled>, GithubError> {
-    if (200..300).contains(&status) {
+    let Some((refusal, msg)) = refusal(status, headers, body, method, path)? else {
         return Ok(None);
-    }
-    let msg = message(body);
-    let limited = headers
-        .get("x-ratelimit-remaining")
-        .and_then(|v| v.to_str().ok())
-        == Some("0");
-    let reason = match status {
-        403 if limited => format!(
+    };
+    let reason = match refusal {
+        Refusal::RateLimited => format!(
             "the GitHub API rate limit of this token is used up ({msg}); the labels were not changed"
         ),
-        401 => format!(
+        Refusal::BadToken => format!(
             "the GitHub token was refused (401 {msg}): check the `github-token` input; the labels were not changed"
         ),
-        403 | 404 => format!(
+        Refusal::NotAllowed => format!(
             "the token may not label this pull request ({status} {msg} to {method} {path}): grant the job `permissions: pull-requests: write` (or `issues: write`) to use `labels: true`; the labels were not changed"
         ),
-        _ => {
-            return Err(GithubError::Status {
-                method,
-                path: path.to_string(),
-                status,
-                message: msg,
-            })
-        }
     };
     Ok(Some(Labeled::Skipped { reason }))
 }
