@@ -137,19 +137,30 @@ impl GithubClient {
         if let Some(log) = &d.log_url {
             status["log_url"] = serde_json::json!(log);
         }
-        let spath = format!("{path}/{id}/statuses");
-        let a = self
-            .send(
-                http::Method::POST,
-                &self.api_uri(&spath),
-                Some(&status),
-                MAX_ANSWER,
-            )
-            .await?;
-        if let Some(skip) = refused(a.status, &a.headers, &a.body, "POST", &spath)? {
+        if let Some(skip) = self.post_status(&path, id, &status).await? {
             return Ok(skip);
         }
         Ok(DeploymentOutcome::Created { id, environment })
+    }
+
+    /// POST `status` to deployment `id` (`deployments` is its collection's path); `Some`:
+    /// the token was refused.
+    async fn post_status(
+        &self,
+        deployments: &str,
+        id: u64,
+        status: &serde_json::Value,
+    ) -> Result<Option<DeploymentOutcome>, GithubError> {
+        let path = format!("{deployments}/{id}/statuses");
+        let a = self
+            .send(
+                http::Method::POST,
+                &self.api_uri(&path),
+                Some(status),
+                MAX_ANSWER,
+            )
+            .await?;
+        refused(a.status, &a.headers, &a.body, "POST", &path)
     }
 
     /// Mark every deployment of pull request `number`'s preview environment inactive (see
@@ -205,17 +216,8 @@ impl GithubClient {
         if let Some(log) = log_url {
             status["log_url"] = serde_json::json!(log);
         }
-        for id in &ids {
-            let spath = format!("{path}/{id}/statuses");
-            let a = self
-                .send(
-                    http::Method::POST,
-                    &self.api_uri(&spath),
-                    Some(&status),
-                    MAX_ANSWER,
-                )
-                .await?;
-            if let Some(skip) = refused(a.status, &a.headers, &a.body, "POST", &spath)? {
+        for &id in &ids {
+            if let Some(skip) = self.post_status(&path, id, &status).await? {
                 return Ok(skip);
             }
         }
