@@ -78,7 +78,7 @@ pub struct Riskier {
     pub now_fails: Option<Verdict>,
     /// Flows and namespace files deleted now that the previous plan did not delete.
     pub new_deletes: usize,
-    /// Which they are, at most [`NAMES`]; empty when the previous state was cut and cannot
+    /// Which they are, at most ten; empty when the previous state was cut and cannot
     /// tell which are new.
     pub names: Vec<Deleted>,
 }
