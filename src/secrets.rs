@@ -195,7 +195,13 @@ pub fn register_cli(cli: &crate::cli::Cli) {
         tokens.extend(c.github_token.clone());
         tokens.extend(c.gitlab_token.clone());
     }
-    for var in ["GITHUB_TOKEN", "GITLAB_TOKEN", "CI_JOB_TOKEN", "GH_TOKEN"] {
+    for var in [
+        "GITHUB_TOKEN",
+        "KESTRA_SYNC_GITHUB_TOKEN",
+        "GITLAB_TOKEN",
+        "CI_JOB_TOKEN",
+        "GH_TOKEN",
+    ] {
         if let Ok(v) = std::env::var(var) {
             tokens.push(v);
         }

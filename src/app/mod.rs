@@ -15,6 +15,7 @@ pub mod preview;
 pub mod preview_ci;
 pub mod preview_cli;
 pub mod preview_deploy;
+pub mod preview_note;
 pub mod report;
 pub mod terminal;
 

@@ -410,6 +410,8 @@ impl Forge {
 pub struct Swept {
     /// Previews of closed requests, destroyed: number → flows deleted.
     pub removed: BTreeMap<u64, Vec<(String, String)>>,
+    /// Namespace files deleted with them: number → how many.
+    pub files: BTreeMap<u64, usize>,
     /// Previews of open requests, kept.
     pub kept: Vec<u64>,
     /// Previews whose request the forge does not know: kept.
@@ -435,6 +437,7 @@ pub async fn sweep(settings: &Settings, forge: &Forge) -> Result<Swept, RunError
             Ok(Some(false)) => match destroy(settings, number).await {
                 Ok(d) => {
                     swept.removed.insert(number, d.deleted);
+                    swept.files.insert(number, d.deleted_files.len());
                     if let Forge::GitHub { client, repository } = forge {
                         let step = super::preview_deploy::Step::of(
                             client

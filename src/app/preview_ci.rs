@@ -109,9 +109,14 @@ pub async fn deploy_for_review(
     ns_files: Option<Vec<LocalFile>>,
 ) -> Result<PreviewOutcome, RunError> {
     let d = preview::deploy(settings, number, flows, ns_files).await?;
+    Ok(outcome(settings, number, d))
+}
+
+/// What deploying request `number`'s preview did (`d`), for the log and the comment.
+pub fn outcome(settings: &Settings, number: u64, d: preview::Deployed) -> PreviewOutcome {
     let plan = &d.planned.plan;
     let s = &plan.summary;
-    Ok(PreviewOutcome {
+    PreviewOutcome {
         number,
         ui_url: ui_url(
             &plan.server.url,
@@ -129,7 +134,7 @@ pub async fn deploy_for_review(
         notes: d.prepared.notes,
         at: SystemTime::now(),
         report: d.report,
-    })
+    }
 }
 
 /// Remove request `number`'s preview (every flow of its tree; see [`preview::destroy`]).
@@ -428,6 +433,16 @@ async fn show<R: Reporter>(r: &R, settings: &Settings, number: u64, s: &Section<
     post_section(r, settings, number, &full, &short).await;
 }
 
+/// The sticky comment `previous` with its Preview section made `full`, or `short` when
+/// `full` does not fit in `limit` bytes; secrets scrubbed. `None`: neither fits (the
+/// comment is best left as it is). The one way every command writes the section.
+pub fn with_section(previous: &str, full: &str, short: &str, limit: usize) -> Option<String> {
+    [full, short]
+        .into_iter()
+        .map(|s| crate::secrets::scrub(&section::splice(previous, s)).into_owned())
+        .find(|b| b.len() <= limit)
+}
+
 /// Replace the Preview section of the sticky comment of request `number` with `full` (or
 /// `short` when `full` does not fit the forge's limit), in one read and one write; the rest
 /// of the comment is kept byte for byte. Without a comment of ours yet (its plan could not be
@@ -452,11 +467,7 @@ async fn post_section<R: Reporter>(
     let no_room = std::cell::Cell::new(false);
     let body = |previous: Option<&str>| {
         let previous = previous.map_or_else(|| format!("{marker}\n"), str::to_string);
-        let fitting = [full, short]
-            .into_iter()
-            .map(|s| crate::secrets::scrub(&section::splice(&previous, s)).into_owned())
-            .find(|b| b.len() <= limit);
-        fitting.unwrap_or_else(|| {
+        with_section(&previous, full, short, limit).unwrap_or_else(|| {
             // no room: the comment stays as it is (an unchanged body writes nothing)
             no_room.set(true);
             previous

@@ -5,11 +5,14 @@
 use super::modes::{fail, failed};
 use super::pipeline;
 use super::preview::{self, Forge};
+use super::preview_ci;
 use super::preview_deploy;
+use super::preview_note;
 use super::report::{Level, Reporter};
 use super::terminal::Terminal;
 use super::Exit;
 use crate::cli::PreviewCommand;
+use crate::render::preview::Section;
 use crate::settings::Settings;
 use crate::untrusted::visible_line;
 
@@ -38,28 +41,42 @@ async fn apply(r: &Terminal, settings: &Settings, number: u64) -> Exit {
         Ok(d) => d,
         Err(e) => return failed(r, &e),
     };
-    r.product(&crate::render::text::render(
-        &deployed.planned.plan,
-        settings.color,
-    ));
-    if let Some(report) = &deployed.report {
+    let root = deployed.prepared.root.clone();
+    let link = deployed.planned.client.ui_namespace_url(&root);
+    let o = preview_ci::outcome(settings, number, deployed);
+    r.product(&o.plan_text);
+    if let Some(report) = &o.report {
         r.product(&crate::render::text::render_report(report, settings.color));
     }
-    r.product(&preview::notes_text(
-        &deployed.prepared.root,
-        deployed.prepared.flows.len(),
-        &deployed.prepared.notes,
-    ));
-    let root = &deployed.prepared.root;
-    let step = match deployed.planned.client.ui_namespace_url(root) {
+    r.product(&preview::notes_text(&o.root, o.flows, &o.notes));
+    let step = match link {
         Ok(url) => {
             r.product(&format!("Preview `{root}` in the Kestra UI: {url}\n"));
-            preview_deploy::after_apply(number, root, &url, &settings.http, None).await
+            preview_deploy::after_apply(number, &root, &url, &settings.http, None).await
         }
         Err(e) => preview_deploy::Step::Failed(format!("no Kestra UI link for `{root}`: {e}")),
     };
     show(r, &step);
+    // the plan comment's Preview section, as `ci` writes it
+    let dep = step.short();
+    let at = preview_ci::when(o.at);
+    let full = preview_ci::deployed_section(&o, &at, dep.as_deref(), true);
+    let short = preview_ci::deployed_section(&o, &at, dep.as_deref(), false);
+    note(
+        r,
+        preview_note::update_from_env(settings, number, &full, &short).await,
+    );
     Exit::Ok
+}
+
+/// The Preview section's line: a warning when it could not be written (never a failed
+/// command).
+fn note(r: &Terminal, line: Option<(bool, String)>) {
+    match line {
+        Some((true, line)) => r.print(Level::Warning, None, &line),
+        Some((false, line)) => r.product(&format!("{line}\n")),
+        None => {}
+    }
 }
 
 /// The deployment step's line: a warning when skipped or failed (never a failed command).
@@ -93,9 +110,22 @@ async fn destroy(r: &Terminal, settings: &Settings, number: u64) -> Exit {
                     r.product(&format!("  - {ns}:{}\n", visible_line(path)));
                 }
             }
-            show(
+            let step = preview_deploy::after_destroy(number, &settings.http, None).await;
+            show(r, &step);
+            // the plan comment's Preview section says "removed", as after a `ci` close
+            let at = preview_ci::when(std::time::SystemTime::now());
+            let dep = step.short();
+            let s = Section::Removed {
+                root: &d.root,
+                deleted: d.deleted.len(),
+                files: d.deleted_files.len(),
+                at: &at,
+                deployment: dep.as_deref(),
+            };
+            let (full, short) = preview_note::rendered(&s);
+            note(
                 r,
-                &preview_deploy::after_destroy(number, &settings.http, None).await,
+                preview_note::update_from_env(settings, number, &full, &short).await,
             );
             Exit::Ok
         }
@@ -120,6 +150,26 @@ async fn sweep(r: &Terminal, settings: &Settings) -> Exit {
     }
     for step in swept.deployments.values() {
         show(r, step);
+    }
+    // each removed preview's Preview section says "removed"
+    let at = preview_ci::when(std::time::SystemTime::now());
+    for (number, deleted) in &swept.removed {
+        let Ok(root) = preview::root(settings, *number) else {
+            continue;
+        };
+        let dep = swept.deployments.get(number).and_then(|s| s.short());
+        let s = Section::Removed {
+            root: &root,
+            deleted: deleted.len(),
+            files: swept.files.get(number).copied().unwrap_or_default(),
+            at: &at,
+            deployment: dep.as_deref(),
+        };
+        let (full, short) = preview_note::rendered(&s);
+        note(
+            r,
+            preview_note::update_on(&forge, settings, *number, &full, &short).await,
+        );
     }
     for number in &swept.kept {
         r.product(&format!("#{number}: open, preview kept\n"));

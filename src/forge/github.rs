@@ -272,13 +272,37 @@ impl GithubClient {
         marker: &str,
         body: impl FnOnce(Option<&str>) -> String,
     ) -> Result<Upserted, GithubError> {
-        match self.upsert(issue, marker, body).await {
+        let skipped = |reason: String| Upserted {
+            posted: Posted::Skipped { reason },
+            previous: None,
+            url: None,
+        };
+        match self.upsert(issue, marker, true, body).await {
+            Ok(Some(o)) => Ok(o),
+            // `create` makes one: never reached
+            Ok(None) => Ok(skipped("no comment was written".into())),
+            Err(Refused::Skip(reason)) => Ok(skipped(reason)),
+            Err(Refused::Error(e)) => Err(e),
+        }
+    }
+
+    /// Edit our comment carrying `marker` on `issue` (found as [`Self::upsert_comment`]
+    /// finds it) so that it reads `body(what it says now)`; never creates one: `Ok(None)`
+    /// when there is none. An unchanged body writes nothing; a refusal is a skip.
+    pub async fn edit_sticky(
+        &self,
+        issue: &Issue,
+        marker: &str,
+        body: impl FnOnce(&str) -> String,
+    ) -> Result<Option<Upserted>, GithubError> {
+        let body = |previous: Option<&str>| body(previous.unwrap_or_default());
+        match self.upsert(issue, marker, false, body).await {
             Ok(o) => Ok(o),
-            Err(Refused::Skip(reason)) => Ok(Upserted {
+            Err(Refused::Skip(reason)) => Ok(Some(Upserted {
                 posted: Posted::Skipped { reason },
                 previous: None,
                 url: None,
-            }),
+            })),
             Err(Refused::Error(e)) => Err(e),
         }
     }
@@ -294,15 +318,21 @@ impl GithubClient {
         }
     }
 
+    /// Find our comment and write `body` into it; without one, create it when `create`,
+    /// else write nothing and answer `None` (`body` is not called).
     async fn upsert(
         &self,
         issue: &Issue,
         marker: &str,
+        create: bool,
         body: impl FnOnce(Option<&str>) -> String,
-    ) -> Result<Upserted, Refused> {
+    ) -> Result<Option<Upserted>, Refused> {
         let login = self.login().await?;
         let comments = self.comments(issue).await?;
         let found = find_ours(&comments, marker, login.as_deref());
+        if found.is_none() && !create {
+            return Ok(None);
+        }
         let previous = found.and_then(|c| c.body.clone());
         let body = body(previous.as_deref());
         let payload = serde_json::json!({ "body": body });
@@ -331,11 +361,11 @@ impl GithubClient {
                 (Posted::Created { id: c.id }, c.html_url)
             }
         };
-        Ok(Upserted {
+        Ok(Some(Upserted {
             posted,
             previous,
             url,
-        })
+        }))
     }
 
     /// `POST` a new comment; the comment GitHub answers with.

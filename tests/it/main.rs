@@ -38,6 +38,7 @@ mod plan_truth;
 mod preview;
 mod preview_ci;
 mod preview_deploy;
+mod preview_note;
 mod real_kestra;
 mod riskier;
 mod secrets;

@@ -293,6 +293,15 @@ async fn sweep_removes_only_the_previews_of_closed_pull_requests() {
     ] {
         emu.seed_flow("main", &flow(ns, id));
     }
+    // #7's plan comment (posted by `ci`): its Preview section goes to "removed"
+    let host = emu
+        .url()
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_string();
+    let plan =
+        format!("<!-- kestra-sync:plan target=prod@{host} -->\n### Plan\n\n<sub>footer</sub>\n");
+    gh.seed_comment("acme/flows", 7, &plan, "github-actions[bot]", "Bot");
     let ws = Workspace::new();
     let mut cmd = kestra_sync(&emu, &ws, "prod");
     cmd.env("GITHUB_REPOSITORY", "acme/flows")
@@ -341,6 +350,22 @@ async fn sweep_removes_only_the_previews_of_closed_pull_requests() {
             ),
         ]
     );
+    let comment = gh.comments("acme/flows", 7)[0].body.clone();
+    assert_eq!(
+        comment,
+        format!(
+            "<!-- kestra-sync:plan target=prod@{host} -->\n### Plan\n\n<!-- kestra-sync:preview -->\n#### 🔎 Preview `prod-pr-7`: removed\n\n{}\n\nGitHub deployment: `kestra-preview/pr-7`, inactive.\n<!-- /kestra-sync:preview -->\n\n<sub>footer</sub>\n",
+            comment
+                .lines()
+                .find(|l| l.starts_with("Removed "))
+                .filter(|l| l.ends_with(" UTC: 2 flows deleted from the preview namespace and its children."))
+                .unwrap_or_else(|| panic!("{comment}"))
+        )
+    );
+    assert!(
+        log.contains("Preview section of the plan comment on pull request #7 updated"),
+        "{log}"
+    );
     let ops = gh.check().await;
     assert_eq!(
         ops,
@@ -349,7 +374,10 @@ async fn sweep_removes_only_the_previews_of_closed_pull_requests() {
             "repos/list-deployments",
             "repos/create-deployment-status",
             "pulls/get",
-            "pulls/get"
+            "pulls/get",
+            "users/get-authenticated",
+            "issues/list-comments",
+            "issues/update-comment",
         ]
     );
 }

@@ -10,7 +10,7 @@ use crate::github_support::{FakeGithub, BOT_TOKEN, READ_ONLY_TOKEN};
 
 use kestra_emulator::Emulator;
 
-const PARENT: &str = "# the parent flow: calls a synced child and a live one
+pub(crate) const PARENT: &str = "# the parent flow: calls a synced child and a live one
 id: parent
 namespace: prod
 triggers:
@@ -28,7 +28,7 @@ tasks:
     flowId: not_in_git
 ";
 
-const CHILD: &str = "id: child
+pub(crate) const CHILD: &str = "id: child
 namespace: prod.finance
 triggers:
   - id: hook
@@ -40,7 +40,7 @@ tasks:
     message: hi
 ";
 
-const START: &str = "<!-- kestra-sync:preview -->";
+pub(crate) const START: &str = "<!-- kestra-sync:preview -->";
 
 fn flow(ns: &str, id: &str) -> String {
     format!(
@@ -49,14 +49,14 @@ fn flow(ns: &str, id: &str) -> String {
 }
 
 /// Kestra with a live flow the PR calls, and another PR's preview.
-fn kestra() -> Emulator {
+pub(crate) fn kestra() -> Emulator {
     let emu = Emulator::start_in_background(kestra_emulator::Options::default()).unwrap();
     emu.seed_flow("main", &flow("prod", "not_in_git"));
     emu.seed_flow("main", &flow("prod-pr-8", "parent"));
     emu
 }
 
-fn live(emu: &Emulator) -> Vec<String> {
+pub(crate) fn live(emu: &Emulator) -> Vec<String> {
     let mut v: Vec<String> = emu
         .flows("main")
         .into_iter()
@@ -98,7 +98,7 @@ fn workspace() -> Workspace {
 
 /// The comment as a reader sees it, with what changes from run to run (ports, the lock's
 /// bytes, times) named instead.
-fn readable(body: &str, emu: &Emulator) -> String {
+pub(crate) fn readable(body: &str, emu: &Emulator) -> String {
     let host = emu.url().trim_start_matches("http://").to_string();
     let body = body
         .replace(&emu.url(), "http://kestra.test")
@@ -398,7 +398,7 @@ async fn a_failed_plan_deploys_no_preview_and_says_so() {
 
 /// `kestra-sync ci` as a GitLab merge request pipeline of MR 42 runs it, previews on, with
 /// `extra` variables; the job's log (no secret in it).
-async fn gitlab_job(
+pub(crate) async fn gitlab_job(
     gitlab: &wiremock::MockServer,
     emu: &Emulator,
     ws: &common::Workspace,
@@ -447,7 +447,7 @@ async fn gitlab_job(
     (out.status.success(), log)
 }
 
-fn gitlab_workspace() -> common::Workspace {
+pub(crate) fn gitlab_workspace() -> common::Workspace {
     let ws = common::Workspace::new();
     ws.write("parent.yml", PARENT);
     ws.write("finance/child.yml", CHILD);

@@ -181,19 +181,26 @@ async fn apply_creates_one_deployment_linking_the_preview_and_destroy_marks_it_i
             ("kestra-preview/pr-8".to_string(), Some("success")),
         ]
     );
+    // and, after each, a look for the plan comment (there is none: nothing posted)
     let ops = gh.check().await;
+    let look = ["users/get-authenticated", "issues/list-comments"];
     assert_eq!(
         ops,
         [
-            "repos/create-deployment",
-            "repos/create-deployment-status",
-            "repos/create-deployment",
-            "repos/create-deployment-status",
-            "repos/list-deployments",
-            "repos/create-deployment-status",
-            "repos/create-deployment-status",
+            &["repos/create-deployment", "repos/create-deployment-status"][..],
+            &look,
+            &["repos/create-deployment", "repos/create-deployment-status"],
+            &look,
+            &[
+                "repos/list-deployments",
+                "repos/create-deployment-status",
+                "repos/create-deployment-status",
+            ],
+            &look,
         ]
+        .concat()
     );
+    assert!(gh.comments("acme/flows", 7).is_empty());
 }
 
 /// A job without `deployments: write`: the preview is applied and removed all the same,
@@ -399,9 +406,9 @@ async fn enterprise_server_gets_the_same_requests_under_api_v3() {
     assert_eq!(gh.deployments("acme/flows")[0].state(), Some("inactive"));
     let calls = gh.calls().await;
     assert!(
-        calls
-            .iter()
-            .all(|(_, p)| p.starts_with("/api/v3/repos/acme/flows/deployments")),
+        calls.iter().all(|(_, p)| p == "/api/v3/user"
+            || p.starts_with("/api/v3/repos/acme/flows/deployments")
+            || p.starts_with("/api/v3/repos/acme/flows/issues/7/comments")),
         "{calls:?}"
     );
     assert!(
@@ -417,8 +424,12 @@ async fn enterprise_server_gets_the_same_requests_under_api_v3() {
         [
             "repos/create-deployment",
             "repos/create-deployment-status",
+            "users/get-authenticated",
+            "issues/list-comments",
             "repos/list-deployments",
             "repos/create-deployment-status",
+            "users/get-authenticated",
+            "issues/list-comments",
         ]
     );
 }

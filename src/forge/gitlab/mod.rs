@@ -160,15 +160,44 @@ impl GitLabNotes {
         marker: &str,
         body: impl FnOnce(Option<&str>) -> String,
     ) -> Result<Upserted, GitLabError> {
-        let skipped = |reason: String| Upserted {
-            posted: Posted::Skipped { reason },
-            previous: None,
-            url: None,
-        };
+        Ok(self
+            .write_sticky(marker, true, body)
+            .await?
+            // `create` makes one: never reached
+            .unwrap_or_else(|| skipped("no note was written".into())))
+    }
+
+    /// Edit our note carrying `marker` (written by this token's user) so that it reads
+    /// `body(what it says now)`; never creates one: `Ok(None)` when there is none. An
+    /// unchanged body writes nothing; no token, or one that may not, is a skip.
+    pub async fn edit_sticky(
+        &self,
+        marker: &str,
+        body: impl FnOnce(&str) -> String,
+    ) -> Result<Option<Upserted>, GitLabError> {
+        self.write_sticky(marker, false, |previous| body(previous.unwrap_or_default()))
+            .await
+    }
+
+    /// This project's merge request `iid`, through the same client and token.
+    pub fn for_merge_request(&self, iid: u64) -> GitLabNotes {
+        let mut other = self.clone();
+        other.mr.iid = iid;
+        other
+    }
+
+    /// Find our note and write `body` into it; without one, create it when `create`, else
+    /// write nothing and answer `None` (`body` is not called).
+    async fn write_sticky(
+        &self,
+        marker: &str,
+        create: bool,
+        body: impl FnOnce(Option<&str>) -> String,
+    ) -> Result<Option<Upserted>, GitLabError> {
         let Some(token) = &self.token else {
-            return Ok(skipped(format!(
+            return Ok(Some(skipped(format!(
                 "no GitLab token (GITLAB_TOKEN is empty): {TOKEN_HELP}"
-            )));
+            ))));
         };
         let headers = auth_headers(token)?;
 
@@ -177,12 +206,15 @@ impl GitLabNotes {
             .await?
         {
             Answer::Ok(user) => user,
-            Answer::Forbidden(reason) => return Ok(skipped(reason)),
+            Answer::Forbidden(reason) => return Ok(Some(skipped(reason))),
         };
         let existing = match self.find(marker, me.id, &headers).await? {
             Answer::Ok(note) => note,
-            Answer::Forbidden(reason) => return Ok(skipped(reason)),
+            Answer::Forbidden(reason) => return Ok(Some(skipped(reason))),
         };
+        if existing.is_none() && !create {
+            return Ok(None);
+        }
         let previous = existing.as_ref().map(|n| n.body.clone());
         let body = note_body(marker, &body(previous.as_deref()));
         let payload = serde_json::json!({ "body": body });
@@ -197,19 +229,19 @@ impl GitLabNotes {
                     .await?
                 {
                     Answer::Ok(_) => Posted::Updated { id: note.id },
-                    Answer::Forbidden(reason) => return Ok(skipped(reason)),
+                    Answer::Forbidden(reason) => return Ok(Some(skipped(reason))),
                 }
             }
             None => match self.create(marker, me.id, &headers, &payload).await? {
-                Posted::Skipped { reason } => return Ok(skipped(reason)),
+                Posted::Skipped { reason } => return Ok(Some(skipped(reason))),
                 p => p,
             },
         };
-        Ok(Upserted {
+        Ok(Some(Upserted {
             posted,
             previous,
             url: None,
-        })
+        }))
     }
 
     /// Post a new note (never looked for again: the short note that the plan got riskier).
@@ -522,6 +554,15 @@ impl GitLabNotes {
             }
         };
         check(reply, name, url)
+    }
+}
+
+/// Nothing written, and why (a warning for the caller, never an error).
+fn skipped(reason: String) -> Upserted {
+    Upserted {
+        posted: Posted::Skipped { reason },
+        previous: None,
+        url: None,
     }
 }
 
