@@ -39,7 +39,10 @@ fn str_map(v: &Value) -> BTreeMap<String, String> {
 
 /// A job as GitLab resolves it: keys of the `extends` chain, deepest first, overridden by
 /// the job's own; `variables` merged (top-level, then each level).
-fn resolve(doc: &Value, job: &str) -> (BTreeMap<String, Value>, BTreeMap<String, String>) {
+pub(crate) fn resolve(
+    doc: &Value,
+    job: &str,
+) -> (BTreeMap<String, Value>, BTreeMap<String, String>) {
     let mut chain = vec![job.to_string()];
     let mut at = job.to_string();
     while let Some(parent) = doc[at.as_str()]["extends"].as_str() {

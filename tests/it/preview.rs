@@ -437,6 +437,11 @@ fn the_gitlab_template_preview_and_stop_jobs_run_as_shipped() {
     assert!(preview["environment"]["auto_stop_in"].is_string());
     assert_eq!(stop["environment"]["action"], "stop");
     assert_eq!(stop["rules"][0]["when"], "manual");
+    assert_eq!(
+        stop["needs"],
+        serde_yaml_ng::Value::Sequence(vec![]),
+        "created even when an earlier stage failed"
+    );
 
     let emu = emulator();
     emu.seed_flow("main", &flow("prod", "live"));
@@ -551,4 +556,111 @@ fn preview_with_namespace_files_mirrors_them_and_destroy_removes_them() {
             "prod/not_in_git"
         ]
     );
+}
+
+/// The GitLab template's simple path: the merge request's plan job with previews on
+/// (`.kestra-sync-plan-preview`: `.kestra-sync-plan` with `KESTRA_SYNC_PREVIEW: "true"` and
+/// the MR's environment), run as GitLab runs it (its `script` in a shell, with its resolved
+/// variables and a merge request pipeline's), posts the note and deploys the preview with
+/// the note's Preview section; the environment's stop job removes the preview and, with
+/// GITLAB_TOKEN, turns the section into "removed", every other byte of the note kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gitlab_templates_plan_job_with_previews_and_its_stop_job_run_as_shipped() {
+    use crate::gitlab_support::{FakeGitLab, BOT, TOKEN};
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(root.join("templates/kestra-sync.gitlab-ci.yml")).unwrap();
+    let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text).unwrap();
+    let resolve = |job: &str| crate::gitlab_ci_files::resolve(&doc, job);
+    let (plan, plan_vars) = resolve(".kestra-sync-plan-preview");
+    let (stop, stop_vars) = resolve(".kestra-sync-preview-stop");
+    assert_eq!(
+        plan_vars.get("KESTRA_SYNC_PREVIEW").map(String::as_str),
+        Some("true")
+    );
+    assert_eq!(plan["rules"], resolve(".kestra-sync-plan").0["rules"]);
+    assert_eq!(plan["environment"]["name"], stop["environment"]["name"]);
+    assert_eq!(plan["environment"]["on_stop"], "kestra-preview-stop");
+    assert!(plan["environment"]["auto_stop_in"].is_string());
+    assert_eq!(plan["interruptible"], false);
+
+    let fake = FakeGitLab::new("acme%2Fflows", 42);
+    let gitlab = fake.start().await;
+    let emu = emulator();
+    emu.seed_flow("main", &flow("prod", "live"));
+    let ws = Workspace::new();
+    ws.write("parent.yml", PARENT);
+    ws.write("finance/child.yml", CHILD);
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_kestra-sync"));
+    let run = |keys: &std::collections::BTreeMap<String, serde_yaml_ng::Value>,
+               vars: &std::collections::BTreeMap<String, String>| {
+        let script = keys["script"][0].as_str().unwrap().to_string();
+        let path = format!(
+            "{}:{}",
+            bin.parent().unwrap().display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let mut cmd = std::process::Command::new("sh");
+        cmd.args(["-c", &script])
+            .current_dir(ws.path())
+            .env_clear()
+            .env("PATH", path)
+            .envs(vars)
+            .env("KESTRA_URL", emu.url())
+            .env("KESTRA_USERNAME", crate::common::USER)
+            .env("KESTRA_PASSWORD", crate::common::PASSWORD)
+            .env("KESTRA_SYNC_TARGET_NAMESPACE", "prod")
+            .env("KESTRA_SYNC_INCLUDE_CHILD_NAMESPACES", "true")
+            .env("KESTRA_SYNC_RETRIES", "1")
+            .env("GITLAB_TOKEN", TOKEN)
+            .env("GITLAB_CI", "true")
+            .env("CI", "true")
+            .env("CI_JOB_TOKEN", "job-token")
+            .env("CI_PIPELINE_SOURCE", "merge_request_event")
+            .env("CI_PROJECT_DIR", ws.path())
+            .env("CI_PROJECT_ID", "acme/flows")
+            .env("CI_API_V4_URL", format!("{}/api/v4", gitlab.uri()))
+            .env("CI_DEFAULT_BRANCH", "main")
+            .env("CI_COMMIT_SHA", "f".repeat(40))
+            .env("CI_MERGE_REQUEST_IID", "42");
+        cmd
+    };
+    let output = |mut cmd: std::process::Command| async move {
+        tokio::task::spawn_blocking(move || cmd.output().unwrap())
+            .await
+            .unwrap()
+    };
+
+    let out = output(run(&plan, &plan_vars)).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        live(&emu),
+        ["prod-pr-42.finance/child", "prod-pr-42/parent", "prod/live"]
+    );
+    let note = |fake: &FakeGitLab| {
+        let notes = fake.notes_of(BOT);
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        notes[0]["body"].as_str().unwrap().to_string()
+    };
+    let deployed = note(&fake);
+    assert!(
+        deployed.contains("#### 🔎 Preview [`prod-pr-42`]")
+            && deployed.contains("2 added, 0 updated, 0 deleted, 0 unchanged"),
+        "{deployed}"
+    );
+
+    let out = output(run(&stop, &stop_vars)).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(live(&emu), ["prod/live"]);
+    let removed = note(&fake);
+    assert_eq!(
+        crate::preview_note::around_section(&removed),
+        crate::preview_note::around_section(&deployed)
+    );
+    assert!(
+        removed.contains("#### 🔎 Preview `prod-pr-42`: removed")
+            && removed.contains("2 flows deleted from the preview namespace"),
+        "{removed}"
+    );
+    let log = format!("{}{}", crate::common::stdout(&out), stderr(&out));
+    assert!(!log.contains(TOKEN), "{log}");
 }

@@ -14,7 +14,7 @@ use crate::preview_ci::{gitlab_job, gitlab_workspace, kestra, live, readable, ST
 const END: &str = "<!-- /kestra-sync:preview -->";
 
 /// `body` without its Preview section: what must stay byte for byte.
-fn around_section(body: &str) -> (String, String) {
+pub(crate) fn around_section(body: &str) -> (String, String) {
     let s = body
         .find(START)
         .unwrap_or_else(|| panic!("no section: {body}"));
