@@ -11,6 +11,14 @@
 //! - a change the review did not have, or whose source to write differs, is `UNREVIEWED`;
 //! - a reviewed change the server already holds (no longer a change) is fine.
 //!
+//! Namespace files (`--namespace-files`) are locked the same way, by `(namespace, path)`:
+//! base sha256 (the server's bytes when planned, none when absent) and desired sha256
+//! (Git's bytes, none for a delete). A file change the review did not have, or whose bytes
+//! to upload differ, is `UNREVIEWED`; one whose server bytes moved is `STALE`. Unlike flows,
+//! a reviewed file change missing from the fresh plan is refused too, unless the server
+//! already holds the reviewed bytes (or, for a delete, no file): the merge would otherwise
+//! silently skip a reviewed upload.
+//!
 //! The comment block is `<!-- kestra-sync:lock v1 BASE64 -->` on the line right after the
 //! comment's marker (never searched for anywhere else in the body, so flow text quoted in a
 //! diff cannot pose as one). BASE64 is deflated JSON: the target, the number of changes, the
@@ -20,7 +28,14 @@
 //! comments give it half their room: about 900 entries), the block keeps only the digest: a fresh plan then
 //! passes only when its lock is exactly the reviewed one, and a refusal cannot name the
 //! flows; the JSON plan file of the review run (its artifact) has every entry, for
-//! `apply --reviewed-plan`.
+//! `apply --reviewed-plan`. The digest covers the file changes too (when there are none it
+//! is the digest of a flows-only lock, as before files were locked).
+//!
+//! Files in the comment block: an optional `files` field of `[namespace, path, baseSha256,
+//! desiredSha256]` entries (hashes cut short), still `v1`: a reader that does not know it
+//! ignores it and checks the flows. A block with flow entries but no `files` field was
+//! written before files were locked: every file change of the fresh plan is then
+//! `UNREVIEWED` (see README, "Plan lock").
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -29,6 +44,7 @@ use std::io::{Read as _, Write as _};
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
+use crate::nsfiles::FileLock;
 use crate::plan::{sha256_hex, Lock, Plan};
 
 /// How many hex digits of each sha256 the comment keeps (64 bits).
@@ -48,7 +64,7 @@ pub struct Entry {
     pub desired_sha256: Option<String>,
 }
 
-/// A reviewed plan, as far as the lock goes.
+/// A reviewed plan, as far as the lock goes. A file's [`Entry`] has no `base_revision`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reviewed {
     pub target_namespace: String,
@@ -59,6 +75,9 @@ pub struct Reviewed {
     /// Every change by `(namespace, id)`; `None` when only the digest was kept (a comment too
     /// small for the entries).
     pub flows: Option<BTreeMap<(String, String), Entry>>,
+    /// Every namespace-file change by `(namespace, path)`; `None` when only the digest was
+    /// kept, or when the comment was written by a kestra-sync that did not lock files.
+    pub files: Option<BTreeMap<(String, String), Entry>>,
 }
 
 /// Why a reviewed plan could not be read.
@@ -72,6 +91,18 @@ pub struct LockError(pub String);
 struct PlanFile {
     target_namespace: String,
     flows: Vec<PlanFileFlow>,
+    #[serde(default)]
+    files: Vec<PlanFileFile>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PlanFileFile {
+    namespace: String,
+    kestra_path: String,
+    sync_state: String,
+    #[serde(default)]
+    lock: Option<FileLock>,
 }
 
 #[derive(Deserialize)]
@@ -92,10 +123,15 @@ struct CommentLock {
     digest: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     flows: Option<Vec<CommentEntry>>,
+    /// Absent from blocks written before files were locked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    files: Option<Vec<CommentFileEntry>>,
 }
 
 /// `[namespace, id, baseRevision, baseSha256, desiredSha256]`, hashes cut short.
 type CommentEntry = (String, String, Option<u64>, Option<String>, Option<String>);
+/// `[namespace, path, baseSha256, desiredSha256]`, hashes cut short.
+type CommentFileEntry = (String, String, Option<String>, Option<String>);
 
 impl Reviewed {
     /// The lock of `plan` itself (full hashes).
@@ -112,11 +148,15 @@ impl Reviewed {
                 )
             })
             .collect::<BTreeMap<_, _>>();
+        let files = locked_files(plan)
+            .map(|(ns, path, lock)| ((ns.to_string(), path.to_string()), file_entry(lock)))
+            .collect::<BTreeMap<_, _>>();
         Reviewed {
             target_namespace: plan.target_namespace.clone(),
-            changes: flows.len(),
+            changes: flows.len() + files.len(),
             digest: digest(plan),
             flows: Some(flows),
+            files: Some(files),
         }
     }
 
@@ -159,6 +199,30 @@ impl Reviewed {
                 },
             );
         }
+        let mut files = BTreeMap::new();
+        for f in file.files {
+            if !matches!(f.sync_state.as_str(), "ADDED" | "OVERWRITTEN" | "DELETED") {
+                continue;
+            }
+            let Some(lock) = f.lock else {
+                return Err(LockError(format!(
+                    "`{name}`: the change of namespace file {}:{} has no `lock`: the plan was made by an older kestra-sync; plan again and review that plan",
+                    f.namespace, f.kestra_path
+                )));
+            };
+            for h in [&lock.base_sha256, &lock.desired_sha256]
+                .into_iter()
+                .flatten()
+            {
+                if !is_hex(h, 64) {
+                    return Err(LockError(format!(
+                        "`{name}`: the lock of namespace file {}:{} has a hash that is not a sha256 (64 hex digits)",
+                        f.namespace, f.kestra_path
+                    )));
+                }
+            }
+            files.insert((f.namespace, f.kestra_path), file_entry(&lock));
+        }
         let digest = digest_of(
             &file.target_namespace,
             flows.iter().map(|((ns, id), e)| {
@@ -170,12 +234,21 @@ impl Reviewed {
                     e.desired_sha256.as_deref(),
                 )
             }),
+            files.iter().map(|((ns, path), e)| {
+                (
+                    ns.as_str(),
+                    path.as_str(),
+                    e.base_sha256.as_deref(),
+                    e.desired_sha256.as_deref(),
+                )
+            }),
         );
         Ok(Reviewed {
             target_namespace: file.target_namespace,
-            changes: flows.len(),
+            changes: flows.len() + files.len(),
             digest,
             flows: Some(flows),
+            files: Some(files),
         })
     }
 
@@ -233,11 +306,34 @@ impl Reviewed {
                 Some(flows)
             }
         };
+        let files = match lock.files {
+            None => None,
+            Some(entries) => {
+                let mut files = BTreeMap::new();
+                for (ns, path, base, desired) in entries {
+                    for h in [&base, &desired].into_iter().flatten() {
+                        if !is_hex(h, SHORT_HASH) {
+                            return Err(bad("a hash is not hex"));
+                        }
+                    }
+                    files.insert(
+                        (ns, path),
+                        Entry {
+                            base_revision: None,
+                            base_sha256: base,
+                            desired_sha256: desired,
+                        },
+                    );
+                }
+                Some(files)
+            }
+        };
         Ok(Some(Reviewed {
             target_namespace: lock.target,
             changes: lock.changes,
             digest: lock.digest,
             flows,
+            files,
         }))
     }
 }
@@ -255,6 +351,28 @@ fn locked(plan: &Plan) -> impl Iterator<Item = (&str, &str, &Lock)> {
     })
 }
 
+/// `(namespace, path, lock)` of every namespace-file change of `plan`.
+fn locked_files(plan: &Plan) -> impl Iterator<Item = (&str, &str, &FileLock)> {
+    plan.file_rows()
+        .iter()
+        .filter(|f| f.sync_state.changes())
+        .filter_map(|f| {
+            f.lock
+                .as_ref()
+                .map(|l| (f.namespace.as_str(), f.kestra_path.as_str(), l))
+        })
+}
+
+fn file_entry(lock: &FileLock) -> Entry {
+    Entry {
+        base_revision: None,
+        base_sha256: lock.base_sha256.clone(),
+        desired_sha256: lock.desired_sha256.clone(),
+    }
+}
+
+type FileRow<'a> = (&'a str, &'a str, Option<&'a str>, Option<&'a str>);
+
 type Row<'a> = (
     &'a str,
     &'a str,
@@ -263,12 +381,25 @@ type Row<'a> = (
     Option<&'a str>,
 );
 
-/// sha256 of the target and the full lock of every change, sorted by namespace and id.
-fn digest_of<'a>(target: &str, rows: impl Iterator<Item = Row<'a>>) -> String {
+/// sha256 of the target and the full lock of every change, sorted by namespace and id
+/// (files: by namespace and path). Without file changes it is the digest of the flows alone,
+/// as locks made before files were locked computed it.
+fn digest_of<'a>(
+    target: &str,
+    rows: impl Iterator<Item = Row<'a>>,
+    files: impl Iterator<Item = FileRow<'a>>,
+) -> String {
     let mut rows: Vec<Row<'a>> = rows.collect();
     rows.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    let mut files: Vec<FileRow<'a>> = files.collect();
+    files.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
     // JSON strings: no name can run into the next field
-    let canonical = serde_json::to_string(&(target, rows)).unwrap_or_default();
+    let canonical = if files.is_empty() {
+        serde_json::to_string(&(target, rows))
+    } else {
+        serde_json::to_string(&(target, rows, files))
+    }
+    .unwrap_or_default();
     sha256_hex(&canonical)
 }
 
@@ -282,6 +413,14 @@ pub fn digest(plan: &Plan) -> String {
                 ns,
                 id,
                 l.base_revision,
+                l.base_sha256.as_deref(),
+                l.desired_sha256.as_deref(),
+            )
+        }),
+        locked_files(plan).map(|(ns, path, l)| {
+            (
+                ns,
+                path,
                 l.base_sha256.as_deref(),
                 l.desired_sha256.as_deref(),
             )
@@ -304,17 +443,29 @@ pub fn comment_block(plan: &Plan, room: usize) -> String {
             )
         })
         .collect();
+    let files: Vec<_> = locked_files(plan)
+        .map(|(ns, path, l)| {
+            (
+                ns.to_string(),
+                path.to_string(),
+                short(&l.base_sha256),
+                short(&l.desired_sha256),
+            )
+        })
+        .collect();
     let mut lock = CommentLock {
         target: plan.target_namespace.clone(),
-        changes: entries.len(),
+        changes: entries.len() + files.len(),
         digest: digest(plan),
         flows: Some(entries),
+        files: Some(files),
     };
     let full = encode(&lock);
     if full.len() <= room {
         return full;
     }
     lock.flows = None;
+    lock.files = None;
     encode(&lock)
 }
 
@@ -351,8 +502,11 @@ pub enum Kind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mismatch {
     pub namespace: String,
+    /// The flow's id, or the namespace file's path (`/scripts/a.py`) when `file`.
     pub flow_id: String,
     pub kind: Kind,
+    /// A namespace file rather than a flow.
+    pub file: bool,
 }
 
 impl Mismatch {
@@ -364,9 +518,20 @@ impl Mismatch {
         }
     }
 
-    /// `prod/x: revision 3 → 4 on the server since the reviewed plan`.
+    /// `prod/x` for a flow, `prod:/scripts/a.py` for a namespace file.
+    pub fn name(&self) -> String {
+        if self.file {
+            format!("{}:{}", self.namespace, self.flow_id)
+        } else {
+            format!("{}/{}", self.namespace, self.flow_id)
+        }
+    }
+
+    /// `prod/x: revision 3 → 4 on the server since the reviewed plan`, or `namespace file
+    /// prod:/scripts/a.py: its content on the server changed since the reviewed plan`.
     pub fn message(&self) -> String {
-        format!("{}/{}: {}", self.namespace, self.flow_id, self.detail())
+        let what = if self.file { "namespace file " } else { "" };
+        format!("{what}{}: {}", self.name(), self.detail())
     }
 
     /// [`Mismatch::message`] without the flow's name: `revision 3 → 4 on the server since
@@ -376,6 +541,17 @@ impl Mismatch {
             Kind::Unreviewed { why } => why.clone(),
             Kind::Stale { was, now } => {
                 let since = "since the reviewed plan";
+                if self.file {
+                    return match (was, now) {
+                        (Presence::Absent, Presence::At(_)) => {
+                            format!("created on the server {since}")
+                        }
+                        (Presence::At(_), Presence::Absent) => {
+                            format!("deleted from the server {since}")
+                        }
+                        _ => format!("its content on the server changed {since}"),
+                    };
+                }
                 match (was, now) {
                     (Presence::At(Some(a)), Presence::At(Some(b))) if a != b => {
                         format!("revision {a} → {b} on the server {since}")
@@ -528,13 +704,125 @@ pub fn check(plan: &Plan, reviewed: &Reviewed) -> Result<(), Refusal> {
                 namespace: f.namespace.clone(),
                 flow_id: f.flow_id.clone(),
                 kind,
+                file: false,
             });
         }
     }
+    check_files(plan, reviewed.files.as_ref(), &mut flows);
     if flows.is_empty() {
         Ok(())
     } else {
         Err(Refusal { flows, whole: None })
+    }
+}
+
+/// What this apply does to a file, in the plan's words.
+fn file_verb(desired: &Option<String>, base: &Option<String>) -> &'static str {
+    match (desired, base) {
+        (None, _) => "delete",
+        (Some(_), None) => "upload",
+        (Some(_), Some(_)) => "overwrite",
+    }
+}
+
+/// The namespace-file half of [`check`]: every file change of `plan` against the reviewed
+/// `entries` (`None`: a lock written before files were locked), then every reviewed file
+/// change the fresh plan no longer has.
+fn check_files(
+    plan: &Plan,
+    entries: Option<&BTreeMap<(String, String), Entry>>,
+    out: &mut Vec<Mismatch>,
+) {
+    let mismatch = |ns: &str, path: &str, kind: Kind| Mismatch {
+        namespace: ns.to_string(),
+        flow_id: path.to_string(),
+        kind,
+        file: true,
+    };
+    let Some(entries) = entries else {
+        for (ns, path, lock) in locked_files(plan) {
+            out.push(mismatch(ns, path, Kind::Unreviewed {
+                why: format!(
+                    "the reviewed plan's lock has no namespace files (it was posted by an older kestra-sync), so this {} was not locked at review",
+                    file_verb(&lock.desired_sha256, &lock.base_sha256)
+                ),
+            }));
+        }
+        return;
+    };
+    let mut seen = std::collections::BTreeSet::new();
+    for (ns, path, lock) in locked_files(plan) {
+        seen.insert((ns, path));
+        let kind = match entries.get(&(ns.to_string(), path.to_string())) {
+            None => Some(Kind::Unreviewed {
+                why: format!(
+                    "not in the reviewed plan (this apply would {} it)",
+                    file_verb(&lock.desired_sha256, &lock.base_sha256)
+                ),
+            }),
+            Some(r) => {
+                let was = presence(None, &r.base_sha256);
+                let now = presence(None, &lock.base_sha256);
+                if was != now || !same_hash(&r.base_sha256, &lock.base_sha256) {
+                    Some(Kind::Stale { was, now })
+                } else if !same_hash(&r.desired_sha256, &lock.desired_sha256) {
+                    let (rv, nv) = (
+                        file_verb(&r.desired_sha256, &r.base_sha256),
+                        file_verb(&lock.desired_sha256, &lock.base_sha256),
+                    );
+                    Some(Kind::Unreviewed {
+                        why: if rv == nv {
+                            "the content to upload differs from the reviewed plan's (it changed in Git since the review)".to_string()
+                        } else {
+                            format!("the reviewed plan would {rv} it, this apply would {nv} it")
+                        },
+                    })
+                } else {
+                    None
+                }
+            }
+        };
+        if let Some(kind) = kind {
+            out.push(mismatch(ns, path, kind));
+        }
+    }
+    // A reviewed change the fresh plan does not make: fine when the server already holds
+    // what the review would write (applied already), else the merge would skip it.
+    for ((ns, path), r) in entries {
+        if seen.contains(&(ns.as_str(), path.as_str())) {
+            continue;
+        }
+        let rv = file_verb(&r.desired_sha256, &r.base_sha256);
+        let Some(rows) = plan.files.as_deref() else {
+            out.push(mismatch(ns, path, Kind::Unreviewed {
+                why: format!(
+                    "the reviewed plan would {rv} it, but this apply does not plan namespace files: turn `--namespace-files` on as in the review's run"
+                ),
+            }));
+            continue;
+        };
+        // What the server holds now: the row's bytes when it is not a change (UNCHANGED,
+        // KEPT), nothing when the plan has no row for it.
+        let held = rows
+            .iter()
+            .find(|f| &f.namespace == ns && &f.kestra_path == path)
+            .map(|f| f.sha256.clone());
+        if same_hash(&r.desired_sha256, &held) {
+            continue;
+        }
+        let kind = if same_hash(&r.base_sha256, &held) {
+            Kind::Unreviewed {
+                why: format!(
+                    "the reviewed plan would {rv} it, this apply would not (Git changed since the review)"
+                ),
+            }
+        } else {
+            Kind::Stale {
+                was: presence(None, &r.base_sha256),
+                now: presence(None, &held),
+            }
+        };
+        out.push(mismatch(ns, path, kind));
     }
 }
 

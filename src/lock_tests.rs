@@ -316,3 +316,321 @@ fn nine_hundred_entries_fit_half_a_github_comment() {
     let read = Reviewed::from_comment(&comment(&block)).unwrap().unwrap();
     assert_eq!(read.flows.map(|f| f.len()), Some(900), "{}", block.len());
 }
+
+// ---- namespace files -------------------------------------------------------------------
+
+use crate::nsfiles::{self, LocalFile, RemoteFile};
+
+fn git_file(path: &str, bytes: &[u8]) -> LocalFile {
+    LocalFile {
+        git_path: format!("_files{path}"),
+        kestra_path: path.into(),
+        bytes: bytes.to_vec(),
+    }
+}
+
+fn live_file(path: &str, bytes: &[u8]) -> RemoteFile {
+    RemoteFile {
+        kestra_path: path.into(),
+        size_bytes: bytes.len() as u64,
+        sha256: nsfiles::sha256_hex(bytes),
+        text: nsfiles::as_text(bytes).map(str::to_string),
+    }
+}
+
+/// The flows of [`reviewed_world`] plus files: Git has `/a.py` (changed), `/new.sql`
+/// (added), `/same.txt`; the server has `/a.py`, `/same.txt`, `/gone.py` (deleted).
+fn files_world() -> (Vec<LocalFile>, Vec<RemoteFile>) {
+    (
+        vec![
+            git_file("/a.py", b"print(2)\n"),
+            git_file("/new.sql", b"select 1;\n"),
+            git_file("/same.txt", b"same\n"),
+        ],
+        vec![
+            live_file("/a.py", b"print(1)\n"),
+            live_file("/same.txt", b"same\n"),
+            live_file("/gone.py", b"bye\n"),
+        ],
+    )
+}
+
+fn plan_with_files(git: &[LocalFile], live: &[RemoteFile]) -> Plan {
+    let (flows, remote) = reviewed_world();
+    let mut plan = plan_of(&flows, &remote);
+    plan.set_files(nsfiles::plan::compute("prod", git, live, "", true));
+    plan
+}
+
+#[test]
+fn every_file_change_carries_its_lock_and_only_changes_do() {
+    let (git, live) = files_world();
+    let plan = plan_with_files(&git, &live);
+    let lock = |path: &str| {
+        let row = plan
+            .file_rows()
+            .iter()
+            .find(|f| f.kestra_path == path)
+            .unwrap();
+        row.lock.clone().map(|l| (l.base_sha256, l.desired_sha256))
+    };
+    let sha = |b: &[u8]| Some(nsfiles::sha256_hex(b));
+    assert_eq!(
+        lock("/a.py"),
+        Some((sha(b"print(1)\n"), sha(b"print(2)\n")))
+    );
+    assert_eq!(lock("/new.sql"), Some((None, sha(b"select 1;\n"))));
+    assert_eq!(lock("/gone.py"), Some((sha(b"bye\n"), None)));
+    assert_eq!(lock("/same.txt"), None);
+    // the JSON plan shows it as `lock` on the row, like flows
+    let json: serde_json::Value =
+        serde_json::from_str(&crate::render::json::render(&plan)).unwrap();
+    let a = &json["files"][0];
+    assert_eq!(a["kestraPath"], "/a.py");
+    assert_eq!(
+        a["lock"]["desiredSha256"],
+        nsfiles::sha256_hex(b"print(2)\n")
+    );
+    let reviewed = Reviewed::of_plan(&plan);
+    assert_eq!(reviewed.changes, 3 + 3);
+    assert_eq!(reviewed.files.as_ref().map(BTreeMap::len), Some(3));
+}
+
+#[test]
+fn the_same_file_plan_passes_from_the_file_and_the_comment() {
+    let (git, live) = files_world();
+    let plan = plan_with_files(&git, &live);
+    let from_json =
+        Reviewed::from_plan_json(&crate::render::json::render(&plan), "plan.json").unwrap();
+    assert_eq!(from_json, Reviewed::of_plan(&plan));
+    assert_eq!(check(&plan, &from_json), Ok(()));
+    let block = comment_block(&plan, 65_536);
+    let from_comment = Reviewed::from_comment(&comment(&block)).unwrap().unwrap();
+    assert_eq!(from_comment.files.as_ref().map(BTreeMap::len), Some(3));
+    assert_eq!(from_comment.digest, digest(&plan));
+    assert_eq!(check(&plan, &from_comment), Ok(()));
+}
+
+#[test]
+fn a_file_changed_in_git_after_review_is_unreviewed_and_named() {
+    let (mut git, live) = files_world();
+    let plan = plan_with_files(&git, &live);
+    let block = comment_block(&plan, 65_536);
+    let reviewed = Reviewed::from_comment(&comment(&block)).unwrap().unwrap();
+    git[0] = git_file("/a.py", b"print('pushed after review')\n");
+    let refusal = check(&plan_with_files(&git, &live), &reviewed).unwrap_err();
+    assert_eq!(
+        messages(&refusal),
+        vec!["UNREVIEWED namespace file prod:/a.py: the content to upload differs from the reviewed plan's (it changed in Git since the review)"]
+    );
+    assert_eq!(refusal.stale().count(), 0);
+}
+
+#[test]
+fn a_file_changed_created_or_deleted_on_the_server_after_review_is_stale() {
+    let (git, mut live) = files_world();
+    let reviewed = Reviewed::of_plan(&plan_with_files(&git, &live));
+    live[0] = live_file("/a.py", b"print('ui edit')\n");
+    live.push(live_file("/new.sql", b"select 2;\n"));
+    live.retain(|f| f.kestra_path != "/gone.py");
+    let refusal = check(&plan_with_files(&git, &live), &reviewed).unwrap_err();
+    assert_eq!(
+        messages(&refusal),
+        vec![
+            "STALE namespace file prod:/a.py: its content on the server changed since the reviewed plan",
+            "STALE namespace file prod:/new.sql: created on the server since the reviewed plan",
+        ]
+    );
+    // /gone.py was deleted on the server: the reviewed delete is already done, not refused
+    assert_eq!(refusal.stale().count(), 2);
+}
+
+#[test]
+fn an_extra_or_missing_file_change_is_unreviewed_unless_already_applied() {
+    let (mut git, live) = files_world();
+    let reviewed = Reviewed::of_plan(&plan_with_files(&git, &live));
+    // a file added to Git after review
+    git.push(git_file("/extra.py", b"x\n"));
+    // the reviewed upload of /new.sql dropped from Git after review
+    git.retain(|f| f.kestra_path != "/new.sql");
+    let refusal = check(&plan_with_files(&git, &live), &reviewed).unwrap_err();
+    assert_eq!(
+        messages(&refusal),
+        vec![
+            "UNREVIEWED namespace file prod:/extra.py: not in the reviewed plan (this apply would upload it)",
+            "UNREVIEWED namespace file prod:/new.sql: the reviewed plan would upload it, this apply would not (Git changed since the review)",
+        ]
+    );
+    // the server already holds every reviewed file change (an earlier, partial apply)
+    let (git, _) = files_world();
+    let applied = vec![
+        live_file("/a.py", b"print(2)\n"),
+        live_file("/new.sql", b"select 1;\n"),
+        live_file("/same.txt", b"same\n"),
+    ];
+    assert_eq!(check(&plan_with_files(&git, &applied), &reviewed), Ok(()));
+    // the same apply without --namespace-files skips reviewed file changes: refused
+    let (flows, remote) = reviewed_world();
+    let no_files = check(&plan_of(&flows, &remote), &reviewed).unwrap_err();
+    assert_eq!(no_files.flows.len(), 3);
+    assert!(no_files.flows[0].message().contains("--namespace-files"));
+}
+
+#[test]
+fn a_lock_posted_before_files_were_locked_refuses_file_changes_only() {
+    let (git, live) = files_world();
+    let plan = plan_with_files(&git, &live);
+    // what the previous kestra-sync wrote: v1, flow entries, no `files`
+    let (flows, remote) = reviewed_world();
+    let flows_only = plan_of(&flows, &remote);
+    let mut old: CommentLock = {
+        let block = comment_block(&flows_only, 65_536);
+        let reviewed = Reviewed::from_comment(&comment(&block)).unwrap().unwrap();
+        assert_eq!(reviewed.files.as_ref().map(BTreeMap::len), Some(0));
+        CommentLock {
+            target: "prod".into(),
+            changes: reviewed.changes,
+            digest: reviewed.digest,
+            flows: None,
+            files: None,
+        }
+    };
+    old.flows = Some(
+        Reviewed::of_plan(&flows_only)
+            .flows
+            .unwrap()
+            .into_iter()
+            .map(|((ns, id), e)| {
+                let short = |h: Option<String>| h.map(|h| h[..SHORT_HASH].to_string());
+                (
+                    ns,
+                    id,
+                    e.base_revision,
+                    short(e.base_sha256),
+                    short(e.desired_sha256),
+                )
+            })
+            .collect(),
+    );
+    assert!(!serde_json::to_string(&old).unwrap().contains("files"));
+    let block = encode(&old);
+    let reviewed = Reviewed::from_comment(&comment(&block)).unwrap().unwrap();
+    assert_eq!(reviewed.files, None);
+    // its flows still pass; no file change was locked at review
+    assert_eq!(check(&flows_only, &reviewed), Ok(()));
+    let refusal = check(&plan, &reviewed).unwrap_err();
+    assert_eq!(refusal.flows.len(), 3);
+    assert!(refusal
+        .flows
+        .iter()
+        .all(|m| m.file && m.label() == "UNREVIEWED"));
+    assert!(
+        refusal.flows[0].message().contains("older kestra-sync"),
+        "{refusal}"
+    );
+}
+
+#[test]
+fn the_digest_of_a_plan_without_file_changes_is_the_flows_only_digest() {
+    let (flows, remote) = reviewed_world();
+    let plan = plan_of(&flows, &remote);
+    // the formula of the locks written before files were locked
+    let rows: Vec<_> = plan
+        .changes()
+        .map(|f| {
+            let l = f.lock.as_ref().unwrap();
+            (
+                f.namespace.as_str(),
+                f.flow_id.as_str(),
+                l.base_revision,
+                l.base_sha256.as_deref(),
+                l.desired_sha256.as_deref(),
+            )
+        })
+        .collect();
+    let old = sha256_hex(&serde_json::to_string(&("prod", rows)).unwrap());
+    assert_eq!(digest(&plan), old);
+    let (git, live) = files_world();
+    assert_ne!(digest(&plan_with_files(&git, &live)), old);
+    // files all unchanged: still the flows-only digest
+    let same = [git_file("/same.txt", b"same\n")];
+    let mut quiet = plan_of(&flows, &remote);
+    quiet.set_files(nsfiles::plan::compute(
+        "prod",
+        &same,
+        &same.clone().map(|f| live_file(&f.kestra_path, &f.bytes)),
+        "",
+        true,
+    ));
+    assert_eq!(digest(&quiet), old);
+}
+
+#[test]
+fn the_digest_only_fallback_covers_files() {
+    let (mut git, live) = files_world();
+    let plan = plan_with_files(&git, &live);
+    // room for the digest alone
+    let block = comment_block(&plan, 10);
+    let reviewed = Reviewed::from_comment(&comment(&block)).unwrap().unwrap();
+    assert_eq!(
+        (reviewed.flows.as_ref(), reviewed.files.as_ref()),
+        (None, None)
+    );
+    assert_eq!(check(&plan, &reviewed), Ok(()));
+    git[0] = git_file("/a.py", b"print(3)\n");
+    let refusal = check(&plan_with_files(&git, &live), &reviewed).unwrap_err();
+    assert!(refusal.whole.unwrap().contains("--reviewed-plan"));
+}
+
+#[test]
+fn a_plan_file_with_an_unlocked_or_bad_file_change_is_an_error_naming_the_file() {
+    let old = r#"{"targetNamespace":"prod","flows":[],"files":[{"namespace":"prod","kestraPath":"/a.py","syncState":"OVERWRITTEN"}]}"#;
+    let e = Reviewed::from_plan_json(old, "p.json").unwrap_err();
+    assert!(
+        e.0.contains("prod:/a.py") && e.0.contains("older kestra-sync"),
+        "{e}"
+    );
+    let bad = r#"{"targetNamespace":"prod","flows":[],"files":[{"namespace":"prod","kestraPath":"/a.py","syncState":"ADDED","lock":{"baseSha256":null,"desiredSha256":"abc"}}]}"#;
+    assert!(Reviewed::from_plan_json(bad, "p.json")
+        .unwrap_err()
+        .0
+        .contains("prod:/a.py"));
+    // unchanged and kept rows need no lock
+    let quiet = r#"{"targetNamespace":"prod","flows":[],"files":[{"namespace":"prod","kestraPath":"/a.py","syncState":"UNCHANGED"}]}"#;
+    assert_eq!(
+        Reviewed::from_plan_json(quiet, "p.json").unwrap().changes,
+        0
+    );
+}
+
+#[test]
+fn a_refusal_naming_files_reads_well_in_the_log_and_the_comment() {
+    let (git, live) = files_world();
+    let reviewed = Reviewed::of_plan(&plan_with_files(&git, &live));
+    let mut git2 = git.clone();
+    git2[0] = git_file("/a.py", b"print('pushed')\n");
+    git2.push(git_file("/scripts/extra.py", b"x\n"));
+    let mut live2 = live.clone();
+    live2[2] = live_file("/gone.py", b"edited\n");
+    let (flows, mut remote) = reviewed_world();
+    remote[0] = remote_flow_moved();
+    let mut plan = plan_of(&flows, &remote);
+    plan.set_files(nsfiles::plan::compute("prod", &git2, &live2, "", true));
+    let refusal = check(&plan, &reviewed).unwrap_err();
+    insta::assert_snapshot!("refusal_with_files_text", refusal.to_string());
+    insta::assert_snapshot!(
+        "refusal_with_files_comment",
+        crate::render::markdown::lock_refused(
+            Some("<!-- kestra-sync:stale target=prod@h -->"),
+            "prod",
+            Some("#7"),
+            &refusal,
+            false,
+            "on-stale",
+        )
+    );
+}
+
+fn remote_flow_moved() -> RemoteFlow {
+    remote("x", "id: x\nnamespace: prod\n# ui\n", 4)
+}

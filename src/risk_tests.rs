@@ -163,6 +163,7 @@ fn a_namespace_file_deleted_now_is_a_new_delete_too() {
         diff: None,
         lines_added: 0,
         lines_removed: 0,
+        lock: None,
         content: None,
     };
     let with_files = |files: Vec<crate::nsfiles::FileChange>| {

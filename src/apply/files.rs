@@ -5,6 +5,13 @@
 //! says whether the server holds Git's bytes (or, for a delete, whether it is gone), so the
 //! report says what the server holds, and running again converges.
 //!
+//! Each write (upload or delete) is preceded by a re-read of that one file, as flow updates
+//! and deletes are ([`crate::apply`]): the server must still hold what the plan saw (no
+//! file for `ADDED`, the planned bytes for `OVERWRITTEN` and `DELETED`, by sha256), or the
+//! file is not written and is reported `STALE`. Kestra has no compare-and-swap on namespace
+//! files (an upload over an existing file just makes a new revision): this narrows the
+//! window to one request. A file that cannot be read again is not written either.
+//!
 //! Where this runs in an apply ([`crate::apply::apply`]): after the flows were validated
 //! on the server, with the flow writes' uploads first (a new flow may run at once and need
 //! its script), and the deletes (files, then flows) only when every write succeeded.
@@ -101,6 +108,9 @@ async fn upload_one(client: &KestraClient, c: &FileChange) -> FileResult {
             },
         );
     };
+    if let Err(outcome) = still_as_planned(client, c).await {
+        return result(c, outcome);
+    }
     match client
         .upload_file(&c.namespace, &c.kestra_path, bytes)
         .await
@@ -115,6 +125,9 @@ async fn upload_one(client: &KestraClient, c: &FileChange) -> FileResult {
 }
 
 async fn delete_one(client: &KestraClient, c: &FileChange) -> FileResult {
+    if let Err(outcome) = still_as_planned(client, c).await {
+        return result(c, outcome);
+    }
     match client.delete_file(&c.namespace, &c.kestra_path).await {
         Ok(()) => result(c, Outcome::Applied { revision: None }),
         Err(err) => match read_back(client, c, &err).await {
@@ -123,6 +136,32 @@ async fn delete_one(client: &KestraClient, c: &FileChange) -> FileResult {
             Err(read_err) => unknown_or_failed(c, &err, &read_err),
         },
     }
+}
+
+/// Just before uploading or deleting a file, read it again: the server must still hold what
+/// the plan saw (see the module docs), or it is not written and reported
+/// [`Outcome::Stale`].
+async fn still_as_planned(client: &KestraClient, c: &FileChange) -> Result<(), Outcome> {
+    let Some(lock) = c.lock.clone().or_else(|| c.lock_of()) else {
+        return Ok(());
+    };
+    let live = client
+        .file_sha256(&c.namespace, &c.kestra_path)
+        .await
+        .map_err(|e| Outcome::Failed {
+            error: format!(
+                "not written: could not read the file again just before writing it ({e})"
+            ),
+        })?;
+    let again = "since this apply planned it; not written, plan again to see the server's change";
+    let reason = match (lock.base_sha256.as_deref(), live.as_deref()) {
+        (None, None) => return Ok(()),
+        (Some(base), Some(now)) if base == now => return Ok(()),
+        (None, Some(_)) => format!("created on the server {again}"),
+        (Some(_), None) => format!("deleted from the server {again}"),
+        (Some(_), Some(_)) => format!("its content on the server changed {again}"),
+    };
+    Err(Outcome::Stale { reason })
 }
 
 fn failed(c: &FileChange, err: &KestraError) -> FileResult {

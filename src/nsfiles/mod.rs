@@ -206,9 +206,44 @@ pub struct FileChange {
     pub diff: Option<String>,
     pub lines_added: usize,
     pub lines_removed: usize,
+    /// What this change was computed against and what it writes, so an apply can refuse a
+    /// plan whose base moved ([`crate::lock`]). Given for the rows that change a file
+    /// (ADDED, OVERWRITTEN, DELETED), absent for the others.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lock: Option<FileLock>,
     /// Bytes to upload (ADDED / OVERWRITTEN); not part of the JSON contract.
     #[serde(skip)]
     pub content: Option<std::sync::Arc<Vec<u8>>>,
+}
+
+/// The base a file change was planned against and the bytes it writes: `{"baseSha256",
+/// "desiredSha256"}` in the JSON plan (the flows' lock without `baseRevision`: the export
+/// the plan reads gives no file revisions).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FileLock {
+    /// sha256 (hex) of the server's bytes when planned; `None` when the server had no file
+    /// at that path (ADDED).
+    pub base_sha256: Option<String>,
+    /// sha256 (hex) of Git's bytes to upload; `None` for a delete.
+    pub desired_sha256: Option<String>,
+}
+
+impl FileChange {
+    /// The lock of this row from its state and hashes: `None` for the rows that change
+    /// nothing (UNCHANGED, KEPT).
+    pub fn lock_of(&self) -> Option<FileLock> {
+        let (base, desired) = match self.sync_state {
+            FileState::Added => (None, Some(self.sha256.clone())),
+            FileState::Overwritten => (self.live_sha256.clone(), Some(self.sha256.clone())),
+            FileState::Deleted => (Some(self.sha256.clone()), None),
+            FileState::Unchanged | FileState::Kept => return None,
+        };
+        Some(FileLock {
+            base_sha256: base,
+            desired_sha256: desired,
+        })
+    }
 }
 
 /// Counts of the file states (the JSON plan's `summary.files`).

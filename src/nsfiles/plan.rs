@@ -48,6 +48,7 @@ pub fn compute(
             diff: None,
             lines_added: 0,
             lines_removed: 0,
+            lock: None,
             content: None,
         };
         match live.get(file.kestra_path.as_str()) {
@@ -100,6 +101,7 @@ pub fn compute(
             diff: None,
             lines_added: 0,
             lines_removed: 0,
+            lock: None,
             content: None,
         };
         if delete {
@@ -110,6 +112,9 @@ pub fn compute(
             }
         }
         rows.push(row);
+    }
+    for row in &mut rows {
+        row.lock = row.lock_of();
     }
     rows.sort_by(|a, b| a.kestra_path.cmp(&b.kestra_path));
     rows

@@ -128,9 +128,10 @@ pub fn lock_refused(
     }
     for m in &refusal.flows {
         out.push_str(&format!(
-            "- **{}** {}: {}\n",
+            "- **{}** {}{}: {}\n",
             m.label(),
-            code(&format!("{}/{}", m.namespace, m.flow_id)),
+            if m.file { "namespace file " } else { "" },
+            code(&m.name()),
             // The tool's own words (revisions, what changed), never the server's text.
             super::html(&m.detail())
         ));

@@ -31,6 +31,7 @@ mod labels;
 mod messages;
 mod namespace_files;
 mod plan_lock;
+mod plan_lock_files;
 mod plan_lock_github;
 mod plan_output;
 mod plan_requests;

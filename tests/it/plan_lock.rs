@@ -193,7 +193,7 @@ fn an_unreadable_or_old_reviewed_plan_is_an_error_naming_the_file() {
     assert_eq!(emu.write_count(), 0);
 }
 
-fn settings(emu: &Emulator, ws: &Workspace) -> Settings {
+pub(crate) fn settings(emu: &Emulator, ws: &Workspace) -> Settings {
     Settings {
         scope: Scope::new("prod", false),
         git_directory: "_flows".into(),
