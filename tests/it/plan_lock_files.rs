@@ -1,8 +1,8 @@
 //! The plan lock covers namespace files (issues 12 and 13) against the emulator: a reviewed
 //! plan with file changes applies them; a file changed in Git after the review (UNREVIEWED)
 //! or on the server (STALE) refuses the whole apply, naming the file, with `apply
-//! --reviewed-plan` and on the merge push in GitHub Actions (`on-stale: fail`; `warn`
-//! applies and says so); and a file edited between the plan and its write is not
+//! --reviewed-plan` and on the merge push in GitHub Actions and GitLab CI (`on-stale: fail`;
+//! `warn` applies and says so); and a file edited between the plan and its write is not
 //! overwritten (the re-read before each write).
 
 use crate::common::*;
@@ -371,5 +371,79 @@ mod github {
             s.summary
         );
         gh.check().await;
+    }
+}
+
+/// In GitLab CI: the merge request's note locks the files; the merge pipeline checks.
+mod gitlab {
+    use crate::gitlab_ci::{checkout, job, kestra, pipeline, with, IID};
+    use crate::gitlab_support::{FakeGitLab, BOT, TOKEN};
+
+    fn stale_notes(fake: &FakeGitLab) -> Vec<String> {
+        fake.notes_of(BOT)
+            .iter()
+            .filter_map(|n| n["body"].as_str().map(String::from))
+            .filter(|b| b.starts_with("<!-- kestra-sync:stale "))
+            .collect()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_file_edited_on_the_server_after_review_is_refused_with_one_note_or_warned() {
+        let fake = FakeGitLab::new("1234", IID);
+        let gitlab = fake.start().await;
+        let emu = kestra();
+        emu.seed_file("main", "prod", "/scripts/etl.py", b"print('v1')\n");
+        let ws = checkout();
+        super::write_file(ws.path(), "scripts/etl.py", b"print('v2')\n");
+        let vars = [
+            ("GITLAB_TOKEN", TOKEN),
+            ("KESTRA_SYNC_NAMESPACE_FILES", "true"),
+        ];
+        let review = job(
+            &ws,
+            with(
+                pipeline(&gitlab, &emu, &ws, "merge_request_event", "1234"),
+                &vars,
+            ),
+        )
+        .await;
+        assert_eq!(review.code, 0, "{}", review.log());
+        fake.add_commit_mr(&"f".repeat(40), IID, true);
+        emu.seed_file("main", "prod", "/scripts/etl.py", b"print('ui edit')\n");
+        emu.reset_counts();
+        let merge = with(
+            with(pipeline(&gitlab, &emu, &ws, "push", "1234"), &vars),
+            &[("CI_COMMIT_BRANCH", "main")],
+        );
+        let refused = job(&ws, merge.clone()).await;
+        assert_eq!(refused.code, 1, "{}", refused.log());
+        assert_eq!(emu.write_count(), 0);
+        assert!(
+            refused.log().contains("STALE namespace file prod:/scripts/etl.py: its content on the server changed since the reviewed plan"),
+            "{}",
+            refused.log()
+        );
+        let etl = |emu: &kestra_emulator::Emulator| {
+            emu.files("main", "prod")
+                .into_iter()
+                .find(|f| f.path == "/scripts/etl.py")
+                .unwrap()
+                .bytes
+        };
+        assert_eq!(etl(&emu), b"print('ui edit')\n");
+        let stale = stale_notes(&fake);
+        assert_eq!(stale.len(), 1, "{stale:?}");
+        assert!(
+            stale[0].contains("refused: it is not the plan reviewed on !42")
+                && stale[0].contains("- **STALE** namespace file `prod:/scripts/etl.py`"),
+            "{}",
+            stale[0]
+        );
+        let warned = job(&ws, with(merge, &[("KESTRA_SYNC_ON_STALE", "warn")])).await;
+        assert_eq!(warned.code, 0, "{}", warned.log());
+        assert_eq!(etl(&emu), b"print('v2')\n");
+        let stale = stale_notes(&fake);
+        assert_eq!(stale.len(), 1, "one note, updated in place");
+        assert!(stale[0].contains("Applied anyway"), "{}", stale[0]);
     }
 }
