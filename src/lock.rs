@@ -588,8 +588,9 @@ impl fmt::Display for Mismatch {
     }
 }
 
-/// Why a fresh plan is not the reviewed one: each change that differs, or (when the review
-/// kept only its digest, or was for another target) one reason for the whole plan.
+/// Why a fresh plan is not the reviewed one: each change that differs (flows, then
+/// namespace files: [`Mismatch::file`]), or (when the review kept only its digest, or was
+/// for another target) one reason for the whole plan.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Refusal {
     pub flows: Vec<Mismatch>,
