@@ -427,6 +427,29 @@ impl Reporter for GitHub {
         outcome.map_err(|e| e.to_string())
     }
 
+    async fn edit_sticky(
+        &self,
+        number: u64,
+        marker: &str,
+        body: impl FnOnce(&str) -> String,
+    ) -> Result<Option<Upserted>, String> {
+        match (&self.gh, Issue::new(&self.ctx.repository, number)) {
+            (None, _) => Ok(Some(Upserted {
+                posted: Posted::Skipped {
+                    reason: "no GitHub token (input `github-token`, default `${{ github.token }}`)"
+                        .into(),
+                },
+                previous: None,
+                url: None,
+            })),
+            (Some(_), Err(e)) => Err(e.to_string()),
+            (Some(c), Ok(issue)) => c
+                .edit_sticky(&issue, marker, body)
+                .await
+                .map_err(|e| e.to_string()),
+        }
+    }
+
     /// A new comment on the pull request, linking to the sticky one's `html_url`.
     async fn notify(
         &self,

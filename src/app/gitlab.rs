@@ -356,6 +356,25 @@ impl Reporter for GitLab {
             .map_err(|e| e.to_string())
     }
 
+    async fn edit_sticky(
+        &self,
+        number: u64,
+        marker: &str,
+        body: impl FnOnce(&str) -> String,
+    ) -> Result<Option<Upserted>, String> {
+        match self.notes_for(number)? {
+            Ok(notes) => notes
+                .edit_sticky(marker, body)
+                .await
+                .map_err(|e| e.to_string()),
+            Err(reason) => Ok(Some(Upserted {
+                posted: Posted::Skipped { reason },
+                previous: None,
+                url: None,
+            })),
+        }
+    }
+
     /// A new note on the merge request, linking to the sticky one: the merge request's
     /// `web_url` with `#note_<id>` (no link when GitLab does not give the address).
     async fn notify(

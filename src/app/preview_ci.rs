@@ -18,7 +18,8 @@
 //! - `dry-run` writes nothing, previews included;
 //! - a closed pull request is never planned again (its comment holds the plan lock the
 //!   merge's push checks): the `closed` run only removes the preview and edits the Preview
-//!   section, keeping every other byte of the comment.
+//!   section, keeping every other byte of the comment; without a plan comment of ours it
+//!   posts none just to say "removed" (as `preview destroy`, [`super::preview_note`]).
 //! - a preview that fails to deploy or to be removed fails the job (the reviewer would
 //!   otherwise run a stale preview); the plan comment is posted first either way.
 
@@ -310,7 +311,7 @@ pub async fn review<R: Reporter>(
             let dep = deployment.short();
             let full = deployed_section(&o, &at, dep.as_deref(), true);
             let short = deployed_section(&o, &at, dep.as_deref(), false);
-            post_section(r, settings, number, &full, &short).await;
+            post_section(r, settings, number, &full, &short, true).await;
             (vec![full], None)
         }
         Err(e) => {
@@ -408,7 +409,9 @@ pub async fn close<R: Reporter>(
         at: &at,
         deployment: dep.as_deref(),
     };
-    show(r, settings, number, &s).await;
+    // the plan comment says "removed"; never a new comment just for that
+    let (full, short) = (section::render(&s, true), section::render(&s, false));
+    post_section(r, settings, number, &full, &short, false).await;
     let md = section::render(&s, true);
     r.summary(|_| md);
     Ok(())
@@ -430,7 +433,7 @@ fn report_deployment<R: Reporter>(r: &R, step: &super::preview_deploy::Step) {
 async fn show<R: Reporter>(r: &R, settings: &Settings, number: u64, s: &Section<'_>) {
     let full = section::render(s, true);
     let short = section::render(s, false);
-    post_section(r, settings, number, &full, &short).await;
+    post_section(r, settings, number, &full, &short, true).await;
 }
 
 /// The sticky comment `previous` with its Preview section made `full`, or `short` when
@@ -446,14 +449,17 @@ pub fn with_section(previous: &str, full: &str, short: &str, limit: usize) -> Op
 /// Replace the Preview section of the sticky comment of request `number` with `full` (or
 /// `short` when `full` does not fit the forge's limit), in one read and one write; the rest
 /// of the comment is kept byte for byte. Without a comment of ours yet (its plan could not be
-/// posted), the section becomes the comment, under the marker: the next plan replaces it.
-/// Nothing when comments are off; a warning when the forge fails (never a failed job).
+/// posted), the section becomes the comment, under the marker: the next plan replaces it;
+/// unless `!create` (a closed request: never a new comment just to say "removed"), when
+/// nothing is written. Nothing when comments are off; a warning when the forge fails (never
+/// a failed job).
 async fn post_section<R: Reporter>(
     r: &R,
     settings: &Settings,
     number: u64,
     full: &str,
     short: &str,
+    create: bool,
 ) {
     if !settings.ci.comment {
         return;
@@ -473,11 +479,25 @@ async fn post_section<R: Reporter>(
             previous
         })
     };
-    match r
-        .post_sticky(number, false, &marker, body)
-        .await
-        .map(|u| u.posted)
-    {
+    let written = if create {
+        r.post_sticky(number, false, &marker, body).await.map(Some)
+    } else {
+        r.edit_sticky(number, &marker, |previous| body(Some(previous)))
+            .await
+    };
+    let posted = match written {
+        Ok(Some(u)) => Ok(u.posted),
+        Ok(None) => {
+            r.print(
+                Level::Notice,
+                Some("Preview"),
+                &format!("no plan {noun} of this target on {}: no Preview section to update, and no new {noun} is posted just for it", r.request_ref(number)),
+            );
+            return;
+        }
+        Err(e) => Err(e),
+    };
+    match posted {
         Ok(Posted::Created { id } | Posted::Updated { id } | Posted::Unchanged { id }) => {
             tracing::info!("plan {noun} has its Preview section ({id})")
         }

@@ -168,6 +168,17 @@ pub trait Reporter {
         marker: &str,
         body: impl FnOnce(Option<&str>) -> String,
     ) -> Result<Upserted, String>;
+    /// Edit the one comment carrying `marker` on request `number` (found as
+    /// [`Self::post_sticky`] finds it) so that it reads `body(what it says now)`; never
+    /// creates one: `Ok(None)` when there is none. The default has no comments: `Ok(None)`.
+    async fn edit_sticky(
+        &self,
+        _number: u64,
+        _marker: &str,
+        _body: impl FnOnce(&str) -> String,
+    ) -> Result<Option<Upserted>, String> {
+        Ok(None)
+    }
     /// Post one new comment on request `number` (it notifies, where an edit does not),
     /// rendered by `body` with the address of the sticky comment `sticky` when the forge
     /// gives one. The default posts nothing.

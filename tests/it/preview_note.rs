@@ -295,3 +295,51 @@ async fn github_preview_apply_and_destroy_edit_the_plan_comments_section() {
         "apply's and destroy's: {ops:?}"
     );
 }
+
+/// The `ci` `closed` run on GitHub edits the plan comment's section the same way, and never
+/// posts a new comment just to say "removed": here the plan comment was deleted meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_run_without_the_plan_comment_posts_no_new_one() {
+    use crate::github_action::{inputs, step, Workspace as Checkout, PR, REPO};
+    use crate::github_support::{FakeGithub, BOT_TOKEN};
+    let gh = FakeGithub::start("").await;
+    let emu = kestra();
+    let checkout = Checkout::new(&[("parent.yml", crate::preview_ci::PARENT.to_string())]);
+    let payload = |action: &str| {
+        let mut p = crate::github_action::pr_payload(false);
+        p["action"] = action.into();
+        p
+    };
+    let with_preview = || inputs(&emu, BOT_TOKEN, &[("preview", "true")]);
+    let s = step(
+        &gh,
+        &checkout,
+        "pull_request",
+        payload("opened"),
+        with_preview(),
+    )
+    .await;
+    assert_eq!(s.code, 0, "{}\n{}", s.stdout, s.stderr);
+    assert!(live(&emu).contains(&"prod-pr-7/parent".to_string()));
+    assert_eq!(gh.comments(REPO, PR).len(), 1);
+    gh.state.lock().unwrap().comments.clear();
+
+    let s = step(
+        &gh,
+        &checkout,
+        "pull_request",
+        payload("closed"),
+        with_preview(),
+    )
+    .await;
+    assert_eq!(s.code, 0, "{}\n{}", s.stdout, s.stderr);
+    assert_eq!(live(&emu), ["prod-pr-8/parent", "prod/not_in_git"]);
+    assert!(gh.comments(REPO, PR).is_empty(), "no new comment");
+    let log = format!("{}{}", s.stdout, s.stderr);
+    assert!(
+        log.contains("no plan comment of this target on #7"),
+        "{log}"
+    );
+    assert!(s.summary.contains("removed"), "{}", s.summary);
+    gh.check().await;
+}
