@@ -343,3 +343,57 @@ async fn a_closed_run_without_the_plan_comment_posts_no_new_one() {
     assert!(s.summary.contains("removed"), "{}", s.summary);
     gh.check().await;
 }
+
+/// `preview sweep` on GitLab (a schedule): the merged MR's preview goes and its note's
+/// Preview section says "removed", every other byte kept; an open MR's stays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gitlab_sweep_marks_the_removed_previews_note() {
+    let fake = FakeGitLab::new("acme%2Fflows", 42);
+    let gitlab = fake.start().await;
+    let emu = kestra();
+    let ws = gitlab_workspace();
+    let (ok, log) = gitlab_job(&gitlab, &emu, &ws, "acme/flows", &[]).await;
+    assert!(ok, "{log}");
+    let (deployed, _) = notes(&fake);
+
+    // still open: kept, note untouched
+    let sweep = || {
+        let mut cmd = kestra_sync(&emu, &ws, "prod");
+        cmd.env("CI_PROJECT_ID", "acme/flows")
+            .env("CI_API_V4_URL", format!("{}/api/v4", gitlab.uri()))
+            .env("GITLAB_TOKEN", TOKEN)
+            .args(["preview", "sweep"]);
+        cmd
+    };
+    let out = run(sweep()).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("#42: open, preview kept"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(notes(&fake).0, deployed);
+
+    fake.state.lock().unwrap().mr_state = Some("merged".into());
+    let out = run(sweep()).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // prod-pr-8 belongs to no merge request of this project (GitLab answers 404): kept
+    assert!(
+        stderr(&out).contains("#8: no such pull/merge request"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(live(&emu), ["prod-pr-8/parent", "prod/not_in_git"]);
+    let (removed, _) = notes(&fake);
+    assert_eq!(around_section(&removed), around_section(&deployed));
+    assert!(
+        removed.contains("#### 🔎 Preview `prod-pr-42`: removed")
+            && removed.contains("2 flows deleted from the preview namespace"),
+        "{removed}"
+    );
+    assert!(
+        stdout(&out).contains("Preview section of the plan note on merge request !42 updated"),
+        "{}",
+        stdout(&out)
+    );
+}

@@ -47,6 +47,8 @@ pub struct State {
     pub labels: Vec<String>,
     /// The bodies of the `PUT`s to the merge request, in order.
     pub mr_puts: Vec<Value>,
+    /// The merge request's `state` (`opened` when unset; `closed`, `merged`, `locked`).
+    pub mr_state: Option<String>,
 }
 
 /// GitLab's notes API for one project (as it appears in the path) and one merge request.
@@ -213,12 +215,21 @@ impl Respond for FakeGitLab {
             self.project, self.iid
         );
         let mr = |s: &State| {
-            json!({"id": 90000 + self.iid, "iid": self.iid, "project_id": 1, "state": "opened",
+            json!({"id": 90000 + self.iid, "iid": self.iid, "project_id": 1,
+                "state": s.mr_state.as_deref().unwrap_or("opened"),
                 "title": "change", "labels": s.labels, "target_branch": "main", "source_branch": "change",
                 "web_url": format!("{WEB_URL}/-/merge_requests/{}", self.iid)})
         };
         if p == mr_path && req.method.as_str() == "GET" {
             return ResponseTemplate::new(200).set_body_json(mr(&s));
+        }
+        // another merge request of the project: GitLab has none
+        let other_mr = format!("/api/v4/projects/{}/merge_requests/", self.project);
+        if req.method.as_str() == "GET"
+            && p.strip_prefix(&other_mr)
+                .is_some_and(|iid| iid.parse::<u64>().is_ok())
+        {
+            return ResponseTemplate::new(404).set_body_json(json!({"message": "404 Not found"}));
         }
         if p == mr_path && req.method.as_str() == "PUT" {
             if !writer {
