@@ -168,6 +168,9 @@ pub struct Planned {
     pub flows: Vec<Flow>,
     pub client: KestraClient,
     pub plan: Plan,
+    /// The local namespace files the plan was computed from (with `--namespace-files`), as
+    /// read: a review's preview deploys these same bytes, without reading the source again.
+    pub ns_files: Option<Vec<LocalFile>>,
 }
 
 /// Connect, read the live scope, and compute the plan (the requests do not grow with the
@@ -302,6 +305,7 @@ async fn finish_plan(
         flows,
         client,
         plan,
+        ns_files,
     })
 }
 

@@ -269,16 +269,10 @@ pub async fn review<R: Reporter>(
         r.request_ref(number),
         root.as_deref().unwrap_or("?")
     ));
-    let result = async {
-        // The plan consumed the namespace files: read them again (same checkout or commit)
-        // only when they are synced.
-        let ns_files = match settings.files {
-            Some(_) => r.read_files(settings).await?.ns_files,
-            None => None,
-        };
-        deploy_for_review(settings, number, &planned.flows, ns_files).await
-    }
-    .await;
+    // The namespace files the plan was computed from: the preview gets the same bytes, and
+    // the source is read once (one tarball with `source: github`).
+    let result =
+        deploy_for_review(settings, number, &planned.flows, planned.ns_files.clone()).await;
     match result {
         Ok(o) => {
             r.product(&o.plan_text);

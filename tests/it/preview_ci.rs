@@ -533,8 +533,8 @@ async fn a_forks_merge_request_run_in_the_parent_project_gets_no_preview() {
     );
 }
 
-/// With `namespace-files`, the review's preview carries the PR's namespace files (read again
-/// from the same checkout) into the preview root, and `closed` removes them with the flows;
+/// With `namespace-files`, the review's preview carries the PR's namespace files (those the
+/// plan read) into the preview root, and `closed` removes them with the flows;
 /// the target's files are never touched.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn namespace_files_go_into_the_preview_and_leave_with_it() {
@@ -603,6 +603,96 @@ async fn namespace_files_go_into_the_preview_and_leave_with_it() {
         body.contains("2 flows and 2 namespace files deleted from the preview namespace"),
         "{body}"
     );
+}
+
+/// `source: github` with `preview` and `namespace-files`: the review reads the repository
+/// once (one tarball request: the plan's read), and the preview gets the namespace files the
+/// plan read, byte for byte, with the flows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_github_source_review_with_preview_and_files_downloads_one_tarball() {
+    let gh = FakeGithub::start("").await;
+    let emu = kestra();
+    // no checkout: everything comes from the tarball at GITHUB_SHA
+    let ws = Workspace::new(&[]);
+    let sha = "ffffffffffffffffffffffffffffffffffffffff";
+    let gz = {
+        let enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        let mut b = tar::Builder::new(enc);
+        for (name, text) in [
+            ("_flows/parent.yml", PARENT),
+            ("_flows/finance/child.yml", CHILD),
+            ("_files/scripts/a.py", "print('pr 7')\n"),
+            ("_files/queries/q.sql", "select 1;\n"),
+        ] {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(text.len() as u64);
+            h.set_mode(0o644);
+            b.append_data(
+                &mut h,
+                format!("acme-flows-fffffff/{name}"),
+                text.as_bytes(),
+            )
+            .unwrap();
+        }
+        b.into_inner().unwrap().finish().unwrap()
+    };
+    gh.add_tarball(REPO, sha, gz);
+    let s = step(
+        &gh,
+        &ws,
+        "pull_request",
+        payload("opened", false),
+        inputs(
+            &emu,
+            BOT_TOKEN,
+            &[
+                ("source", "github"),
+                ("preview", "true"),
+                ("include-child-namespaces", "true"),
+                ("namespace-files", "true"),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(s.code, 0, "{}\n{}", s.stdout, s.stderr);
+    let tarballs: Vec<_> = gh
+        .calls()
+        .await
+        .into_iter()
+        .filter(|(_, path)| path.contains("/tarball/"))
+        .collect();
+    assert_eq!(
+        tarballs,
+        [("GET".to_string(), format!("/repos/{REPO}/tarball/{sha}"))],
+        "the review reads the source once"
+    );
+    let mut files: Vec<(String, Vec<u8>)> = emu
+        .files("main", "prod-pr-7")
+        .into_iter()
+        .map(|f| (f.path, f.bytes))
+        .collect();
+    files.sort();
+    assert_eq!(
+        files,
+        [
+            ("/queries/q.sql".to_string(), b"select 1;\n".to_vec()),
+            ("/scripts/a.py".to_string(), b"print('pr 7')\n".to_vec()),
+        ]
+    );
+    assert_eq!(
+        live(&emu),
+        [
+            "prod-pr-7.finance/child",
+            "prod-pr-7/parent",
+            "prod-pr-8/parent",
+            "prod/not_in_git"
+        ]
+    );
+    assert!(
+        emu.files("main", "prod").is_empty(),
+        "a review writes nothing to `prod`"
+    );
+    gh.check().await;
 }
 
 /// A merge request pipeline without its IID deploys no `prod-pr-0` preview.
