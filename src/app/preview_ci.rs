@@ -76,30 +76,6 @@ pub struct RemovedOutcome {
     pub at: SystemTime,
 }
 
-/// `<kestra-url>/ui/<tenant>/namespaces/edit/<namespace>` (the tenant left out on servers
-/// whose paths have none), without credentials, query or fragment. `None`: not an http(s)
-/// URL.
-pub fn ui_url(server_url: &str, tenant: Option<&str>, namespace: &str) -> Option<String> {
-    let mut url = url::Url::parse(server_url).ok()?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return None;
-    }
-    url.set_username("").ok()?;
-    url.set_password(None).ok()?;
-    url.set_query(None);
-    url.set_fragment(None);
-    {
-        let mut path = url.path_segments_mut().ok()?;
-        path.pop_if_empty();
-        path.push("ui");
-        if let Some(t) = tenant {
-            path.push(t);
-        }
-        path.extend(["namespaces", "edit", namespace]);
-    }
-    Some(url.to_string())
-}
-
 /// Deploy request `number`'s preview from `flows` (prepared for the target, as the review's
 /// plan holds them) and, with `--namespace-files`, `ns_files` (the target's): the preview
 /// tree mirrors them exactly.
@@ -119,11 +95,7 @@ pub fn outcome(settings: &Settings, number: u64, d: preview::Deployed) -> Previe
     let s = &plan.summary;
     PreviewOutcome {
         number,
-        ui_url: ui_url(
-            &plan.server.url,
-            plan.server.tenant.as_deref(),
-            &d.prepared.root,
-        ),
+        ui_url: d.planned.client.ui_namespace_url(&d.prepared.root).ok(),
         added: s.added,
         updated: s.updated,
         deleted: s.deleted,
@@ -513,33 +485,6 @@ async fn post_section<R: Reporter>(
             &format!(
                 "the plan {noun} has no room left for the Preview section: it is in the job log"
             ),
-        );
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::ui_url;
-
-    #[test]
-    fn the_ui_link_is_the_namespace_page_without_credentials() {
-        assert_eq!(
-            ui_url(
-                "https://u:p@kestra.example.com/?x=1#f",
-                Some("main"),
-                "prod-pr-7"
-            )
-            .as_deref(),
-            Some("https://kestra.example.com/ui/main/namespaces/edit/prod-pr-7")
-        );
-        assert_eq!(
-            ui_url("http://127.0.0.1:8080/kestra/", None, "prod-pr-7.finance").as_deref(),
-            Some("http://127.0.0.1:8080/kestra/ui/namespaces/edit/prod-pr-7.finance")
-        );
-        assert_eq!(ui_url("file:///etc", None, "a"), None);
-        assert_eq!(
-            ui_url("https://k.example.com", Some("a b>"), "n").as_deref(),
-            Some("https://k.example.com/ui/a%20b%3E/namespaces/edit/n")
         );
     }
 }

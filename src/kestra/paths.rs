@@ -185,6 +185,15 @@ mod tests {
                 .as_str(),
             "http://localhost:8080/kestra/ui/namespaces/edit/prod-pr-7.finance"
         );
+        // No query or fragment of the pasted URL; a tenant is one escaped path segment.
+        let odd = ApiPaths {
+            root: normalize_base("https://k.example.com/?x=1#f").unwrap(),
+            tenant: Some("a b>".into()),
+        };
+        assert_eq!(
+            odd.ui_namespace("n").unwrap().as_str(),
+            "https://k.example.com/ui/a%20b%3E/namespaces/edit/n"
+        );
     }
 
     #[test]
